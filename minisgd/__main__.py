@@ -1,0 +1,157 @@
+"""Command line: ``python -m minisgd train ...`` (and the other subcommands).
+
+Every field of train.Config is a flag of `train`, underscores as dashes, with the Config's
+default, so the CLI, the Python API and sweep configs share one list of options. Bad values
+end with a message naming the flag and exit status 2. Not for: any training logic.
+"""
+import argparse
+import sys
+import typing
+from dataclasses import fields
+
+from .train import Config
+
+HELP = {
+    "d": "input dimension", "support": "support coordinates, comma-separated (e.g. 0,1,2,3,4)",
+    "n": "distinct training inputs (2n training pairs while label doubling is on)",
+    "n_test": "test-set size", "target": "target on the support",
+    "input": "input distribution", "center": "centre the irrelevant coordinates",
+    "double": "label doubling f(x) +- eps (the paper's)", "label_eps": "std of eps",
+    "depth": "number of hidden layers", "width": "hidden width",
+    "activation": "hidden activation", "bias": "use biases",
+    "init_scheme": "initialization", "init_scale": "init std for 'normal', else a multiplier",
+    "optimizer": "'gd' uses the whole training set each step", "batch_size": "SGD batch size",
+    "replacement": "sample batches with replacement", "lr": "step size eta",
+    "clip": "global gradient-norm clipping ('none' to disable)", "momentum": "momentum mu",
+    "weight_decay": "weight decay lambda (added to the gradient)",
+    "decoupled_wd": "decoupled weight decay", "l1": "L1 prox strength on the first layer",
+    "group_l1": "group-L1 prox strength over first-layer input groups",
+    "label_noise": "label-noise SGD: std of fresh Gaussian label noise per step",
+    "decay_at": "step-decay milestones as fractions of training, comma-separated",
+    "decay_factor": "lr multiplier at each milestone", "warmup": "linear warm-up steps",
+    "steps": "number of updates", "seed": "seed of every random stream",
+    "records_per_decade": "history points per decade of steps",
+    "diverge_factor": "stop as diverged when the batch loss exceeds this x initial loss",
+    "threshold": "irrelevant/relevant norm ratio for steps_to_threshold",
+    "support_rule": "detected-support rule",
+}
+CHOICES = {"target": ("linear", "sine", "staircase", "product", "teacher"),
+           "input": ("gaussian", "rademacher"), "activation": ("linear", "relu", "tanh"),
+           "init_scheme": ("kaiming_normal", "torch_default", "normal"),
+           "optimizer": ("sgd", "gd"), "support_rule": ("gap", "fraction")}
+
+
+def optional_float(text):
+    return None if text.lower() in ("none", "off") else float(text)
+
+
+def int_list(text):
+    return tuple(int(v) for v in text.split(",") if v.strip())
+
+
+def float_list(text):
+    return tuple(float(v) for v in text.split(",") if v.strip())
+
+
+def add_config_flags(parser):
+    """One flag per Config field, typed from the field's annotation."""
+    for f in fields(Config):
+        flag = "--" + f.name.replace("_", "-")
+        kwargs = dict(default=f.default, help=f"{HELP.get(f.name, '')} (default: {f.default})")
+        if f.type in (bool, "bool"):
+            kwargs["action"] = argparse.BooleanOptionalAction
+        elif f.name == "support":
+            kwargs["type"] = int_list
+        elif f.name == "decay_at":
+            kwargs["type"] = float_list
+        elif typing.get_origin(f.type) is typing.Union or f.type == "Optional[float]":
+            kwargs["type"] = optional_float
+        else:
+            kwargs["type"] = {int: int, float: float, str: str}.get(f.type, f.type)
+            if f.name in CHOICES:
+                kwargs["choices"] = CHOICES[f.name]
+        parser.add_argument(flag, **kwargs)
+
+
+def add_train_parser(sub):
+    p = sub.add_parser("train", help="train one net and print a summary",
+                       usage="python -m minisgd train [options]  (--help lists them)",
+                       description="Train one MLP on a sparse target (defaults: the paper's "
+                                   "setup, SGD with batch size 32).")
+    add_config_flags(p)
+    p.add_argument("--json", metavar="PATH", help="write {config, history, final} as JSON")
+    p.add_argument("--data", metavar="PATH.npz", help="training data: X, y (X_test, y_test)")
+    p.add_argument("--init", metavar="PATH", help="initial weights: .npz (W0, W1, ..., b0, ...) "
+                                                  "or a PyTorch state_dict .pt")
+    p.add_argument("--batches", metavar="PATH.npy", help="(steps, b) int array of batch rows")
+    p.add_argument("--save", metavar="PATH.npz", help="write the final weights here")
+    p.add_argument("--quiet", action="store_true", help="print nothing")
+    return p
+
+
+def config_from_args(args):
+    return Config(**{f.name: getattr(args, f.name) for f in fields(Config)})
+
+
+def flagged(message):
+    """Prefix a validation message with the flag of the Config field it names."""
+    name = message.split(" ", 1)[0]
+    if name in {f.name for f in fields(Config)}:
+        return f"argument --{name.replace('_', '-')}: {message}"
+    return message
+
+
+def run_train(args, parser):
+    from .files import load_batches, load_data, load_init, save_weights, write_json_atomic
+    from .train import train
+    config = config_from_args(args)
+    try:
+        data = load_data(args.data, config.support) if args.data else None
+        if data is not None:
+            config.d = data.d
+        net = load_init(args.init, config.activation) if args.init else None
+        batches = load_batches(args.batches) if args.batches else None
+        result = train(config, data=data, net=net, batches=batches)
+    except (ValueError, TypeError) as err:
+        parser.error(flagged(str(err)))
+    if args.json:
+        write_json_atomic(result.to_dict(), args.json)
+    if args.save:
+        save_weights(result.net, args.save)
+    if not args.quiet:
+        print(format_summary(result))
+    return 0
+
+
+def format_summary(result):
+    c, f = result.config, result.final
+    status = "ok" if f["diverged"] is False else f"diverged at step {f['diverged']}"
+    arm = "GD" if c["optimizer"] == "gd" else f"SGD b={c['batch_size']}"
+    fmt = lambda v: "nan" if v is None else f"{v:.4g}"
+    return "\n".join([
+        f"{arm}, lr={c['lr']}, {f['steps_done']} steps, {status}, {f['wall_time']:.2f} s",
+        f"  irrelevant norm ||W1[:, S^c]||_F = {fmt(f['irrelevant_norm'])}   "
+        f"relevant ||W1[:, S]||_F = {fmt(f['relevant_norm'])}",
+        f"  detected support {f['detected_support']} (true {c['support']}), "
+        f"precision {f['precision']:.2f}, recall {f['recall']:.2f}",
+        f"  train loss {fmt(f['train_loss'])}   test loss {fmt(f['test_loss'])}",
+    ])
+
+
+def build_parser():
+    parser = argparse.ArgumentParser(prog="python -m minisgd", description=__doc__.split("\n")[0])
+    sub = parser.add_subparsers(dest="command", required=True)
+    parsers = {"train": add_train_parser(sub)}
+    return parser, parsers
+
+
+def main(argv=None):
+    parser, parsers = build_parser()
+    args = parser.parse_args(argv)
+    if args.command == "train":
+        return run_train(args, parsers["train"])
+    return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

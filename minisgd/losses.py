@@ -1,0 +1,72 @@
+"""Loss functions: each returns the loss value and its gradient with respect to the outputs.
+
+The objective is stated once per loss, with its exact normalization, and the gradient is
+derived beside it. Per-sample versions (`reduction="none"`) give the loss of each row, whose
+mean is the batch loss; the network uses them for per-sample gradients. Not for: penalties
+(weight decay, L1), which live with the optimizers and are logged apart from the data loss.
+"""
+import numpy as np
+
+from .checks import check_choice, check_float_array, check_int_array
+
+
+def mse(f, y):
+    """Mean squared error, PyTorch ``MSELoss(reduction="mean")`` convention.
+
+        C = (1 / (B * K)) * sum_{i, k} (f_ik - y_ik)^2          f, y: (B, K)
+        dC/df = 2 (f - y) / (B * K)                             (B, K)
+
+    Note: no factor 1/2 (scikit-learn uses 0.5 * mean; PyTorch and the paper do not).
+    """
+    r = f - y                                   # (B, K) residuals
+    value = np.mean(r * r)
+    grad = r * (2.0 / r.size)                   # (B, K)
+    return value, grad
+
+
+def cross_entropy(logits, labels):
+    """Softmax cross-entropy with integer labels, PyTorch ``CrossEntropyLoss`` (mean).
+
+        p_i = softmax(z_i),   C = -(1 / B) sum_i log p_{i, y_i}  z: (B, K), y: (B,) ints
+        dC/dz = (p - onehot(y)) / B                              (B, K)
+    """
+    B = logits.shape[0]
+    z = logits - logits.max(axis=1, keepdims=True)               # shift for stability
+    log_norm = np.log(np.exp(z).sum(axis=1, keepdims=True))      # (B, 1)
+    log_p = z - log_norm                                         # (B, K) log-softmax
+    rows = np.arange(B)
+    value = -np.mean(log_p[rows, labels])
+    grad = np.exp(log_p)                                         # softmax p
+    grad[rows, labels] -= 1.0
+    grad /= B
+    return value, grad
+
+
+LOSSES = {"mse": mse, "cross_entropy": cross_entropy}
+
+
+def check_targets(loss, y, batch, n_out):
+    """Validate targets for `loss` and return them in the shape the loss expects.
+
+    mse: float array (batch,) when n_out == 1, or (batch, n_out); returned as (batch, n_out).
+    cross_entropy: int array (batch,) with labels in [0, n_out).
+    """
+    check_choice("loss", loss, LOSSES)
+    if loss == "cross_entropy":
+        if n_out < 2:
+            raise ValueError(f"loss='cross_entropy' needs a network with >= 2 outputs, got {n_out}")
+        check_int_array("y", y, ndim=1, low=0, high=n_out - 1)
+        if y.shape[0] != batch:
+            raise ValueError(f"y must have shape ({batch},) to match X, got shape {y.shape}")
+        return y
+    if isinstance(y, np.ndarray) and y.ndim == 1 and n_out == 1:
+        check_float_array("y", y, shape=(batch,))
+        return y.reshape(batch, 1)
+    check_float_array("y", y, shape=(batch, n_out))
+    return y
+
+
+def loss_value_and_grad(loss, f, y):
+    """Dispatch by name: (value, dC/df) for already-validated outputs and targets."""
+    return LOSSES[loss](f, y)
+

@@ -1,0 +1,229 @@
+"""The multilayer perceptron: parameters, forward pass and hand-written backward pass.
+
+Layout (as scikit-learn's MLP): weights[l] has shape (n_in, n_out), so a layer computes
+
+    z_l = a_{l-1} @ W_l + b_l        a_{l-1}: (B, n_in)   W_l: (n_in, n_out)   z_l: (B, n_out)
+    a_l = sigma(z_l)                 hidden layers only; the output layer is linear
+
+and backpropagation is the four equations, one line each (delta_l = dC/dz_l):
+
+    delta_L     = dC/df                                   from the loss
+    dC/dW_l     = a_{l-1}^T @ delta_l                     (n_in, n_out)
+    dC/db_l     = sum over the batch of delta_l           (n_out,)
+    delta_{l-1} = (delta_l @ W_l^T) * sigma'(z_{l-1})     (B, n_in)
+
+Per-sample gradients (the gradient of each sample's own loss C_i, with C = mean_i C_i) come
+from the same pass: dC_i/dW_l = B * outer(a_{l-1}[i], delta_l[i]), no loop over samples.
+Not for: optimizers, batching or penalties (see optimizers.py and train.py).
+"""
+from typing import NamedTuple, Optional
+
+import numpy as np
+
+from .checks import (check_choice, check_float, check_float_array, check_int, describe,
+                     make_rng)
+from .losses import LOSSES, check_targets, loss_value_and_grad
+
+ACTIVATIONS = ("linear", "relu", "tanh")
+INITS = ("kaiming_normal", "torch_default", "normal")
+
+
+class Grads(NamedTuple):
+    """Gradients shaped like the parameters: lists matching net.weights / net.biases.
+
+    For per-sample gradients every array has an extra leading batch axis (B, *shape).
+    """
+    weights: list
+    biases: Optional[list]
+
+
+def activate(name, z):
+    """sigma(z) for a hidden layer."""
+    if name == "relu":
+        return np.maximum(z, 0.0)
+    if name == "tanh":
+        return np.tanh(z)
+    return z
+
+
+def activation_derivative(name, a):
+    """sigma'(z) written in terms of the layer's output a = sigma(z) (all we keep).
+
+    relu: 1[a > 0] (derivative at 0 taken as 0, as PyTorch does);  tanh: 1 - a^2.
+    """
+    if name == "relu":
+        return (a > 0.0).astype(a.dtype)
+    if name == "tanh":
+        return 1.0 - a * a
+    return None                                   # linear: derivative 1, nothing to multiply
+
+
+def init_layer(rng, n_in, n_out, init, scale, bias):
+    """Draw one layer's (W, b).
+
+    kaiming_normal: W ~ N(0, 2 / n_in)  (PyTorch kaiming_normal_, fan_in, relu gain), b = 0
+    torch_default:  W, b ~ U(-1/sqrt(n_in), 1/sqrt(n_in))    (PyTorch nn.Linear default)
+    normal:         W ~ N(0, scale^2), b = 0
+    For kaiming_normal and torch_default a given `scale` multiplies the draw.
+    """
+    if init == "normal":
+        W = rng.standard_normal((n_in, n_out)) * scale
+        return W, (np.zeros(n_out) if bias else None)
+    if init == "kaiming_normal":
+        W = rng.standard_normal((n_in, n_out)) * np.sqrt(2.0 / n_in)
+        b = np.zeros(n_out) if bias else None
+    else:
+        bound = 1.0 / np.sqrt(n_in)
+        W = rng.uniform(-bound, bound, size=(n_in, n_out))
+        b = rng.uniform(-bound, bound, size=n_out) if bias else None
+    if scale is not None:
+        W *= scale
+        if b is not None:
+            b *= scale
+    return W, b
+
+
+def check_sizes(sizes):
+    if not isinstance(sizes, (list, tuple)) or len(sizes) < 2:
+        raise ValueError("sizes must be a list of at least two layer widths "
+                         f"[n_in, ..., n_out], got {describe(sizes)}")
+    return [check_int(f"sizes[{i}]", s, low=1) for i, s in enumerate(sizes)]
+
+
+class MLP:
+    """Fully connected network, float64, weights (n_in, n_out), optional biases.
+
+    MLP([15, 15, 15, 15, 1]) is the paper's net: three hidden layers of width 15, no bias,
+    linear activation (a deep linear network), Kaiming-normal init.
+    """
+
+    def __init__(self, sizes, activation="linear", bias=False, init="kaiming_normal",
+                 scale=None, seed=0):
+        sizes = check_sizes(sizes)
+        check_choice("activation", activation, ACTIVATIONS)
+        check_choice("init", init, INITS)
+        if not isinstance(bias, (bool, np.bool_)):
+            raise TypeError(f"bias must be True or False, got {describe(bias)}")
+        if init == "normal" and scale is None:
+            raise ValueError("init='normal' needs scale (the std of the weights), got None")
+        if scale is not None:
+            scale = check_float("scale", scale, low=0.0, low_open=True)
+        rng = make_rng(seed)
+        layers = [init_layer(rng, n_in, n_out, init, scale, bias)
+                  for n_in, n_out in zip(sizes[:-1], sizes[1:])]
+        self.weights = [W for W, _ in layers]
+        self.biases = [b for _, b in layers] if bias else None
+        self.activation = activation
+
+    @classmethod
+    def from_weights(cls, weights, biases=None, activation="linear"):
+        """Build a net from given arrays (copied to float64), layout (n_in, n_out) / (n_out,)."""
+        check_choice("activation", activation, ACTIVATIONS)
+        if not isinstance(weights, (list, tuple)) or len(weights) < 1:
+            raise ValueError(f"weights must be a non-empty list of 2-d arrays, got {describe(weights)}")
+        for l, W in enumerate(weights):
+            check_float_array(f"weights[{l}]", W, ndim=2)
+            if l > 0 and W.shape[0] != weights[l - 1].shape[1]:
+                raise ValueError(f"weights[{l}] must have {weights[l - 1].shape[1]} rows "
+                                 f"(the width of weights[{l - 1}]), got shape {W.shape}")
+        if biases is not None:
+            if not isinstance(biases, (list, tuple)) or len(biases) != len(weights):
+                raise ValueError(f"biases must be None or a list of {len(weights)} arrays, "
+                                 f"got {describe(biases)}")
+            for l, (b, W) in enumerate(zip(biases, weights)):
+                check_float_array(f"biases[{l}]", b, shape=(W.shape[1],))
+        net = cls.__new__(cls)
+        net.weights = [np.array(W, dtype=np.float64) for W in weights]
+        net.biases = None if biases is None else [np.array(b, dtype=np.float64) for b in biases]
+        net.activation = activation
+        return net
+
+    # ---- structure -----------------------------------------------------------------
+    @property
+    def sizes(self):
+        return [self.weights[0].shape[0]] + [W.shape[1] for W in self.weights]
+
+    @property
+    def params(self):
+        """All parameter arrays in one list (weights first, then biases); optimizers update
+        these in place."""
+        return self.weights + (self.biases or [])
+
+    def copy(self):
+        return MLP.from_weights(self.weights, self.biases, self.activation)
+
+    def __repr__(self):
+        return (f"MLP(sizes={self.sizes}, activation={self.activation!r}, "
+                f"bias={self.biases is not None})")
+
+    # ---- forward / backward, no validation (the training loop's hot path) ------------
+    def forward_cache(self, X):
+        """Forward pass keeping every layer's output a_l (what backward needs).
+
+        Returns [a_0 = X, a_1, ..., a_L = f]; a_l: (B, sizes[l]).
+        """
+        acts = [X]
+        last = len(self.weights) - 1
+        for l, W in enumerate(self.weights):
+            z = acts[-1] @ W                                   # (B, n_out)
+            if self.biases is not None:
+                z += self.biases[l]
+            acts.append(z if l == last else activate(self.activation, z))
+        return acts
+
+    def backward(self, acts, delta, per_sample=False):
+        """Backpropagate delta = dC/df (B, n_out) through the cached forward pass.
+
+        Returns Grads of the batch loss C; with per_sample=True, Grads of each sample's own
+        loss C_i (arrays (B, *shape)), using dC_i/df_i = B * dC/df_i.
+        """
+        L = len(self.weights)
+        B = delta.shape[0]
+        gW, gb = [None] * L, ([None] * L if self.biases is not None else None)
+        for l in reversed(range(L)):
+            a_in = acts[l]                                     # (B, n_in) input of layer l
+            if per_sample:
+                gW[l] = np.einsum("bi,bo->bio", a_in, delta * B)   # (B, n_in, n_out)
+            else:
+                gW[l] = a_in.T @ delta                         # (n_in, n_out)
+            if gb is not None:
+                gb[l] = delta * B if per_sample else delta.sum(axis=0)
+            if l > 0:
+                delta = delta @ self.weights[l].T              # dC/da_{l-1}: (B, n_in)
+                deriv = activation_derivative(self.activation, a_in)
+                if deriv is not None:
+                    delta = delta * deriv                      # dC/dz_{l-1}
+        return Grads(gW, gb)
+
+    # ---- public, validated -------------------------------------------------------------
+    def check_inputs(self, X):
+        return check_float_array("X", X, shape=(None, self.sizes[0]))
+
+    def forward(self, X):
+        """Network output f(X): (B, n_out) for X: (B, n_in)."""
+        return self.forward_cache(self.check_inputs(X))[-1]
+
+    def loss(self, X, y, loss="mse"):
+        """Loss value on (X, y) without gradients."""
+        X, y = self._checked(X, y, loss)
+        return loss_value_and_grad(loss, self.forward_cache(X)[-1], y)[0]
+
+    def loss_and_grad(self, X, y, loss="mse"):
+        """(C, Grads) for the batch loss C on (X, y); see losses.py for each C."""
+        X, y = self._checked(X, y, loss)
+        acts = self.forward_cache(X)
+        value, delta = loss_value_and_grad(loss, acts[-1], y)
+        return value, self.backward(acts, delta)
+
+    def per_sample_grads(self, X, y, loss="mse"):
+        """Grads of each sample's loss C_i, arrays (B, *param.shape); their mean over the
+        batch axis is the batch gradient. Memory: B * n_params floats."""
+        X, y = self._checked(X, y, loss)
+        acts = self.forward_cache(X)
+        _, delta = loss_value_and_grad(loss, acts[-1], y)
+        return self.backward(acts, delta, per_sample=True)
+
+    def _checked(self, X, y, loss):
+        check_choice("loss", loss, LOSSES)
+        X = self.check_inputs(X)
+        return X, check_targets(loss, y, X.shape[0], self.sizes[-1])

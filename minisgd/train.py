@@ -1,0 +1,269 @@
+"""The training loop and its history: one run from a Config to a Result.
+
+One readable loop: batch -> forward -> loss -> backward -> (clip) update (prox) -> record.
+The history is recorded at log-spaced steps (step 0 is the initialization, the last step is
+always included): data loss on the whole training set, explicit penalty, test loss, the
+irrelevant/relevant first-layer norms and the learning rate.
+
+Divergence: a run stops at the first step t whose batch loss is non-finite or exceeds
+`diverge_factor` times the initial training loss (this catches the runaway-but-finite runs,
+e.g. the paper's deep linear net without clipping, whose weights grow to ~1e7). It is then
+reported as diverged at step t and keeps the history recorded so far.
+
+Randomness: one int `seed` spawns independent streams (numpy SeedSequence) for the data,
+the initialization, the batch order and the label noise, so runs that differ only in
+batch size or step size share data and initialization. Same Config -> bit-identical history.
+"""
+import time
+from dataclasses import asdict, dataclass, field, fields
+from typing import Optional
+
+import numpy as np
+
+from . import __version__
+from .batches import batch_stream
+from .checks import check_choice, check_float, check_int
+from .data import INPUTS, TARGETS, check_support, make_data
+from .losses import mse
+from .metrics import irrelevant_norm, relevant_norm, steps_to_threshold, support_summary
+from .model import ACTIVATIONS, INITS, MLP
+from .optimizers import GD, SGD, GroupL1Prox, L1Prox, LRSchedule
+
+HISTORY_COLUMNS = ("step", "train_loss", "penalty", "test_loss", "irrelevant_norm",
+                   "relevant_norm", "lr")
+
+
+@dataclass
+class Config:
+    """Everything a run depends on. Defaults are the paper's setup (SCIENCE.md section 1)
+    with SGD at batch size 32."""
+    # data
+    d: int = 15
+    support: tuple = (0, 1, 2, 3, 4)
+    n: int = 5000                    # distinct inputs; 2n training pairs while double=True
+    n_test: int = 2000
+    target: str = "linear"
+    input: str = "gaussian"
+    center: bool = True
+    double: bool = True
+    label_eps: float = 0.001
+    # network: input d -> depth hidden layers of `width` -> 1
+    depth: int = 3
+    width: int = 15
+    activation: str = "linear"
+    bias: bool = False
+    init_scheme: str = "kaiming_normal"
+    init_scale: Optional[float] = None
+    # optimizer
+    optimizer: str = "sgd"
+    batch_size: int = 32
+    replacement: bool = False
+    lr: float = 0.1
+    clip: Optional[float] = 1.0
+    momentum: float = 0.0
+    weight_decay: float = 0.0
+    decoupled_wd: bool = False
+    l1: float = 0.0
+    group_l1: float = 0.0
+    label_noise: float = 0.0
+    decay_at: tuple = ()
+    decay_factor: float = 0.1
+    warmup: int = 0
+    # run
+    steps: int = 20000
+    seed: int = 0
+    records_per_decade: int = 20
+    diverge_factor: float = 1e6
+    threshold: float = 0.1
+    support_rule: str = "gap"
+
+    @property
+    def n_train(self):
+        return 2 * self.n if self.double else self.n
+
+    def validate(self, n_train=None):
+        """Check every field; raise ValueError/TypeError naming the field. Returns self."""
+        n_train = self.n_train if n_train is None else n_train
+        for name in ("d", "n", "n_test", "depth", "width", "steps", "records_per_decade"):
+            check_int(name, getattr(self, name), low=0 if name == "depth" else 1)
+        self.support = check_support(self.support, self.d)
+        check_choice("target", self.target, TARGETS)
+        check_choice("input", self.input, INPUTS)
+        check_choice("activation", self.activation, ACTIVATIONS)
+        check_choice("init_scheme", self.init_scheme, INITS)
+        check_choice("optimizer", self.optimizer, ("sgd", "gd"))
+        check_choice("support_rule", self.support_rule, ("gap", "fraction"))
+        if self.optimizer == "sgd":
+            check_int("batch_size", self.batch_size, low=1, high=n_train)
+        check_float("lr", self.lr, low=0.0, low_open=True)
+        for name in ("momentum", "weight_decay", "l1", "group_l1", "label_noise", "label_eps"):
+            check_float(name, getattr(self, name), low=0.0, high=1.0 if name == "momentum" else None)
+        for name in ("clip", "init_scale"):
+            if getattr(self, name) is not None:
+                check_float(name, getattr(self, name), low=0.0, low_open=True)
+        check_float("diverge_factor", self.diverge_factor, low=1.0, low_open=True)
+        check_float("threshold", self.threshold, low=0.0, low_open=True)
+        check_int("seed", self.seed, low=0)
+        LRSchedule(self.lr, self.steps, self.decay_at, self.decay_factor, self.warmup)
+        return self
+
+
+@dataclass
+class Result:
+    """A finished (or diverged) run: config, history columns, final metrics, the net."""
+    config: dict
+    history: dict
+    final: dict
+    net: MLP = field(repr=False)
+
+    def to_dict(self):
+        """The stable JSON layout: {"config", "history", "final", "version"}."""
+        return {"config": self.config, "history": self.history, "final": self.final,
+                "version": __version__}
+
+
+def log_spaced_steps(steps, per_decade=20):
+    """Sorted unique record steps: 0, then ~per_decade per decade of 1..steps, and steps."""
+    k = max(2, int(np.ceil(per_decade * np.log10(max(steps, 10)))) + 1)
+    ts = np.unique(np.round(np.logspace(0, np.log10(steps), k)).astype(int))
+    return [0] + [int(t) for t in ts if 1 <= t < steps] + [steps]
+
+
+def build_net(config, rng):
+    sizes = [config.d] + [config.width] * config.depth + [1]
+    return MLP(sizes, activation=config.activation, bias=config.bias, init=config.init_scheme,
+               scale=config.init_scale, seed=rng)
+
+
+def build_optimizer(config):
+    prox = []
+    if config.l1:
+        prox.append(L1Prox(config.l1))
+    if config.group_l1:
+        prox.append(GroupL1Prox(config.group_l1))
+    kwargs = dict(momentum=config.momentum, weight_decay=config.weight_decay,
+                  decoupled=config.decoupled_wd, clip=config.clip, prox=prox,
+                  label_noise=config.label_noise)
+    if config.optimizer == "gd":
+        return GD(config.lr, **kwargs)
+    return SGD(config.lr, config.batch_size, replacement=config.replacement, **kwargs)
+
+
+def spawn_rngs(seed):
+    """Independent generators for data, init, batches, label noise, from one seed."""
+    return [np.random.default_rng(s) for s in np.random.SeedSequence(seed).spawn(4)]
+
+
+def measure(net, optimizer, data, Y, support, lr):
+    """One history row (without the step): losses on the full sets, penalty, norms, lr."""
+    W1 = net.weights[0]
+    return {"train_loss": mse(net.forward_cache(data.X)[-1], Y)[0],
+            "penalty": optimizer.penalty(net),
+            "test_loss": mse(net.forward_cache(data.X_test)[-1], data.y_test[:, None])[0],
+            "irrelevant_norm": irrelevant_norm(W1, support),
+            "relevant_norm": relevant_norm(W1, support), "lr": lr}
+
+
+def run_loop(net, data, optimizer, schedule, stream, steps, record_at, noise_rng,
+             diverge_factor, on_record=None):
+    """The training loop. Returns (history, diverged_step or False)."""
+    X, Y = data.X, data.y[:, None]                           # (N, d), (N, 1)
+    history = {c: [] for c in HISTORY_COLUMNS}
+
+    def record(t):
+        row = measure(net, optimizer, data, Y, data.support, schedule(min(t, steps - 1)))
+        history["step"].append(t)
+        for key, value in row.items():
+            history[key].append(float(value))
+        if on_record is not None:
+            on_record(t, row)
+
+    record(0)
+    limit = diverge_factor * history["train_loss"][0]
+    next_records = iter(record_at[1:])
+    next_record = next(next_records)
+    for t in range(steps):
+        idx = next(stream)
+        Xb, Yb = (X, Y) if idx is None else (X[idx], Y[idx])    # (b, d), (b, 1)
+        if optimizer.label_noise:
+            Yb = Yb + optimizer.label_noise * noise_rng.standard_normal(Yb.shape)
+        acts = net.forward_cache(Xb)                             # forward
+        loss, delta = mse(acts[-1], Yb)                          # C_batch, dC/df
+        if not loss <= limit:                                    # NaN, inf or runaway
+            return history, t
+        grads = net.backward(acts, delta)                        # backward
+        optimizer.step(net, grads, schedule(t))                  # (clip) update (prox)
+        if t + 1 == next_record:
+            record(t + 1)
+            next_record = next(next_records, None)
+    return history, False
+
+
+def final_metrics(net, config, data, history, diverged, wall_time):
+    """The run's final numbers (JSON-ready; non-finite values become None)."""
+    final = support_summary(net.weights[0], data.support, rule=config.support_rule)
+    Y = data.y[:, None]
+    final["train_loss"] = mse(net.forward_cache(data.X)[-1], Y)[0]
+    final["test_loss"] = mse(net.forward_cache(data.X_test)[-1], data.y_test[:, None])[0]
+    final["steps_to_threshold"] = steps_to_threshold(
+        history["step"], history["irrelevant_norm"], history["relevant_norm"], config.threshold)
+    final["diverged"] = diverged
+    final["steps_done"] = diverged if diverged is not False else config.steps
+    final["wall_time"] = wall_time
+    return {k: finite_or_none(v) for k, v in final.items()}
+
+
+def finite_or_none(value):
+    if isinstance(value, (float, np.floating)):
+        return float(value) if np.isfinite(value) else None
+    if isinstance(value, list):
+        return [finite_or_none(v) for v in value]
+    return value
+
+
+def train(config=None, data=None, net=None, batches=None, on_record=None):
+    """Run one training run. `data`, `net` (initial weights, copied) and `batches`
+    ((steps, b) int array of row indices) override what the config would draw."""
+    config = Config() if config is None else config
+    data_rng, init_rng, batch_rng, noise_rng = spawn_rngs(check_int("seed", config.seed, low=0))
+    if data is None:
+        config.validate()
+        data = make_data(data_rng, config.d, config.support, config.n, config.target,
+                         config.input, config.center, config.double, config.label_eps,
+                         config.n_test)
+    else:
+        config.validate(n_train=data.X.shape[0])
+        if data.X.shape[1] != config.d:
+            raise ValueError(f"d must equal the data's width {data.X.shape[1]}, got {config.d}")
+    if net is not None and (net.sizes[0] != config.d or net.sizes[-1] != 1):
+        raise ValueError(f"the initial net must map d={config.d} inputs to 1 output, "
+                         f"got sizes {net.sizes}")
+    net = build_net(config, init_rng) if net is None else net.copy()
+    optimizer = build_optimizer(config)
+    schedule = LRSchedule(config.lr, config.steps, config.decay_at, config.decay_factor,
+                          config.warmup)
+    stream = batch_stream(batch_rng, data.X.shape[0], optimizer.batch_size,
+                          optimizer.replacement, batches, config.steps)
+    record_at = log_spaced_steps(config.steps, config.records_per_decade)
+    start = time.perf_counter()
+    history, diverged = run_loop(net, data, optimizer, schedule, stream, config.steps,
+                                 record_at, noise_rng, config.diverge_factor, on_record)
+    wall = time.perf_counter() - start
+    final = final_metrics(net, config, data, history, diverged, wall)
+    history = {k: finite_or_none(v) for k, v in history.items()}
+    return Result(config_dict(config), history, final, net)
+
+
+def config_dict(config):
+    """JSON-ready dict of a Config (tuples as lists)."""
+    return {k: (list(v) if isinstance(v, tuple) else v) for k, v in asdict(config).items()}
+
+
+def config_from_dict(values):
+    """Config from a dict (e.g. a JSON file or TOML table); unknown keys are an error."""
+    known = {f.name for f in fields(Config)}
+    unknown = sorted(set(values) - known)
+    if unknown:
+        raise ValueError(f"unknown config key(s) {unknown}; known keys: {sorted(known)}")
+    values = {k: (tuple(v) if isinstance(v, list) else v) for k, v in values.items()}
+    return Config(**values)
