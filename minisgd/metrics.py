@@ -35,7 +35,9 @@ def detect_support(W1, rule="gap", fraction=0.1):
     rule="fraction": inputs whose column norm exceeds fraction * (largest column norm).
     rule="gap": sort the column norms in decreasing order and cut at the largest ratio
     between consecutive norms, n_(k) / n_(k+1); if no ratio exceeds 2 there is no clear
-    gap and every input is returned.
+    gap and every input is returned. Norms below 1e-3 * max count as zero (they are
+    floored there), so exact zeros left by a prox step do not make a spurious gap
+    between "tiny" and "exactly zero".
     """
     norms = column_norms(W1)
     if rule == "fraction":
@@ -43,7 +45,7 @@ def detect_support(W1, rule="gap", fraction=0.1):
     if rule != "gap":
         raise ValueError(f"rule must be 'gap' or 'fraction', got {rule!r}")
     order = np.argsort(-norms, kind="stable")
-    sorted_norms = norms[order]
+    sorted_norms = np.maximum(norms[order], 1e-3 * norms.max())
     ratios = sorted_norms[:-1] / np.maximum(sorted_norms[1:], 1e-300)    # (n_in - 1,)
     if ratios.size == 0 or ratios.max() <= 2.0:
         return list(range(W1.shape[0]))
