@@ -165,16 +165,22 @@ def measure(net, optimizer, data, Y, support, lr):
 
 
 def run_loop(net, data, optimizer, schedule, stream, steps, record_at, noise_rng,
-             diverge_factor, on_record=None):
-    """The training loop. Returns (history, diverged_step or False)."""
+             diverge_factor, on_record=None, extra_metrics=None):
+    """The training loop. Returns (history, diverged_step or False).
+
+    extra_metrics(net, data) -> dict: more history columns computed at each record step
+    (e.g. gradient-noise diagnostics); on_record(t, row) is told every recorded row.
+    """
     X, Y = data.X, data.y[:, None]                           # (N, d), (N, 1)
     history = {c: [] for c in HISTORY_COLUMNS}
 
     def record(t):
         row = measure(net, optimizer, data, Y, data.support, schedule(min(t, steps - 1)))
+        if extra_metrics is not None:
+            row.update(extra_metrics(net, data))
         history["step"].append(t)
         for key, value in row.items():
-            history[key].append(float(value))
+            history.setdefault(key, []).append(float(value))
         if on_record is not None:
             on_record(t, row)
 
@@ -221,9 +227,11 @@ def finite_or_none(value):
     return value
 
 
-def train(config=None, data=None, net=None, batches=None, on_record=None):
+def train(config=None, data=None, net=None, batches=None, on_record=None,
+          extra_metrics=None):
     """Run one training run. `data`, `net` (initial weights, copied) and `batches`
-    ((steps, b) int array of row indices) override what the config would draw."""
+    ((steps, b) int array of row indices) override what the config would draw;
+    on_record / extra_metrics: see run_loop."""
     config = Config() if config is None else config
     data_rng, init_rng, batch_rng, noise_rng = spawn_rngs(check_int("seed", config.seed, low=0))
     if data is None:
@@ -247,7 +255,8 @@ def train(config=None, data=None, net=None, batches=None, on_record=None):
     record_at = log_spaced_steps(config.steps, config.records_per_decade)
     start = time.perf_counter()
     history, diverged = run_loop(net, data, optimizer, schedule, stream, config.steps,
-                                 record_at, noise_rng, config.diverge_factor, on_record)
+                                 record_at, noise_rng, config.diverge_factor, on_record,
+                                 extra_metrics)
     wall = time.perf_counter() - start
     final = final_metrics(net, config, data, history, diverged, wall)
     history = {k: finite_or_none(v) for k, v in history.items()}

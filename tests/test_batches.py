@@ -1,0 +1,142 @@
+"""Batch index streams: epochs without replacement, sampling with replacement, replay of a
+given array, full batch, and validation of user-given batch arrays."""
+from itertools import islice
+
+import numpy as np
+import pytest
+
+from minisgd.batches import (batch_stream, check_batches, from_array, full_batch,
+                             with_replacement, without_replacement)
+
+
+def take(stream, k):
+    return list(islice(stream, k))
+
+
+@pytest.mark.parametrize("n, b", [(10, 3), (12, 4), (7, 7), (5, 8), (1, 1)])
+def test_without_replacement_each_index_once_per_epoch(n, b):
+    per_epoch = -(-n // b)                                  # ceil(n / b)
+    batches = take(without_replacement(np.random.default_rng(0), n, b), 3 * per_epoch)
+    for e in range(3):
+        epoch = batches[e * per_epoch:(e + 1) * per_epoch]
+        sizes = [len(x) for x in epoch]
+        assert sizes == [b] * (per_epoch - 1) + [n - (per_epoch - 1) * b]
+        np.testing.assert_array_equal(np.sort(np.concatenate(epoch)), np.arange(n))
+
+
+def test_last_batch_holds_n_mod_b():
+    batches = take(without_replacement(np.random.default_rng(1), 10, 3), 8)
+    assert [len(x) for x in batches] == [3, 3, 3, 1, 3, 3, 3, 1]
+
+
+def test_without_replacement_reshuffles_between_epochs():
+    n, b = 20, 5
+    batches = take(without_replacement(np.random.default_rng(2), n, b), 4 * 3)
+    orders = [np.concatenate(batches[4 * e:4 * e + 4]) for e in range(3)]
+    assert not np.array_equal(orders[0], orders[1])
+    assert not np.array_equal(orders[1], orders[2])
+    assert not np.array_equal(orders[0], np.arange(n))     # shuffled, not range order
+
+
+def test_with_replacement_shapes_and_range():
+    n, b = 3, 10
+    batches = take(with_replacement(np.random.default_rng(3), n, b), 50)
+    for x in batches:
+        assert x.shape == (b,)
+        assert np.issubdtype(x.dtype, np.integer)
+        assert x.min() >= 0 and x.max() < n
+    # 10 draws from 3 values must repeat (impossible without replacement), and every index
+    # shows up over many batches
+    assert all(len(np.unique(x)) < b for x in batches)
+    assert set(np.concatenate(batches).tolist()) == {0, 1, 2}
+
+
+def test_with_replacement_batches_are_not_epochs():
+    # n = b: without replacement every batch would be a permutation
+    batches = take(with_replacement(np.random.default_rng(4), 8, 8), 20)
+    assert any(len(np.unique(x)) < 8 for x in batches)
+
+
+def test_full_batch_yields_none():
+    assert take(full_batch(), 3) == [None, None, None]
+
+
+def test_from_array_replays_rows_in_order_and_stops():
+    arr = np.array([[0, 1], [2, 3], [1, 1]])
+    rows = list(from_array(arr))
+    assert len(rows) == 3
+    for got, want in zip(rows, arr):
+        np.testing.assert_array_equal(got, want)
+
+
+def test_batch_stream_full_batch_for_batch_size_none():
+    s = batch_stream(np.random.default_rng(0), 10, None)
+    assert take(s, 2) == [None, None]
+
+
+def test_batch_stream_full_batch_when_b_equals_n_without_replacement():
+    assert take(batch_stream(np.random.default_rng(0), 10, 10), 2) == [None, None]
+
+
+def test_batch_stream_b_equals_n_with_replacement_samples():
+    x = next(batch_stream(np.random.default_rng(0), 10, 10, replacement=True))
+    assert x is not None and x.shape == (10,)
+
+
+def test_batch_stream_sampled_without_replacement_covers_epoch():
+    s = batch_stream(np.random.default_rng(0), 9, 3)
+    np.testing.assert_array_equal(np.sort(np.concatenate(take(s, 3))), np.arange(9))
+
+
+def test_batch_stream_given_batches_override():
+    arr = np.array([[4, 0], [3, 3], [1, 2]])
+    s = batch_stream(np.random.default_rng(0), 5, None, batches=arr, steps=3)
+    rows = take(s, 5)
+    assert len(rows) == 3
+    np.testing.assert_array_equal(np.stack(rows), arr)
+
+
+def test_batch_stream_given_batches_without_steps():
+    # steps defaults to None: replaying must work, or fail with a message naming `steps`
+    # (not a bare "'<' not supported between 'int' and 'NoneType'")
+    arr = np.array([[4, 0], [3, 3]])
+    try:
+        rows = take(batch_stream(np.random.default_rng(0), 5, 2, batches=arr), 5)
+    except (TypeError, ValueError) as err:
+        assert "steps" in str(err), f"unhelpful error: {err}"
+    else:
+        np.testing.assert_array_equal(np.stack(rows), arr)
+
+
+def test_check_batches_accepts_good_array():
+    arr = np.array([[0, 4], [2, 3], [1, 1]])
+    assert check_batches(arr, 5, 3) is arr
+    assert check_batches(arr, 5, 2) is arr                  # more rows than steps is fine
+
+
+@pytest.mark.parametrize("arr, exc", [
+    (np.array([[0.0, 1.0], [2.0, 3.0]]), TypeError),      # float dtype
+    (np.array([[True, False], [False, True]]), TypeError),
+    ([[0, 1], [2, 3]], TypeError),                        # not an array
+    (np.array([[0, 5], [2, 3]]), ValueError),             # index == n
+    (np.array([[0, -1], [2, 3]]), ValueError),            # negative
+    (np.array([0, 1, 2, 3]), ValueError),                 # 1-d
+    (np.array([[0, 1]]), ValueError),                     # too few rows for steps=2
+])
+def test_check_batches_rejects(arr, exc):
+    with pytest.raises(exc, match="batches"):
+        check_batches(arr, 5, 2)
+
+
+def test_too_few_rows_message_mentions_steps():
+    with pytest.raises(ValueError, match="steps=4"):
+        check_batches(np.zeros((3, 2), dtype=int), 5, 4)
+
+
+@pytest.mark.parametrize("replacement", [False, True])
+def test_same_seed_same_stream(replacement):
+    a = take(batch_stream(np.random.default_rng(7), 50, 8, replacement), 20)
+    b = take(batch_stream(np.random.default_rng(7), 50, 8, replacement), 20)
+    c = take(batch_stream(np.random.default_rng(8), 50, 8, replacement), 20)
+    assert all(np.array_equal(x, y) for x, y in zip(a, b))
+    assert not all(np.array_equal(x, y) for x, y in zip(a, c))
