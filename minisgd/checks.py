@@ -46,7 +46,7 @@ def check_float(name, value, low=None, high=None, low_open=False):
 
 def check_choice(name, value, choices):
     """One of a fixed set of names."""
-    if value not in choices:
+    if not isinstance(value, str) or value not in choices:
         raise ValueError(f"{name} must be one of {sorted(choices)}, got {value!r}")
     return value
 

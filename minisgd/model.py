@@ -197,7 +197,10 @@ class MLP:
 
     # ---- public, validated -------------------------------------------------------------
     def check_inputs(self, X):
-        return check_float_array("X", X, shape=(None, self.sizes[0]))
+        check_float_array("X", X, shape=(None, self.sizes[0]))
+        if X.shape[0] == 0:
+            raise ValueError(f"X must hold at least one row, got shape {X.shape}")
+        return X
 
     def forward(self, X):
         """Network output f(X): (B, n_out) for X: (B, n_in)."""

@@ -45,27 +45,32 @@ def from_torch(module):
     nn = torch.nn
     if not isinstance(module, nn.Sequential):
         raise TypeError(f"module must be a torch.nn.Sequential, got {type(module).__name__}")
-    linears, acts = [], set()
-    for m in module:
-        if isinstance(m, nn.Linear):
-            linears.append(m)
-        elif isinstance(m, nn.ReLU):
-            acts.add("relu")
-        elif isinstance(m, nn.Tanh):
-            acts.add("tanh")
-        elif not isinstance(m, nn.Identity):
+    layers = [m for m in module if not isinstance(m, nn.Identity)]
+    kinds = {nn.ReLU: "relu", nn.Tanh: "tanh"}
+    for m in layers:
+        if not isinstance(m, (nn.Linear, nn.ReLU, nn.Tanh)):
             raise ValueError(f"module may hold only Linear, ReLU, Tanh and Identity layers, "
                              f"got {type(m).__name__}")
+    linears = [m for m in layers if isinstance(m, nn.Linear)]
     if not linears:
         raise ValueError("module has no nn.Linear layer")
-    if len(acts) > 1:
-        raise ValueError(f"module mixes activations {sorted(acts)}; minisgd uses one kind")
+    # the only shapes an MLP has: Linear (act Linear)* with one act kind, or no act at all
+    pattern = [type(m) for m in layers]
+    idx = [k for k, t in enumerate(pattern) if t is nn.Linear]
+    between = [tuple(pattern[i + 1:j]) for i, j in zip(idx[:-1], idx[1:])]
+    acts = set(between)
+    if (idx[0] != 0 or idx[-1] != len(layers) - 1 or len(acts) > 1
+            or any(len(gap) > 1 for gap in acts)):
+        raise ValueError("module must be Linear, act, Linear, ..., act, Linear with the same "
+                         "activation (or none) after every hidden Linear and none after the "
+                         f"last; got {[t.__name__ for t in pattern]}")
+    act = kinds[acts.pop()[0]] if acts and between[0] else "linear"
     has_bias = [m.bias is not None for m in linears]
     if any(has_bias) and not all(has_bias):
         raise ValueError("either every Linear layer has a bias or none does")
     return mlp_from_tensors([m.weight for m in linears],
                             [m.bias for m in linears] if all(has_bias) else None,
-                            activation=acts.pop() if acts else "linear")
+                            activation=act)
 
 
 def from_state_dict(state, activation="linear"):
@@ -75,7 +80,10 @@ def from_state_dict(state, activation="linear"):
                   key=lambda k: int(k) if k.isdigit() else k)
     if not keys:
         raise ValueError("state_dict holds no '<layer>.weight' entries")
-    has_bias = all(f"{k}.bias" in state for k in keys)
+    biased = [f"{k}.bias" in state for k in keys]
+    if any(biased) and not all(biased):
+        raise ValueError("state_dict has biases for some layers only; minisgd needs all or none")
+    has_bias = all(biased)
     return mlp_from_tensors([state[f"{k}.weight"] for k in keys],
                             [state[f"{k}.bias"] for k in keys] if has_bias else None,
                             activation=activation)
