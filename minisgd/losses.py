@@ -10,18 +10,22 @@ import numpy as np
 from .checks import check_choice, check_float_array, check_int_array
 
 
-def mse(f, y):
+def mse(f, y, out=None, count=None):
     """Mean squared error, PyTorch ``MSELoss(reduction="mean")`` convention.
 
         C = (1 / (B * K)) * sum_{i, k} (f_ik - y_ik)^2          f, y: (B, K)
         dC/df = 2 (f - y) / (B * K)                             (B, K)
 
     Note: no factor 1/2 (scikit-learn uses 0.5 * mean; PyTorch and the paper do not).
+    out: buffer for dC/df. count: the number of terms of the mean when (f, y) is one piece
+    of a larger batch (default f.size), so that the pieces' values and gradients add up.
     """
-    r = f - y                                   # (B, K) residuals
-    value = np.mean(r * r)
-    grad = r * (2.0 / r.size)                   # (B, K)
-    return value, grad
+    r = np.subtract(f, y, out=out)              # (B, K) residuals
+    count = r.shape[-2] * r.shape[-1] if count is None else count
+    flat = r.reshape(r.shape[:-2] + (-1,))      # (B*K,); (M, B*K) for an ensemble of M
+    value = np.einsum("...i,...i->...", flat, flat) / count   # one value per net
+    r *= 2.0 / count                            # (B, K) dC/df
+    return value, r
 
 
 def cross_entropy(logits, labels):

@@ -32,17 +32,37 @@ class Grads(NamedTuple):
     """Gradients shaped like the parameters: lists matching net.weights / net.biases.
 
     For per-sample gradients every array has an extra leading batch axis (B, *shape).
+    `flat`, when set, is one vector (n_params,) of which the arrays are views, in the
+    order of net.theta (weights, then biases).
     """
     weights: list
     biases: Optional[list]
+    flat: Optional[np.ndarray] = None
 
 
-def activate(name, z):
-    """sigma(z) for a hidden layer."""
+def split_flat(flat, shapes):
+    """Views of consecutive pieces of the last axis of `flat`, one per shape: for flat
+    (n,) views of `shapes`; for flat (K, n) views (K, *shape)."""
+    views, start = [], 0
+    lead = flat.shape[:-1]
+    for shape in shapes:
+        size = int(np.prod(shape))
+        view = flat[..., start:start + size].reshape(lead + tuple(shape))
+        assert np.shares_memory(view, flat), "parameter views must not be copies"
+        views.append(view)
+        start += size
+    return views
+
+
+def activate(name, z, out=None):
+    """sigma(z) for a hidden layer (out=z computes it in place)."""
     if name == "relu":
-        return np.maximum(z, 0.0)
+        return np.maximum(z, 0.0, out=out)
     if name == "tanh":
-        return np.tanh(z)
+        return np.tanh(z, out=out)
+    if out is not None and out is not z:
+        out[...] = z
+        return out
     return z
 
 
@@ -111,13 +131,13 @@ class MLP:
         rng = make_rng(seed)
         layers = [init_layer(rng, n_in, n_out, init, scale, bias)
                   for n_in, n_out in zip(sizes[:-1], sizes[1:])]
-        self.weights = [W for W, _ in layers]
-        self.biases = [b for _, b in layers] if bias else None
         self.activation = activation
+        self.set_params([W for W, _ in layers], [b for _, b in layers] if bias else None)
 
     @classmethod
-    def from_weights(cls, weights, biases=None, activation="linear"):
-        """Build a net from given arrays (copied to float64), layout (n_in, n_out) / (n_out,)."""
+    def from_weights(cls, weights, biases=None, activation="linear", dtype=np.float64):
+        """Build a net from given arrays (copied, float64 unless dtype=np.float32),
+        layout (n_in, n_out) / (n_out,)."""
         check_choice("activation", activation, ACTIVATIONS)
         if not isinstance(weights, (list, tuple)) or len(weights) < 1:
             raise ValueError(f"weights must be a non-empty list of 2-d arrays, got {describe(weights)}")
@@ -133,15 +153,70 @@ class MLP:
             for l, (b, W) in enumerate(zip(biases, weights)):
                 check_float_array(f"biases[{l}]", b, shape=(W.shape[1],))
         net = cls.__new__(cls)
-        net.weights = [np.array(W, dtype=np.float64) for W in weights]
-        net.biases = None if biases is None else [np.array(b, dtype=np.float64) for b in biases]
         net.activation = activation
+        net.set_params(weights, biases, dtype=dtype)
         return net
+
+    def set_params(self, weights, biases, dtype=np.float64):
+        """Copy the arrays into one flat vector `theta` (n_params,); net.weights[l] and
+        net.biases[l] are views of it, so an optimizer can update every parameter with one
+        vector operation. Update the views in place (W -= ...), don't rebind them.
+        An ensemble (see `stack`) has theta (K, n_params) and views (K, *shape)."""
+        lead = weights[0].shape[:-2]                          # () or (K,)
+        shapes = [W.shape[len(lead):] for W in weights] + \
+                 [b.shape[len(lead):] for b in (biases or [])]
+        self.theta = np.empty(lead + (sum(int(np.prod(sh)) for sh in shapes),), dtype=dtype)
+        views = split_flat(self.theta, shapes)
+        for view, array in zip(views, list(weights) + list(biases or [])):
+            view[...] = array
+        L = len(weights)
+        self.weights = views[:L]
+        self.biases = views[L:] if biases is not None else None
+
+    @classmethod
+    def stack(cls, nets):
+        """An ensemble of K nets of the same shape, trained in lockstep: weights[l] is
+        (K, n_in, n_out), biases[l] (K, n_out), theta (K, n_params). forward_cache and
+        backward then take stacked inputs (K, B, n_in) and run the K nets with batched
+        matmuls; member k computes exactly what nets[k] computes alone."""
+        first = nets[0]
+        if any(n.sizes != first.sizes or n.activation != first.activation
+               or (n.biases is None) != (first.biases is None) for n in nets):
+            raise ValueError("nets must share sizes, activation and bias to be stacked")
+        ens = cls.__new__(cls)
+        ens.activation = first.activation
+        L = len(first.weights)
+        ens.set_params([np.stack([n.weights[l] for n in nets]) for l in range(L)],
+                       None if first.biases is None else
+                       [np.stack([n.biases[l] for n in nets]) for l in range(L)],
+                       dtype=first.dtype)
+        return ens
+
+    @property
+    def members(self):
+        """K for an ensemble made by `stack`, None for a single net."""
+        return self.theta.shape[0] if self.theta.ndim == 2 else None
+
+    def member(self, k, copy=True):
+        """Member k of an ensemble as a single MLP: a copy, or (copy=False) a net whose
+        parameters are views into the ensemble's."""
+        weights = [W[k] for W in self.weights]
+        biases = None if self.biases is None else [b[k] for b in self.biases]
+        if copy:
+            return MLP.from_weights(weights, biases, self.activation, dtype=self.dtype)
+        net = MLP.__new__(MLP)
+        net.activation, net.theta = self.activation, self.theta[k]
+        net.weights, net.biases = weights, biases
+        return net
+
+    @property
+    def dtype(self):
+        return self.theta.dtype
 
     # ---- structure -----------------------------------------------------------------
     @property
     def sizes(self):
-        return [self.weights[0].shape[0]] + [W.shape[1] for W in self.weights]
+        return [self.weights[0].shape[-2]] + [W.shape[-1] for W in self.weights]
 
     @property
     def params(self):
@@ -149,51 +224,66 @@ class MLP:
         these in place."""
         return self.weights + (self.biases or [])
 
-    def copy(self):
-        return MLP.from_weights(self.weights, self.biases, self.activation)
+    def copy(self, dtype=None):
+        return MLP.from_weights(self.weights, self.biases, self.activation,
+                                dtype=self.dtype if dtype is None else dtype)
 
     def __repr__(self):
         return (f"MLP(sizes={self.sizes}, activation={self.activation!r}, "
                 f"bias={self.biases is not None})")
 
     # ---- forward / backward, no validation (the training loop's hot path) ------------
-    def forward_cache(self, X):
+    def forward_cache(self, X, ws=None):
         """Forward pass keeping every layer's output a_l (what backward needs).
 
-        Returns [a_0 = X, a_1, ..., a_L = f]; a_l: (B, sizes[l]).
+        Returns [a_0 = X, a_1, ..., a_L = f]; a_l: (B, sizes[l]). With a Workspace `ws`
+        the outputs are written into its preallocated buffers (same numbers).
         """
         acts = [X]
         last = len(self.weights) - 1
+        mm = np.dot if self.members is None else np.matmul  # dot: less overhead on 2-d
         for l, W in enumerate(self.weights):
-            z = acts[-1] @ W                                   # (B, n_out)
+            z = mm(acts[-1], W, out=None if ws is None else ws.acts[l])   # (B, n_out)
             if self.biases is not None:
-                z += self.biases[l]
-            acts.append(z if l == last else activate(self.activation, z))
+                z += self.biases[l][..., None, :]              # broadcast over the batch
+            if l < last:
+                z = activate(self.activation, z, out=z)
+            acts.append(z)
         return acts
 
-    def backward(self, acts, delta, per_sample=False):
+    def backward(self, acts, delta, per_sample=False, ws=None):
         """Backpropagate delta = dC/df (B, n_out) through the cached forward pass.
 
         Returns Grads of the batch loss C; with per_sample=True, Grads of each sample's own
-        loss C_i (arrays (B, *shape)), using dC_i/df_i = B * dC/df_i.
+        loss C_i (arrays (B, *shape)), using dC_i/df_i = B * dC/df_i. With a Workspace `ws`
+        the gradients are written into ws.grads (flat-backed) and the deltas into its
+        buffers: same numbers, no allocation. (For an ensemble every array has a leading
+        member axis K; `T` below swaps the last two axes, the transpose of each matrix.)
         """
         L = len(self.weights)
-        B = delta.shape[0]
-        gW, gb = [None] * L, ([None] * L if self.biases is not None else None)
+        B = delta.shape[-2]
+        mm = np.dot if self.members is None else np.matmul
+        T = lambda M: M.swapaxes(-1, -2)
+        if ws is not None:
+            gW, gb = ws.grads.weights, ws.grads.biases
+        else:
+            gW, gb = [None] * L, ([None] * L if self.biases is not None else None)
         for l in reversed(range(L)):
             a_in = acts[l]                                     # (B, n_in) input of layer l
             if per_sample:
-                gW[l] = np.einsum("bi,bo->bio", a_in, delta * B)   # (B, n_in, n_out)
+                gW[l] = np.einsum("...bi,...bo->...bio", a_in, delta * B)  # (B, n_in, n_out)
             else:
-                gW[l] = a_in.T @ delta                         # (n_in, n_out)
+                gW[l] = mm(T(a_in), delta, out=None if ws is None else gW[l])  # (n_in, n_out)
             if gb is not None:
-                gb[l] = delta * B if per_sample else delta.sum(axis=0)
+                gb[l] = delta * B if per_sample else \
+                    np.sum(delta, axis=-2, out=None if ws is None else gb[l])   # (n_out,)
             if l > 0:
-                delta = delta @ self.weights[l].T              # dC/da_{l-1}: (B, n_in)
+                # dC/da_{l-1} = delta_l W_l^T, then times sigma'(z_{l-1}): (B, n_in)
+                delta = mm(delta, T(self.weights[l]), out=None if ws is None else ws.deltas[l - 1])
                 deriv = activation_derivative(self.activation, a_in)
                 if deriv is not None:
-                    delta = delta * deriv                      # dC/dz_{l-1}
-        return Grads(gW, gb)
+                    delta *= deriv
+        return ws.grads if ws is not None else Grads(gW, gb)
 
     # ---- public, validated -------------------------------------------------------------
     def check_inputs(self, X):
@@ -230,3 +320,20 @@ class MLP:
         check_choice("loss", loss, LOSSES)
         X = self.check_inputs(X)
         return X, check_targets(loss, y, X.shape[0], self.sizes[-1])
+
+
+class Workspace:
+    """Preallocated buffers for forward/backward of `net` at one batch size: the layer
+    outputs acts[l] (B, sizes[l+1]), the deltas deltas[l] = dC/dz_l (same shapes; the last
+    one receives dC/df from the loss) and a flat-backed Grads. Used by the training loop so
+    a step allocates nothing that grows with the number of steps."""
+
+    def __init__(self, net, batch):
+        self.batch = batch
+        lead = net.theta.shape[:-1]                           # () or (K,) for an ensemble
+        self.acts = [np.empty(lead + (batch, n), dtype=net.dtype) for n in net.sizes[1:]]
+        self.deltas = [np.empty(lead + (batch, n), dtype=net.dtype) for n in net.sizes[1:]]
+        flat = np.empty_like(net.theta)
+        views = split_flat(flat, [p.shape[len(lead):] for p in net.params])
+        L = len(net.weights)
+        self.grads = Grads(views[:L], views[L:] if net.biases is not None else None, flat)

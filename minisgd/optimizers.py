@@ -40,30 +40,36 @@ class SGD:
         self.clip = None if clip is None else check_float("clip", clip, low=0.0, low_open=True)
         self.prox = list(prox)
         self.label_noise = check_float("label_noise", label_noise, low=0.0)
-        self.buffers = None                        # momentum buffers, one per parameter
+        self.buffer = None                         # momentum buffer m (n_params,)
+        self.scratch = None                        # reused temporary (n_params,)
 
     def step(self, net, grads, lr):
-        """Update net's parameters in place from Grads of the batch loss, with step size lr."""
-        params = net.params
-        g_list = grads.weights + (grads.biases or [])
+        """Update net's parameters in place from Grads of the batch loss, with step size lr.
+
+        Works on the flat vectors theta = net.theta and g = grads.flat (one vector op per
+        line of the update equation); g is used as scratch and overwritten. For an ensemble
+        (theta (K, n_params)) lr may be a (K,) array and clipping is per member.
+        """
+        theta = net.theta                                     # (n_params,) or (K, n_params)
+        g = grads.flat if grads.flat is not None else flatten(grads)
+        lr_col = per_member(lr, theta.ndim)                   # scalar or (K, 1)
+        if self.scratch is None or self.scratch.shape != theta.shape:
+            self.scratch = np.empty_like(theta)
         if self.clip is not None:
-            clip_global_norm(g_list, self.clip)
-        if self.momentum and self.buffers is None:
-            self.buffers = [None] * len(params)
+            clip_global_norm(g, self.clip)
         wd = self.weight_decay
-        for i, (p, g) in enumerate(zip(params, g_list)):
-            if wd and not self.decoupled:
-                g = g + wd * p
-            if self.momentum:
-                if self.buffers[i] is None:
-                    self.buffers[i] = g.copy()
-                else:
-                    self.buffers[i] *= self.momentum
-                    self.buffers[i] += g
-                g = self.buffers[i]
-            if wd and self.decoupled:
-                p *= 1.0 - lr * wd
-            p -= lr * g
+        if wd and not self.decoupled:
+            g += np.multiply(theta, wd, out=self.scratch)     # g + lambda theta
+        if self.momentum:
+            if self.buffer is None:
+                self.buffer = g.copy()                        # m = g at the first step
+            else:
+                self.buffer *= self.momentum                  # m = mu m + g
+                self.buffer += g
+            g = self.buffer
+        if wd and self.decoupled:
+            theta *= 1.0 - lr_col * wd
+        theta -= np.multiply(g, lr_col, out=self.scratch)     # theta - eta_t m
         for prox in self.prox:
             prox.apply(net, lr)
 
@@ -72,7 +78,7 @@ class SGD:
         coupled weight decay, plus each prox's penalty."""
         value = sum(prox.penalty(net) for prox in self.prox)
         if self.weight_decay and not self.decoupled:
-            value += 0.5 * self.weight_decay * sum(float(np.sum(p * p)) for p in net.params)
+            value += 0.5 * self.weight_decay * np.einsum("...i,...i->...", net.theta, net.theta)
         return value
 
 
@@ -85,19 +91,36 @@ class GD(SGD):
         super().__init__(lr, batch_size=None, **kwargs)
 
 
-def global_norm(arrays):
-    """sqrt(sum_i ||a_i||^2) over a list of arrays."""
-    return float(np.sqrt(sum(float(np.vdot(a, a)) for a in arrays)))
+def flatten(grads):
+    """One vector from Grads, in the order of net.theta (weights, then biases)."""
+    return np.concatenate([g.ravel() for g in grads.weights + (grads.biases or [])])
 
 
-def clip_global_norm(grads, max_norm):
-    """In place: g <- g * min(1, max_norm / (||g|| + 1e-6)), as torch's clip_grad_norm_.
-    Returns the norm before clipping."""
-    norm = global_norm(grads)
-    coef = max_norm / (norm + 1e-6)
-    if coef < 1.0:
-        for g in grads:
-            g *= coef
+def per_member(lr, ndim):
+    """A scalar lr as is; a (K,) array of per-member lrs shaped (K, 1, ...) to broadcast
+    against arrays of `ndim` dimensions whose first axis is the member."""
+    if np.ndim(lr) == 0:
+        return lr
+    return np.reshape(lr, (-1,) + (1,) * (ndim - 1))
+
+
+def global_norm(g):
+    """||g||_2 over all entries: of a flat vector g (n,), of each row of g (K, n) for an
+    ensemble, or of a list of arrays (their concatenation)."""
+    if isinstance(g, (list, tuple)):
+        return float(np.sqrt(sum(np.einsum("...i,...i->", a.ravel(), a.ravel()) for a in g)))
+    return np.sqrt(np.einsum("...i,...i->...", g, g))
+
+
+def clip_global_norm(g, max_norm):
+    """In place: g <- g * min(1, max_norm / (||g|| + 1e-6)), as torch's clip_grad_norm_
+    (multiplying by exactly 1.0 when below the threshold changes nothing). g is the flat
+    gradient (n,), (K, n) for an ensemble (one norm per member), or a list of arrays.
+    Returns the norm(s) before clipping."""
+    norm = global_norm(g)
+    coef = np.minimum(max_norm / (norm + 1e-6), 1.0)
+    for a in (g if isinstance(g, (list, tuple)) else [g]):
+        a *= coef[..., None] if np.ndim(coef) else coef
     return norm
 
 
@@ -114,10 +137,11 @@ class L1Prox:
     def apply(self, net, lr):
         for l in self.layers:
             W = net.weights[l]
-            np.copyto(W, np.sign(W) * np.maximum(np.abs(W) - lr * self.lam, 0.0))
+            step = per_member(lr, W.ndim) * self.lam
+            np.copyto(W, np.sign(W) * np.maximum(np.abs(W) - step, 0.0))
 
     def penalty(self, net):
-        return self.lam * sum(float(np.abs(net.weights[l]).sum()) for l in self.layers)
+        return self.lam * sum(np.abs(net.weights[l]).sum(axis=(-2, -1)) for l in self.layers)
 
 
 class GroupL1Prox:
@@ -133,12 +157,12 @@ class GroupL1Prox:
 
     def apply(self, net, lr):
         W = net.weights[self.layer]                             # (n_in, n_out)
-        norms = np.linalg.norm(W, axis=1, keepdims=True)        # (n_in, 1)
-        shrink = np.maximum(1.0 - lr * self.lam / np.maximum(norms, 1e-300), 0.0)
-        W *= shrink
+        norms = np.linalg.norm(W, axis=-1, keepdims=True)       # (n_in, 1)
+        step = per_member(lr, W.ndim) * self.lam
+        W *= np.maximum(1.0 - step / np.maximum(norms, 1e-300), 0.0)
 
     def penalty(self, net):
-        return self.lam * float(np.linalg.norm(net.weights[self.layer], axis=1).sum())
+        return self.lam * np.linalg.norm(net.weights[self.layer], axis=-1).sum(axis=-1)
 
 
 class LRSchedule:
@@ -150,7 +174,10 @@ class LRSchedule:
     """
 
     def __init__(self, lr, steps, decay_at=(), factor=0.1, warmup=0):
-        self.lr = check_float("lr", lr, low=0.0, low_open=True)
+        if np.ndim(lr):                               # one lr per ensemble member
+            self.lr = np.array([check_float("lr", v, low=0.0, low_open=True) for v in lr])
+        else:
+            self.lr = check_float("lr", lr, low=0.0, low_open=True)
         steps = check_int("steps", steps, low=1)
         for f in decay_at:
             check_float("decay_at", f, low=0.0, high=1.0, low_open=True)
@@ -159,10 +186,10 @@ class LRSchedule:
         self.warmup = check_int("warmup", warmup, low=0)
 
     def __call__(self, t):
-        lr = self.lr
+        lr = self.lr                                  # a float, or an array never written to
         if self.warmup:
-            lr *= min(1.0, (t + 1) / self.warmup)
+            lr = lr * min(1.0, (t + 1) / self.warmup)
         for m in self.milestones:
             if t >= m:
-                lr *= self.factor
+                lr = lr * self.factor
         return lr

@@ -21,12 +21,12 @@ from typing import Optional
 import numpy as np
 
 from . import __version__
-from .batches import batch_stream
+from .batches import data_batches
 from .checks import check_choice, check_float, check_int
 from .data import INPUTS, TARGETS, check_support, make_data
 from .losses import mse
 from .metrics import irrelevant_norm, relevant_norm, steps_to_threshold, support_summary
-from .model import ACTIVATIONS, INITS, MLP
+from .model import ACTIVATIONS, INITS, MLP, Workspace
 from .optimizers import GD, SGD, GroupL1Prox, L1Prox, LRSchedule
 
 HISTORY_COLUMNS = ("step", "train_loss", "penalty", "test_loss", "irrelevant_norm",
@@ -101,6 +101,15 @@ class Config:
         for name in ("clip", "init_scale"):
             if getattr(self, name) is not None:
                 check_float(name, getattr(self, name), low=0.0, low_open=True)
+        for name in ("center", "double", "bias", "replacement", "decoupled_wd"):
+            if not isinstance(getattr(self, name), (bool, np.bool_)):
+                raise TypeError(f"{name} must be True or False, got {getattr(self, name)!r}")
+        if not isinstance(self.decay_at, (tuple, list)):
+            raise TypeError(f"decay_at must be a list of fractions in (0, 1], "
+                            f"got {self.decay_at!r}")
+        if self.init_scheme == "normal" and self.init_scale is None:
+            raise ValueError("init_scale must be given (the std of the weights) when "
+                             "init_scheme='normal', got None")
         check_float("diverge_factor", self.diverge_factor, low=1.0, low_open=True)
         check_float("threshold", self.threshold, low=0.0, low_open=True)
         check_int("seed", self.seed, low=0)
@@ -154,24 +163,81 @@ def spawn_rngs(seed):
     return [np.random.default_rng(s) for s in np.random.SeedSequence(seed).spawn(4)]
 
 
+CHUNK_ROWS = 1024
+
+
+def dataset_loss(net, X, Y):
+    """mse of net on a whole data set, forward in pieces of CHUNK_ROWS rows (same value up
+    to rounding; the pieces stay in cache, and no (N, width) activations are kept)."""
+    loss = 0.0
+    for start in range(0, X.shape[0], CHUNK_ROWS):
+        rows = slice(start, start + CHUNK_ROWS)
+        loss += mse(net.forward_cache(X[rows])[-1], Y[rows], count=Y.size)[0]
+    return loss
+
+
 def measure(net, optimizer, data, Y, support, lr):
     """One history row (without the step): losses on the full sets, penalty, norms, lr."""
     W1 = net.weights[0]
-    return {"train_loss": mse(net.forward_cache(data.X)[-1], Y)[0],
+    return {"train_loss": dataset_loss(net, data.X, Y),
             "penalty": optimizer.penalty(net),
-            "test_loss": mse(net.forward_cache(data.X_test)[-1], data.y_test[:, None])[0],
+            "test_loss": dataset_loss(net, data.X_test, data.y_test[:, None]),
             "irrelevant_norm": irrelevant_norm(W1, support),
             "relevant_norm": relevant_norm(W1, support), "lr": lr}
 
 
-def run_loop(net, data, optimizer, schedule, stream, steps, record_at, noise_rng,
+class BatchGradient:
+    """C_batch = mean over the batch of (f - y)^2 and its Grads, computed in preallocated
+    Workspaces (one per batch size seen) so a step allocates nothing.
+
+    A batch of more than CHUNK_ROWS rows is done in pieces of CHUNK_ROWS rows: each piece's
+    mse takes its mean over the whole batch (count=B), so the pieces' values and gradients
+    add up to the batch's. Same math, but the activations of a piece stay in the CPU cache,
+    which makes the full-batch GD step on N = 10000 two to three times faster.
+    """
+
+    def __init__(self, net):
+        self.spaces = {}
+        self.total = Workspace(net, 1).grads                  # flat accumulator for pieces
+
+    def workspace(self, net, rows):
+        if rows not in self.spaces:
+            self.spaces[rows] = Workspace(net, rows)
+        return self.spaces[rows]
+
+    def piece(self, net, X, Y, count):
+        ws = self.workspace(net, X.shape[-2])
+        acts = net.forward_cache(X, ws)                       # forward
+        loss, delta = mse(acts[-1], Y, out=ws.deltas[-1], count=count)   # C, dC/df
+        return loss, net.backward(acts, delta, ws=ws)         # backward
+
+    def __call__(self, net, X, Y):
+        """X (B, d), Y (B, 1); for an ensemble X (K, B, d), Y (K, B, 1)."""
+        B = X.shape[-2]
+        count = B * Y.shape[-1]                               # terms of each net's mean
+        if B <= CHUNK_ROWS:
+            return self.piece(net, X, Y, count)
+        loss = 0.0
+        for start in range(0, B, CHUNK_ROWS):
+            rows = slice(start, start + CHUNK_ROWS)
+            value, grads = self.piece(net, X[..., rows, :], Y[..., rows, :], count)
+            loss = loss + value
+            if start == 0:
+                np.copyto(self.total.flat, grads.flat)
+            else:
+                np.add(self.total.flat, grads.flat, out=self.total.flat)
+        return loss, self.total
+
+
+def run_loop(net, data, optimizer, schedule, batches, steps, record_at, noise_rng,
              diverge_factor, on_record=None, extra_metrics=None):
     """The training loop. Returns (history, diverged_step or False).
 
+    batches yields (X_batch (b, d), Y_batch (b, 1)) per step.
     extra_metrics(net, data) -> dict: more history columns computed at each record step
     (e.g. gradient-noise diagnostics); on_record(t, row) is told every recorded row.
     """
-    X, Y = data.X, data.y[:, None]                           # (N, d), (N, 1)
+    Y = data.y[:, None]                                      # (N, 1)
     history = {c: [] for c in HISTORY_COLUMNS}
 
     def record(t):
@@ -188,16 +254,14 @@ def run_loop(net, data, optimizer, schedule, stream, steps, record_at, noise_rng
     limit = diverge_factor * history["train_loss"][0]
     next_records = iter(record_at[1:])
     next_record = next(next_records)
+    loss_and_grad = BatchGradient(net)
     for t in range(steps):
-        idx = next(stream)
-        Xb, Yb = (X, Y) if idx is None else (X[idx], Y[idx])    # (b, d), (b, 1)
+        Xb, Yb = next(batches)                                   # (b, d), (b, 1)
         if optimizer.label_noise:
             Yb = Yb + optimizer.label_noise * noise_rng.standard_normal(Yb.shape)
-        acts = net.forward_cache(Xb)                             # forward
-        loss, delta = mse(acts[-1], Yb)                          # C_batch, dC/df
+        loss, grads = loss_and_grad(net, Xb, Yb)                 # forward, backward
         if not loss <= limit:                                    # NaN, inf or runaway
             return history, t
-        grads = net.backward(acts, delta)                        # backward
         optimizer.step(net, grads, schedule(t))                  # (clip) update (prox)
         if t + 1 == next_record:
             record(t + 1)
@@ -209,8 +273,8 @@ def final_metrics(net, config, data, history, diverged, wall_time):
     """The run's final numbers (JSON-ready; non-finite values become None)."""
     final = support_summary(net.weights[0], data.support, rule=config.support_rule)
     Y = data.y[:, None]
-    final["train_loss"] = mse(net.forward_cache(data.X)[-1], Y)[0]
-    final["test_loss"] = mse(net.forward_cache(data.X_test)[-1], data.y_test[:, None])[0]
+    final["train_loss"] = dataset_loss(net, data.X, Y)
+    final["test_loss"] = dataset_loss(net, data.X_test, data.y_test[:, None])
     final["steps_to_threshold"] = steps_to_threshold(
         history["step"], history["irrelevant_norm"], history["relevant_norm"], config.threshold)
     final["diverged"] = diverged
@@ -243,6 +307,9 @@ def train(config=None, data=None, net=None, batches=None, on_record=None,
         config.validate(n_train=data.X.shape[0])
         if data.X.shape[1] != config.d:
             raise ValueError(f"d must equal the data's width {data.X.shape[1]}, got {config.d}")
+        if tuple(data.support) != tuple(config.support):
+            raise ValueError(f"support of the config {tuple(config.support)} must equal the "
+                             f"data's support {tuple(data.support)}")
     if net is not None and (net.sizes[0] != config.d or net.sizes[-1] != 1):
         raise ValueError(f"the initial net must map d={config.d} inputs to 1 output, "
                          f"got sizes {net.sizes}")
@@ -250,7 +317,7 @@ def train(config=None, data=None, net=None, batches=None, on_record=None,
     optimizer = build_optimizer(config)
     schedule = LRSchedule(config.lr, config.steps, config.decay_at, config.decay_factor,
                           config.warmup)
-    stream = batch_stream(batch_rng, data.X.shape[0], optimizer.batch_size,
+    stream = data_batches(batch_rng, data.X, data.y[:, None], optimizer.batch_size,
                           optimizer.replacement, batches, config.steps)
     record_at = log_spaced_steps(config.steps, config.records_per_decade)
     start = time.perf_counter()

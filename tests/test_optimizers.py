@@ -93,7 +93,9 @@ def test_momentum_three_steps_by_hand():
         m2 = mu * m1 + gs[1] * G
         m3 = mu * m2 + gs[2] * G
         np.testing.assert_allclose(got, W - lr * (m1 + m2 + m3), rtol=0, atol=1e-14)
-        np.testing.assert_allclose(opt.buffers[0 if W is W0 else 1], m3, rtol=0, atol=1e-14)
+        # the buffer is one flat vector in the order of net.theta (W0 then W1)
+        m_flat = opt.buffer[:W0.size] if W is W0 else opt.buffer[W0.size:]
+        np.testing.assert_allclose(m_flat.reshape(W.shape), m3, rtol=0, atol=1e-14)
 
 
 def test_momentum_with_coupled_weight_decay_by_hand():
@@ -116,7 +118,7 @@ def test_momentum_does_not_alias_the_gradient():
     g = grads()
     opt.step(net, g, 0.1)
     g.weights[0][...] = 100.0
-    np.testing.assert_allclose(opt.buffers[0], G0, rtol=0, atol=0)
+    np.testing.assert_allclose(opt.buffer[:G0.size].reshape(G0.shape), G0, rtol=0, atol=0)
 
 
 # ---- clipping ------------------------------------------------------------------------

@@ -1,0 +1,288 @@
+"""Benchmark: minisgd against PyTorch CPU and JAX on the same net, weights and batches.
+
+`python -m minisgd bench` runs every measurement in a fresh subprocess whose BLAS / OpenMP
+thread count is set by environment variables (and torch.set_num_threads), so all
+frameworks use the same number of threads; each measurement is repeated and reported as
+median (min-max). Ratios are what to read: absolute times depend on the machine and on
+whatever else runs on it. PyTorch and JAX are optional: missing ones are skipped with a
+message. Not for: tests (nothing here asserts a time).
+
+What is timed, per training step of the paper's net (15-15-15-15-1, linear, no bias,
+float64, clipping at 1.0, eta = 0.1, sampling without replacement):
+  minisgd   train() as users run it: history recorded at log-spaced steps
+  pytorch   the usual loop: zero_grad, forward, MSELoss, backward, clip_grad_norm_, step
+  jax       the whole run compiled inside lax.scan (compile time excluded)
+and the float64 GEMM rate (n = 1000 matmul) in the same subprocess, to put the achieved
+GFLOP/s of the training step on a scale.
+"""
+import json
+import os
+import statistics
+import subprocess
+import sys
+import time
+
+import numpy as np
+
+SIZES = [15, 15, 15, 15, 1]
+
+
+# ---- workers (run inside a subprocess) -------------------------------------------------
+def step_flops(sizes, b):
+    """Multiply-adds x 2 of one step: forward X W, gradients a^T delta, deltas delta W^T."""
+    pairs = [n_in * n_out for n_in, n_out in zip(sizes[:-1], sizes[1:])]
+    return 2 * b * (2 * sum(pairs) + sum(pairs[1:]))
+
+
+def gemm_gflops(n=1000, repeats=5):
+    A = np.random.default_rng(0).standard_normal((n, n))
+    best = min(timed(lambda: A @ A) for _ in range(repeats))
+    return 2 * n ** 3 / best / 1e9
+
+
+def timed(fn):
+    start = time.perf_counter()
+    fn()
+    return time.perf_counter() - start
+
+
+def problem(spec):
+    """Data, initial weights and batch indices shared by every framework."""
+    from .data import make_data
+    from .model import MLP
+    sizes = spec.get("sizes", SIZES)
+    data = make_data(0, d=sizes[0], support=tuple(range(min(5, sizes[0]))), n=5000)
+    net = MLP(sizes, seed=0)
+    N, b, steps = data.X.shape[0], spec["b"] or data.X.shape[0], spec["steps"]
+    rng = np.random.default_rng(1)
+    epochs = -(-steps * b // N) + 1
+    order = np.concatenate([rng.permutation(N) for _ in range(epochs)])
+    batches = order[:steps * b].reshape(steps, b) if b < N else None
+    return data, net, batches
+
+
+def run_minisgd(spec):
+    from .train import Config, train
+    sizes = spec.get("sizes", SIZES)
+    config = Config(d=sizes[0], support=tuple(range(min(5, sizes[0]))), depth=len(sizes) - 2,
+                    width=sizes[1], optimizer="gd" if spec["b"] is None else "sgd",
+                    batch_size=spec["b"] or 32, steps=spec["steps"])
+    if spec.get("K", 1) > 1:
+        from .ensemble import train_ensemble
+        configs = [Config(**{**config.__dict__, "seed": k}) for k in range(spec["K"])]
+        return [train_ensemble(configs)[0].final["wall_time"] / spec["steps"]
+                for _ in range(spec["repeats"])]          # wall_time is the loop / K
+    return [train(config).final["wall_time"] / spec["steps"] for _ in range(spec["repeats"])]
+
+
+def run_torch(spec):
+    import torch
+    from .torch_io import to_torch
+    torch.set_num_threads(spec["threads"])
+    data, net, batches = problem(spec)
+    X, y = torch.from_numpy(data.X), torch.from_numpy(data.y[:, None])
+    idx = None if batches is None else torch.from_numpy(batches)
+    times = []
+    for _ in range(spec["repeats"]):
+        model = to_torch(net)
+        opt = torch.optim.SGD(model.parameters(), lr=0.1)
+        loss_fn = torch.nn.MSELoss()
+        start = time.perf_counter()
+        for t in range(spec["steps"]):
+            xb, yb = (X, y) if idx is None else (X[idx[t]], y[idx[t]])
+            opt.zero_grad()
+            loss = loss_fn(model(xb), yb)
+            loss.backward()
+            torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+            opt.step()
+        times.append((time.perf_counter() - start) / spec["steps"])
+    return times
+
+
+def run_jax(spec):
+    import jax
+    jax.config.update("jax_enable_x64", True)
+    import jax.numpy as jnp
+    data, net, batches = problem(spec)
+    X, y = jnp.asarray(data.X), jnp.asarray(data.y[:, None])
+    K = spec.get("K", 1)
+    Ws = [jnp.asarray(np.stack([W] * K)) for W in net.weights]
+    steps = spec["steps"]
+    idx = jnp.asarray(np.zeros((steps, 1), dtype=np.int64) if batches is None else batches)
+
+    def loss(Ws, xb, yb):
+        a = xb
+        for W in Ws:
+            a = a @ W
+        return jnp.mean((a - yb) ** 2)
+
+    def sgd_step(Ws, rows):
+        xb, yb = (X, y) if batches is None else (X[rows], y[rows])
+        g = jax.grad(loss)(Ws, xb, yb)
+        norm = jnp.sqrt(sum(jnp.sum(gi * gi) for gi in g))
+        coef = jnp.minimum(1.0 / (norm + 1e-6), 1.0)
+        return [W - 0.1 * coef * gi for W, gi in zip(Ws, g)], None
+
+    def run(Ws):
+        one_net = lambda Ws1: jax.lax.scan(sgd_step, Ws1, idx)[0]
+        return jax.vmap(one_net)(Ws)
+
+    compiled = jax.jit(run).lower(Ws).compile()
+    jax.block_until_ready(compiled(Ws))
+    return [timed(lambda: jax.block_until_ready(compiled(Ws))) / steps / K
+            for _ in range(spec["repeats"])]
+
+
+WORKERS = {"minisgd": run_minisgd, "pytorch": run_torch, "jax": run_jax}
+
+
+def worker(spec):
+    """Run one measurement; returns per-step seconds for each repeat, and the GEMM rate."""
+    times = WORKERS[spec["framework"]](spec)
+    return {"times": times, "gemm_gflops": gemm_gflops() if spec.get("gemm") else None}
+
+
+# ---- driver ------------------------------------------------------------------------------
+def available(framework):
+    name = {"pytorch": "torch", "jax": "jax", "minisgd": "numpy"}[framework]
+    code = f"import {name}"
+    return subprocess.run([sys.executable, "-c", code], capture_output=True).returncode == 0
+
+
+def measure(spec, threads):
+    """Run `worker(spec)` in a subprocess with `threads` BLAS/OpenMP threads."""
+    env = dict(os.environ)
+    for var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
+        env[var] = str(threads)
+    if threads == 1:
+        env["XLA_FLAGS"] = "--xla_cpu_multi_thread_eigen=false"
+    spec = {**spec, "threads": threads}
+    out = subprocess.run([sys.executable, "-m", "minisgd.bench", json.dumps(spec)],
+                         capture_output=True, text=True, env=env)
+    if out.returncode != 0:
+        raise RuntimeError(f"{spec['framework']} benchmark failed:\n{out.stderr[-2000:]}")
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def summarize(times):
+    us = [t * 1e6 for t in times]
+    return {"median_us": statistics.median(us), "min_us": min(us), "max_us": max(us)}
+
+
+def steps_for(b):
+    """Enough steps for a stable measurement, few enough for a quick benchmark."""
+    return {1: 20000, 32: 10000, 512: 2000}.get(b, 300)
+
+
+def main_table(threads, repeats, frameworks, batch_sizes, log=print):
+    rows = []
+    for b in batch_sizes:
+        row = {"b": b or 10000, "flops": step_flops(SIZES, b or 10000)}
+        for fw in frameworks:
+            spec = {"framework": fw, "b": b, "steps": steps_for(b), "repeats": repeats,
+                    "gemm": fw == "minisgd"}
+            result = measure(spec, threads)
+            row[fw] = summarize(result["times"])
+            if result["gemm_gflops"]:
+                row["gemm_gflops"] = result["gemm_gflops"]
+            log(f"  b={row['b']:>5} {fw:8s} {row[fw]['median_us']:9.1f} us/step")
+        rows.append(row)
+    return rows
+
+
+def ensemble_table(threads, repeats, frameworks, log=print):
+    rows = []
+    for b in (1, 32):
+        for K in (1, 8, 64):
+            row = {"b": b, "K": K}
+            for fw in [f for f in frameworks if f in ("minisgd", "jax")]:
+                spec = {"framework": fw, "b": b, "K": K, "repeats": repeats,
+                        "steps": max(200, steps_for(b) // K * 4)}
+                row[fw] = summarize(measure(spec, threads)["times"])
+                log(f"  ensemble b={b} K={K:<3} {fw:8s} {row[fw]['median_us']:8.2f} us/net-step")
+            rows.append(row)
+    return rows
+
+
+def scaling_table(threads, repeats, frameworks, log=print):
+    rows = []
+    for width, depth in [(15, 3), (64, 3), (256, 3), (1024, 3), (64, 1), (64, 6)]:
+        sizes = [15] + [width] * depth + [1]
+        row = {"width": width, "depth": depth, "b": 32}
+        for fw in [f for f in frameworks if f in ("minisgd", "pytorch")]:
+            spec = {"framework": fw, "b": 32, "sizes": sizes, "repeats": repeats,
+                    "steps": 2000 if width <= 256 else 300}
+            row[fw] = summarize(measure(spec, threads)["times"])
+        log(f"  width={width:<5} depth={depth} " + "  ".join(
+            f"{fw} {row[fw]['median_us']:.1f} us" for fw in frameworks if fw in row))
+        rows.append(row)
+    return rows
+
+
+def ratio(row, a, b):
+    return row[b]["median_us"] / row[a]["median_us"] if a in row and b in row else None
+
+
+def markdown(report):
+    fmt = lambda v, f="{:.1f}": "–" if v is None else f.format(v)
+    lines = [f"threads: {report['threads']}, repeats: {report['repeats']}, "
+             f"float64 GEMM (n=1000): {fmt(report.get('gemm_gflops'))} GFLOP/s", "",
+             "| batch | minisgd µs/step | PyTorch µs/step | JAX µs/step | PyTorch / minisgd "
+             "| JAX / minisgd | minisgd GFLOP/s | % of GEMM |", "|---|---|---|---|---|---|---|---|"]
+    for r in report["single"]:
+        m = r["minisgd"]["median_us"]
+        gf = r["flops"] / m / 1e3
+        cell = lambda fw: (f"{r[fw]['median_us']:.1f} ({r[fw]['min_us']:.1f}–"
+                           f"{r[fw]['max_us']:.1f})" if fw in r else "–")
+        lines.append(f"| {r['b']} | {cell('minisgd')} | {cell('pytorch')} | {cell('jax')} | "
+                     f"{fmt(ratio(r, 'minisgd', 'pytorch'), '{:.1f}x')} | "
+                     f"{fmt(ratio(r, 'minisgd', 'jax'), '{:.2f}x')} | {gf:.2f} | "
+                     f"{fmt(100 * gf / report['gemm_gflops'] if report.get('gemm_gflops') else None)} |")
+    if report.get("ensembles"):
+        lines += ["", "| batch | K | minisgd µs/net-step | JAX (vmap+scan) µs/net-step |",
+                  "|---|---|---|---|"]
+        for r in report["ensembles"]:
+            lines.append(f"| {r['b']} | {r['K']} | {fmt(r['minisgd']['median_us'], '{:.2f}')} | "
+                         f"{fmt(r['jax']['median_us'] if 'jax' in r else None, '{:.2f}')} |")
+    if report.get("scaling"):
+        lines += ["", "| width | depth | minisgd µs/step (b=32) | PyTorch µs/step | PyTorch / minisgd |",
+                  "|---|---|---|---|---|"]
+        for r in report["scaling"]:
+            lines.append(f"| {r['width']} | {r['depth']} | {r['minisgd']['median_us']:.1f} | "
+                         f"{fmt(r['pytorch']['median_us'] if 'pytorch' in r else None)} | "
+                         f"{fmt(ratio(r, 'minisgd', 'pytorch'), '{:.1f}x')} |")
+    return "\n".join(lines)
+
+
+def run_bench(threads=2, repeats=5, quick=False, log=print):
+    frameworks = [fw for fw in ("minisgd", "pytorch", "jax") if available(fw)]
+    for fw in ("pytorch", "jax"):
+        if fw not in frameworks:
+            log(f"  {fw} is not installed: skipped (pip install "
+                f"{'torch==2.13.0' if fw == 'pytorch' else 'jax'})")
+    report = {"threads": threads, "repeats": repeats, "frameworks": frameworks,
+              "machine": machine_info()}
+    batch_sizes = [1, 32] if quick else [1, 32, 512, None]
+    report["single"] = main_table(threads, repeats, frameworks, batch_sizes, log)
+    report["gemm_gflops"] = max(r.get("gemm_gflops", 0) for r in report["single"])
+    if not quick:
+        report["ensembles"] = ensemble_table(threads, repeats, frameworks, log)
+        report["scaling"] = scaling_table(threads, repeats, frameworks, log)
+    return report
+
+
+def machine_info():
+    import platform
+    info = {"python": platform.python_version(), "numpy": np.__version__,
+            "processor": platform.processor() or platform.machine(), "cpus": os.cpu_count()}
+    try:
+        with open("/proc/cpuinfo") as fh:
+            names = [line.split(":", 1)[1].strip() for line in fh if line.startswith("model name")]
+        info["cpu"] = names[0] if names else None
+    except OSError:
+        pass
+    return info
+
+
+if __name__ == "__main__":
+    print(json.dumps(worker(json.loads(sys.argv[1]))))

@@ -1,0 +1,154 @@
+"""K independent training runs in lockstep: one stacked net, batched matmuls.
+
+Thousands of tiny runs (seeds x step sizes) are what the experiments need, and at small
+batch sizes a single run spends most of its time in Python and NumPy call overhead, not
+arithmetic. Stacking K runs of the same shape into weights (K, n_in, n_out) pays that
+overhead once per step for all K. Members may differ in `seed` (so in data, init and batch
+order) and `lr`; everything else that shapes the computation must be equal.
+
+Member k's history is the one train(configs[k]) records, number for number (the same
+per-member operations in the same order; tests check equality to 1e-12). A member that
+diverges is frozen at its divergence step (its parameters are restored from that step for
+the final metrics) while the others go on. Not for: runs of different shapes (use train).
+"""
+import time
+
+import numpy as np
+
+from .data import make_data
+from .model import MLP
+from .optimizers import LRSchedule
+from .train import (HISTORY_COLUMNS, BatchGradient, Result, build_net, build_optimizer,
+                    config_dict, final_metrics, finite_or_none, log_spaced_steps,
+                    measure, spawn_rngs)
+
+PER_MEMBER = {"seed", "lr", "threshold", "support_rule", "diverge_factor"}
+
+
+def check_compatible(configs):
+    """All configs equal except in PER_MEMBER fields; returns the shared Config."""
+    if not configs:
+        raise ValueError("configs must hold at least one Config, got []")
+    first = config_dict(configs[0])
+    for k, c in enumerate(configs):
+        c.validate()
+        for key, value in config_dict(c).items():
+            if key not in PER_MEMBER and value != first[key]:
+                raise ValueError(f"configs[{k}].{key} = {value!r} differs from configs[0].{key} "
+                                 f"= {first[key]!r}; an ensemble may differ only in "
+                                 f"{sorted(PER_MEMBER)}")
+    return configs[0]
+
+
+def stacked_epoch_batches(rngs, X, Y, b):
+    """Per member, the batches of batches.epoch_views (each member its own permutation
+    from its own rng, same draws as a single run): (K, b, d), (K, b, 1) views."""
+    K, n = X.shape[:2]
+    Xp, Yp = np.empty_like(X), np.empty_like(Y)
+    while True:
+        for k in range(K):
+            order = rngs[k].permutation(n)
+            np.take(X[k], order, axis=0, out=Xp[k], mode="clip")
+            np.take(Y[k], order, axis=0, out=Yp[k], mode="clip")
+        for start in range(0, n, b):
+            yield Xp[:, start:start + b], Yp[:, start:start + b]
+
+
+def stacked_gathered_batches(rngs, X, Y, b, replacement):
+    """Full batch (b None) or with-replacement batches, per member from its own rng."""
+    K, n = X.shape[:2]
+    while True:
+        if b is None:
+            yield X, Y
+            continue
+        idx = [rngs[k].integers(0, n, size=b) for k in range(K)]
+        yield (np.stack([X[k, i] for k, i in enumerate(idx)]),
+               np.stack([Y[k, i] for k, i in enumerate(idx)]))
+
+
+def stacked_batches(config, rngs, X, Y):
+    b = None if config.optimizer == "gd" else config.batch_size
+    n = X.shape[1]
+    if b is not None and b == n and not config.replacement:
+        b = None
+    if b is not None and not config.replacement:
+        return stacked_epoch_batches(rngs, X, Y, b)
+    return stacked_gathered_batches(rngs, X, Y, b, config.replacement)
+
+
+class Recorder:
+    """Per-member history rows at the record steps, computed by train.measure on each
+    member (a view of the stacked parameters): the same numbers train() records."""
+
+    def __init__(self, ens, optimizer, datas):
+        self.ens, self.optimizer, self.datas = ens, optimizer, datas
+        self.histories = [{c: [] for c in HISTORY_COLUMNS} for _ in datas]
+
+    def __call__(self, t, lrs, active):
+        for k in np.flatnonzero(active):
+            data = self.datas[k]
+            row = measure(self.ens.member(k, copy=False), self.optimizer, data,
+                          data.y[:, None], data.support, lrs[k])
+            self.histories[k]["step"].append(t)
+            for key, value in row.items():
+                self.histories[k][key].append(float(value))
+
+    def train_losses(self):
+        return np.array([h["train_loss"][-1] for h in self.histories])
+
+
+def train_ensemble(configs):
+    """Train len(configs) runs in lockstep; returns one Result per config, as train()."""
+    config = check_compatible(configs)
+    K = len(configs)
+    rngs = [spawn_rngs(c.seed) for c in configs]             # data, init, batch, noise
+    datas = [make_data(r[0], c.d, c.support, c.n, c.target, c.input, c.center, c.double,
+                       c.label_eps, c.n_test) for c, r in zip(configs, rngs)]
+    ens = MLP.stack([build_net(c, r[1]) for c, r in zip(configs, rngs)])
+    X = np.stack([d.X for d in datas])                       # (K, N, d)
+    Y = np.stack([d.y for d in datas])[..., None]            # (K, N, 1)
+    optimizer = build_optimizer(config)
+    schedule = LRSchedule(np.array([c.lr for c in configs]), config.steps, config.decay_at,
+                          config.decay_factor, config.warmup)
+    batches = stacked_batches(config, [r[2] for r in rngs], X, Y)
+    noise_rngs = [r[3] for r in rngs]
+    record = Recorder(ens, optimizer, datas)
+    active = np.ones(K, dtype=bool)
+    diverged = [False] * K
+    frozen = ens.theta.copy()                                # parameters at divergence
+    start = time.perf_counter()
+    with np.errstate(all="ignore"):                          # frozen members may overflow
+        record(0, schedule(0), active)
+        limits = np.array([c.diverge_factor for c in configs]) * record.train_losses()
+        record_at = iter(log_spaced_steps(config.steps, config.records_per_decade)[1:])
+        next_record = next(record_at)
+        loss_and_grad = BatchGradient(ens)
+        for t in range(config.steps):
+            Xb, Yb = next(batches)                           # (K, b, d), (K, b, 1)
+            if optimizer.label_noise:
+                noise = np.stack([r.standard_normal(Yb.shape[1:]) for r in noise_rngs])
+                Yb = Yb + optimizer.label_noise * noise
+            loss, grads = loss_and_grad(ens, Xb, Yb)         # (K,) losses, stacked Grads
+            bad = active & ~(loss <= limits)
+            for k in np.flatnonzero(bad):                    # diverged at step t: freeze
+                diverged[k] = t
+                frozen[k] = ens.theta[k]
+            active &= ~bad
+            if not active.any():
+                break
+            lrs = np.where(active, schedule(t), 0.0)
+            optimizer.step(ens, grads, lrs)
+            if t + 1 == next_record:
+                record(t + 1, schedule(min(t + 1, config.steps - 1)), active)
+                next_record = next(record_at, None)
+    wall = time.perf_counter() - start
+    ens.theta[~active] = frozen[~active]
+    return [member_result(ens, k, c, datas[k], record.histories[k], diverged[k], wall / K)
+            for k, c in enumerate(configs)]
+
+
+def member_result(ens, k, config, data, history, diverged, wall):
+    net = ens.member(k)
+    final = final_metrics(net, config, data, history, diverged, wall)
+    history = {key: finite_or_none(v) for key, v in history.items()}
+    return Result(config_dict(config), history, final, net)

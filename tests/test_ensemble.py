@@ -1,0 +1,80 @@
+"""Ensembles in lockstep: member k must reproduce train(configs[k]) number for number."""
+import numpy as np
+import pytest
+
+from minisgd.ensemble import train_ensemble
+from minisgd.model import MLP, Workspace
+from minisgd.losses import mse
+from minisgd.train import Config, train
+
+SMALL = dict(n=300, n_test=200)
+
+
+def assert_same_run(ens_result, single_result, tol=1e-12):
+    h1, h2 = ens_result.history, single_result.history
+    assert set(h1) == set(h2)
+    for key in h2:
+        a = np.array(h2[key], dtype=float)
+        b = np.array(h1[key], dtype=float)
+        assert a.shape == b.shape, key
+        np.testing.assert_allclose(b, a, rtol=tol, atol=0, err_msg=key)
+    for W1, W2 in zip(ens_result.net.weights, single_result.net.weights):
+        np.testing.assert_allclose(W1, W2, rtol=tol, atol=1e-300)
+    assert ens_result.final["diverged"] == single_result.final["diverged"]
+    assert ens_result.final["detected_support"] == single_result.final["detected_support"]
+
+
+@pytest.mark.parametrize("kw", [
+    dict(batch_size=32, steps=600),
+    dict(batch_size=1, steps=800, momentum=0.9, weight_decay=1e-3),
+    dict(optimizer="gd", steps=60, group_l1=0.01),
+    dict(batch_size=7, replacement=True, steps=300, label_noise=0.1, l1=1e-3),
+    dict(batch_size=16, steps=300, activation="relu", bias=True, decay_at=(0.5,), warmup=20),
+    dict(batch_size=16, steps=300, activation="tanh", decoupled_wd=True, weight_decay=0.01),
+])
+def test_members_match_single_runs(kw):
+    configs = [Config(seed=s, lr=lr, **SMALL, **kw) for s, lr in [(0, 0.1), (1, 0.05), (2, 0.02)]]
+    ensemble = train_ensemble(configs)
+    for res, config in zip(ensemble, configs):
+        assert_same_run(res, train(config))
+
+
+def test_a_diverging_member_is_frozen_and_the_others_go_on():
+    configs = [Config(seed=0, lr=0.005, batch_size=4, steps=400, clip=None, **SMALL),
+               Config(seed=1, lr=3.0, batch_size=4, steps=400, clip=None, **SMALL)]
+    ensemble = train_ensemble(configs)
+    singles = [train(c) for c in configs]
+    assert singles[0].final["diverged"] is False
+    assert isinstance(singles[1].final["diverged"], int)
+    for res, single in zip(ensemble, singles):
+        assert_same_run(res, single)
+
+
+def test_incompatible_configs_are_rejected_naming_the_field():
+    with pytest.raises(ValueError, match="batch_size"):
+        train_ensemble([Config(batch_size=1, **SMALL), Config(batch_size=2, **SMALL)])
+    with pytest.raises(ValueError, match="at least one"):
+        train_ensemble([])
+
+
+def test_stacked_gradients_equal_single_gradients():
+    nets = [MLP([5, 4, 3, 1], activation="tanh", bias=True, seed=s) for s in range(3)]
+    ens = MLP.stack(nets)
+    rng = np.random.default_rng(0)
+    X, Y = rng.standard_normal((3, 6, 5)), rng.standard_normal((3, 6, 1))
+    ws = Workspace(ens, 6)
+    acts = ens.forward_cache(X, ws)
+    losses, delta = mse(acts[-1], Y, out=ws.deltas[-1])
+    grads = ens.backward(acts, delta, ws=ws)
+    for k, net in enumerate(nets):
+        value, g = net.loss_and_grad(X[k], Y[k])
+        assert losses[k] == pytest.approx(value, rel=1e-14)
+        for a, b in zip(grads.weights + grads.biases, g.weights + g.biases):
+            np.testing.assert_allclose(a[k], b, rtol=1e-13, atol=1e-15)
+    member = ens.member(1)
+    assert all(np.array_equal(a, b) for a, b in zip(member.params, nets[1].params))
+
+
+def test_stack_rejects_different_shapes():
+    with pytest.raises(ValueError, match="sizes"):
+        MLP.stack([MLP([3, 2, 1]), MLP([3, 4, 1])])
