@@ -23,7 +23,7 @@ def mse(f, y, out=None, count=None):
     r = np.subtract(f, y, out=out)              # (B, K) residuals
     count = r.shape[-2] * r.shape[-1] if count is None else count
     flat = r.reshape(r.shape[:-2] + (-1,))      # (B*K,); (M, B*K) for an ensemble of M
-    value = np.einsum("...i,...i->...", flat, flat) / count   # one value per net
+    value = np.vecdot(flat, flat) / count      # one value per net
     r *= 2.0 / count                            # (B, K) dC/df
     return value, r
 

@@ -258,12 +258,11 @@ class MLP:
         loss C_i (arrays (B, *shape)), using dC_i/df_i = B * dC/df_i. With a Workspace `ws`
         the gradients are written into ws.grads (flat-backed) and the deltas into its
         buffers: same numbers, no allocation. (For an ensemble every array has a leading
-        member axis K; `T` below swaps the last two axes, the transpose of each matrix.)
+        member axis K; `.mT` transposes the last two axes, i.e. each member's matrix.)
         """
         L = len(self.weights)
         B = delta.shape[-2]
         mm = np.dot if self.members is None else np.matmul
-        T = lambda M: M.swapaxes(-1, -2)
         if ws is not None:
             gW, gb = ws.grads.weights, ws.grads.biases
         else:
@@ -273,13 +272,13 @@ class MLP:
             if per_sample:
                 gW[l] = np.einsum("...bi,...bo->...bio", a_in, delta * B)  # (B, n_in, n_out)
             else:
-                gW[l] = mm(T(a_in), delta, out=None if ws is None else gW[l])  # (n_in, n_out)
+                gW[l] = mm(a_in.mT, delta, out=None if ws is None else gW[l])   # (n_in, n_out)
             if gb is not None:
                 gb[l] = delta * B if per_sample else \
                     np.sum(delta, axis=-2, out=None if ws is None else gb[l])   # (n_out,)
             if l > 0:
                 # dC/da_{l-1} = delta_l W_l^T, then times sigma'(z_{l-1}): (B, n_in)
-                delta = mm(delta, T(self.weights[l]), out=None if ws is None else ws.deltas[l - 1])
+                delta = mm(delta, self.weights[l].mT, out=None if ws is None else ws.deltas[l - 1])
                 deriv = activation_derivative(self.activation, a_in)
                 if deriv is not None:
                     delta *= deriv

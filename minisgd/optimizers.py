@@ -78,7 +78,7 @@ class SGD:
         coupled weight decay, plus each prox's penalty."""
         value = sum(prox.penalty(net) for prox in self.prox)
         if self.weight_decay and not self.decoupled:
-            value += 0.5 * self.weight_decay * np.einsum("...i,...i->...", net.theta, net.theta)
+            value += 0.5 * self.weight_decay * np.vecdot(net.theta, net.theta)
         return value
 
 
@@ -99,7 +99,7 @@ def flatten(grads):
 def per_member(lr, ndim):
     """A scalar lr as is; a (K,) array of per-member lrs shaped (K, 1, ...) to broadcast
     against arrays of `ndim` dimensions whose first axis is the member."""
-    if np.ndim(lr) == 0:
+    if not isinstance(lr, np.ndarray):
         return lr
     return np.reshape(lr, (-1,) + (1,) * (ndim - 1))
 
@@ -108,8 +108,8 @@ def global_norm(g):
     """||g||_2 over all entries: of a flat vector g (n,), of each row of g (K, n) for an
     ensemble, or of a list of arrays (their concatenation)."""
     if isinstance(g, (list, tuple)):
-        return float(np.sqrt(sum(np.einsum("...i,...i->", a.ravel(), a.ravel()) for a in g)))
-    return np.sqrt(np.einsum("...i,...i->...", g, g))
+        return float(np.sqrt(sum(np.vecdot(a.ravel(), a.ravel()) for a in g)))
+    return np.sqrt(np.vecdot(g, g))
 
 
 def clip_global_norm(g, max_norm):
@@ -118,9 +118,12 @@ def clip_global_norm(g, max_norm):
     gradient (n,), (K, n) for an ensemble (one norm per member), or a list of arrays.
     Returns the norm(s) before clipping."""
     norm = global_norm(g)
-    coef = np.minimum(max_norm / (norm + 1e-6), 1.0)
-    for a in (g if isinstance(g, (list, tuple)) else [g]):
-        a *= coef[..., None] if np.ndim(coef) else coef
+    coef = np.minimum(max_norm / (norm + 1e-6), 1.0)      # scalar, or (K,)
+    if isinstance(g, (list, tuple)):
+        for a in g:
+            a *= coef
+    else:
+        g *= coef[..., None]                                # (K, 1) against (K, n)
     return norm
 
 
