@@ -76,8 +76,8 @@ def from_torch(module):
 def from_state_dict(state, activation="linear"):
     """MLP from a state_dict of an nn.Sequential of Linear layers ('<i>.weight', '<i>.bias'),
     e.g. torch.load(path) of seq.state_dict(); activations are not in a state_dict."""
-    keys = sorted({k.rsplit(".", 1)[0] for k in state if k.endswith(".weight")},
-                  key=lambda k: int(k) if k.isdigit() else k)
+    natural = lambda k: [(0, int(p), "") if p.isdigit() else (1, 0, p) for p in k.split(".")]
+    keys = sorted({k.rsplit(".", 1)[0] for k in state if k.endswith(".weight")}, key=natural)
     if not keys:
         raise ValueError("state_dict holds no '<layer>.weight' entries")
     biased = [f"{k}.bias" in state for k in keys]

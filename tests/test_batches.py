@@ -140,3 +140,72 @@ def test_same_seed_same_stream(replacement):
     c = take(batch_stream(np.random.default_rng(8), 50, 8, replacement), 20)
     assert all(np.array_equal(x, y) for x, y in zip(a, b))
     assert not all(np.array_equal(x, y) for x, y in zip(a, c))
+
+
+# ---- (X_batch, Y_batch) streams used by the training loop --------------------------------
+
+def xy(n=23, d=3):
+    rng = np.random.default_rng(9)
+    return rng.standard_normal((n, d)), rng.standard_normal((n, 1))
+
+
+def test_epoch_views_match_indexing_by_without_replacement():
+    from minisgd.batches import epoch_views
+    X, Y = xy()
+    X0, Y0 = X.copy(), Y.copy()
+    idx_stream = without_replacement(np.random.default_rng(5), 23, 5)
+    views = epoch_views(np.random.default_rng(5), X, Y, 5)
+    for _ in range(3 * 5):                                   # 3 epochs of 5 batches (5,..,3)
+        idx = next(idx_stream)
+        Xb, Yb = next(views)                                 # compared before the next draw
+        np.testing.assert_array_equal(Xb, X[idx])
+        np.testing.assert_array_equal(Yb, Y[idx])
+    np.testing.assert_array_equal(X, X0)                     # the data is not permuted in place
+    np.testing.assert_array_equal(Y, Y0)
+
+
+def test_gathered_takes_rows_and_passes_full_batch_through():
+    from minisgd.batches import gathered
+    X, Y = xy()
+    idx = [np.array([0, 5, 5, 22]), None, np.array([3, 1, 2, 0]), np.array([7])]
+    out = gathered(iter(idx), X, Y)
+    for i in idx:
+        Xb, Yb = next(out)
+        if i is None:
+            assert Xb is X and Yb is Y
+        else:
+            np.testing.assert_array_equal(Xb, X[i])
+            np.testing.assert_array_equal(Yb, Y[i])
+
+
+@pytest.mark.parametrize("kwargs", [dict(batch_size=4), dict(batch_size=4, replacement=True),
+                                    dict(batch_size=None), dict(batch_size=23),
+                                    dict(batch_size=23, replacement=True)])
+def test_data_batches_follow_batch_stream(kwargs):
+    from minisgd.batches import data_batches
+    X, Y = xy()
+    idx_stream = batch_stream(np.random.default_rng(3), 23, **kwargs)
+    pairs = data_batches(np.random.default_rng(3), X, Y, **kwargs)
+    for _ in range(20):
+        idx = next(idx_stream)
+        Xb, Yb = next(pairs)
+        np.testing.assert_array_equal(Xb, X if idx is None else X[idx])
+        np.testing.assert_array_equal(Yb, Y if idx is None else Y[idx])
+
+
+def test_data_batches_replays_given_batches():
+    from minisgd.batches import data_batches
+    X, Y = xy()
+    arr = np.array([[1, 2, 3], [22, 0, 0], [4, 4, 4]])
+    pairs = list_of_copies(data_batches(np.random.default_rng(0), X, Y, 8, batches=arr,
+                                        steps=3))
+    assert len(pairs) == 3
+    for (Xb, Yb), row in zip(pairs, arr):
+        np.testing.assert_array_equal(Xb, X[row])
+        np.testing.assert_array_equal(Yb, Y[row])
+    with pytest.raises(ValueError, match="batches"):
+        data_batches(np.random.default_rng(0), X, Y, 8, batches=arr + 1, steps=3)
+
+
+def list_of_copies(stream):
+    return [(Xb.copy(), Yb.copy()) for Xb, Yb in stream]

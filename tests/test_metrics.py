@@ -154,3 +154,12 @@ def test_support_summary():
 def test_support_summary_is_json_ready():
     import json
     json.dumps(support_summary(W_GAP, (1, 3, 5)), allow_nan=False)
+
+
+def test_detect_support_gap_tiny_norms_count_as_zero():
+    # a norm of 1e-5 next to an exact zero is no gap: norms under 1e-3 * max are floored
+    W = np.array([[1.0, 0.0], [0.0, 0.9], [1e-5, 0.0], [0.0, 0.0]])
+    assert detect_support(W, rule="gap") == [0, 1]
+    # an exact zero still stands apart from a real weight
+    W = np.array([[1.0], [0.6], [0.4], [0.0]])
+    assert detect_support(W, rule="gap") == [0, 1, 2]

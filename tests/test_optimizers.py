@@ -358,3 +358,28 @@ def test_matches_torch_sgd_momentum_weight_decay_clipping():
                              (net.biases[1], lin2.bias.detach().numpy())):
             np.testing.assert_allclose(mine, theirs, rtol=0, atol=1e-12)
     assert clipped >= 1                        # the clipping branch was exercised
+
+
+def test_flat_backed_grads_give_the_same_step():
+    # the training loop hands the optimizer Grads whose arrays are views of one flat vector
+    from minisgd.model import Workspace
+    rng = np.random.default_rng(0)
+    X, y = rng.standard_normal((6, 3)), rng.standard_normal(6)
+    a, b = tiny(bias=True), tiny(bias=True)
+    _, g_list = a.loss_and_grad(X, y)
+    ws = Workspace(b, 6)
+    acts = b.forward_cache(X, ws)
+    from minisgd.losses import mse
+    _, delta = mse(acts[-1], y[:, None], out=ws.deltas[-1])
+    g_flat = b.backward(acts, delta, ws=ws)
+    assert g_flat.flat is not None
+    for u, v in zip(g_list.weights + g_list.biases, g_flat.weights + g_flat.biases):
+        np.testing.assert_allclose(u, v, rtol=1e-14, atol=1e-15)
+    oa = SGD(0.1, 6, momentum=0.9, weight_decay=0.1, clip=0.3)
+    ob = SGD(0.1, 6, momentum=0.9, weight_decay=0.1, clip=0.3)
+    oa.step(a, g_list, 0.1)
+    ob.step(b, g_flat, 0.1)
+    for u, v in zip(a.params, b.params):
+        np.testing.assert_allclose(u, v, rtol=1e-14, atol=1e-15)
+    # the parameter views and theta stay one and the same memory
+    assert all(np.shares_memory(p, b.theta) for p in b.params)

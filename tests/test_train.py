@@ -12,7 +12,7 @@ from minisgd.metrics import irrelevant_norm, relevant_norm
 from minisgd.model import MLP
 from minisgd.optimizers import LRSchedule
 from minisgd.train import (HISTORY_COLUMNS, Config, config_dict, config_from_dict,
-                           log_spaced_steps, train)
+                           log_spaced_steps, spawn_rngs, train)
 
 COLUMNS = ("step", "train_loss", "penalty", "test_loss", "irrelevant_norm", "relevant_norm",
            "lr")
@@ -154,6 +154,15 @@ def test_batch_sizes_share_data_and_init():
         assert len({r.history[col][0] for r in runs}) == 1, col
     # ... but then take different paths
     assert runs[0].history["train_loss"][-1] != runs[1].history["train_loss"][-1]
+
+
+def test_random_streams_are_independent():
+    # data, init, batch order and label noise come from different streams of one seed
+    draws = [tuple(g.standard_normal(4)) for g in spawn_rngs(0)]
+    assert len(set(draws)) == 4
+    again = [tuple(g.standard_normal(4)) for g in spawn_rngs(0)]
+    assert draws == again
+    assert draws != [tuple(g.standard_normal(4)) for g in spawn_rngs(1)]
 
 
 def test_step_sizes_share_data_and_init():
@@ -433,3 +442,79 @@ def test_given_data_support_and_config_support_agree():
         assert "support" in str(err)
     else:
         assert res.config["support"] == [0, 1]
+
+
+# ---- chunked gradients and workspaces (the loop's fast path) -----------------------------
+
+def test_gd_above_chunk_size_is_full_batch_gradient_descent():
+    import minisgd.train as train_module
+    data = make_data(8, d=6, support=(0, 1), n=700, n_test=1100)     # 1400 rows > CHUNK_ROWS
+    assert data.X.shape[0] > train_module.CHUNK_ROWS
+    net = MLP([6, 5, 5, 1], seed=2)
+    res = train(small(d=6, support=(0, 1), depth=2, width=5, optimizer="gd", lr=0.05,
+                      clip=None, steps=20, n=700), data=data, net=net)
+    want = manual_run(net, data, 0.05, 20)
+    for W, V in zip(res.net.weights, want.weights):
+        np.testing.assert_allclose(W, V, rtol=1e-10, atol=1e-13)
+    f = want.forward(data.X)[:, 0]
+    assert res.final["train_loss"] == pytest.approx(np.mean((f - data.y) ** 2), rel=1e-10)
+    ft = want.forward(data.X_test)[:, 0]
+    assert res.final["test_loss"] == pytest.approx(np.mean((ft - data.y_test) ** 2), rel=1e-10)
+
+
+@pytest.mark.parametrize("chunk", [7, 40, 1024])
+def test_chunk_size_does_not_change_results(monkeypatch, chunk):
+    # pieces of `chunk` rows (the last one ragged) add up to the whole batch
+    import minisgd.train as train_module
+    data = make_data(3, d=5, support=(0, 2), n=50, n_test=33)
+    net = MLP([5, 4, 1], activation="tanh", bias=True, init="torch_default", seed=0)
+    batches = np.random.default_rng(4).integers(0, 100, size=(25, 45))
+    cfg = dict(d=5, support=(0, 2), depth=1, width=4, activation="tanh", bias=True,
+               lr=0.1, clip=0.5, momentum=0.5, weight_decay=0.01, steps=25)
+    monkeypatch.setattr(train_module, "CHUNK_ROWS", chunk)
+    gd = train(small(optimizer="gd", **cfg), data=data, net=net)
+    sgd = train(small(**cfg), data=data, net=net, batches=batches)
+    gd_want = manual_run_full(net, data, cfg)
+    sgd_want = manual_run_full(net, data, cfg, batches)
+    for got, want in ((gd, gd_want), (sgd, sgd_want)):
+        for a, b in zip(got.net.params, want.params):
+            np.testing.assert_allclose(a, b, rtol=1e-10, atol=1e-13)
+
+
+def manual_run_full(net, data, cfg, batches=None):
+    """Clipped SGD with coupled weight decay and momentum on all parameters (biases too)."""
+    net = net.copy()
+    lr, mu, wd, clip = cfg["lr"], cfg["momentum"], cfg["weight_decay"], cfg["clip"]
+    bufs = None
+    for t in range(cfg["steps"]):
+        idx = slice(None) if batches is None else batches[t]
+        _, g = net.loss_and_grad(data.X[idx], data.y[idx])
+        gs = g.weights + g.biases
+        norm = np.sqrt(sum(np.sum(a ** 2) for a in gs))
+        coef = min(1.0, clip / (norm + 1e-6))
+        gs = [coef * a + wd * p for a, p in zip(gs, net.params)]
+        bufs = gs if bufs is None else [mu * m + a for m, a in zip(bufs, gs)]
+        for p, m in zip(net.params, bufs):
+            p -= lr * m
+    return net
+
+
+@pytest.mark.parametrize("kwargs", [dict(), dict(optimizer="gd"), dict(label_noise=0.3),
+                                    dict(batch_size=500), dict(replacement=True),
+                                    dict(activation="relu", bias=True)])
+def test_training_leaves_the_data_untouched(kwargs):
+    data = make_data(1, n=250, n_test=100)
+    copies = [a.copy() for a in (data.X, data.y, data.X_test, data.y_test)]
+    res = train(small(steps=60, **kwargs), data=data)
+    assert res.final["diverged"] is False
+    for a, b in zip((data.X, data.y, data.X_test, data.y_test), copies):
+        np.testing.assert_array_equal(a, b)
+
+
+def test_result_net_is_independent_of_later_runs():
+    # the returned net must not share buffers with anything a later run writes
+    first = train(small(steps=50))
+    saved = [W.copy() for W in first.net.weights]
+    train(small(steps=50, seed=1))
+    for W, V in zip(first.net.weights, saved):
+        np.testing.assert_array_equal(W, V)
