@@ -22,8 +22,12 @@ def mse(f, y, out=None, count=None):
     """
     r = np.subtract(f, y, out=out)              # (B, K) residuals
     count = r.shape[-2] * r.shape[-1] if count is None else count
-    flat = r.reshape(r.shape[:-2] + (-1,))      # (B*K,); (M, B*K) for an ensemble of M
-    value = np.vecdot(flat, flat) / count      # one value per net
+    if r.ndim == 2:
+        flat = r.reshape(-1)                    # (B*K,)
+        value = float(np.dot(flat, flat)) / count
+    else:                                       # an ensemble of M nets: one value each
+        flat = r.reshape(r.shape[:-2] + (-1,))  # (M, B*K)
+        value = np.vecdot(flat, flat) / count
     r *= 2.0 / count                            # (B, K) dC/df
     return value, r
 

@@ -246,7 +246,7 @@ class MLP:
             z = mm(acts[-1], W, out=None if ws is None else ws.acts[l])   # (B, n_out)
             if self.biases is not None:
                 z += self.biases[l][..., None, :]              # broadcast over the batch
-            if l < last:
+            if l < last and self.activation != "linear":      # linear: identity
                 z = activate(self.activation, z, out=z)
             acts.append(z)
         return acts
@@ -279,9 +279,8 @@ class MLP:
             if l > 0:
                 # dC/da_{l-1} = delta_l W_l^T, then times sigma'(z_{l-1}): (B, n_in)
                 delta = mm(delta, self.weights[l].mT, out=None if ws is None else ws.deltas[l - 1])
-                deriv = activation_derivative(self.activation, a_in)
-                if deriv is not None:
-                    delta *= deriv
+                if self.activation != "linear":                # linear: sigma' = 1
+                    delta *= activation_derivative(self.activation, a_in)
         return ws.grads if ws is not None else Grads(gW, gb)
 
     # ---- public, validated -------------------------------------------------------------

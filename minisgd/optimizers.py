@@ -109,21 +109,23 @@ def global_norm(g):
     ensemble, or of a list of arrays (their concatenation)."""
     if isinstance(g, (list, tuple)):
         return float(np.sqrt(sum(np.vecdot(a.ravel(), a.ravel()) for a in g)))
-    return np.sqrt(np.vecdot(g, g))
+    return np.sqrt(np.vecdot(g, g))           # the same reduction for a net and a member
 
 
 def clip_global_norm(g, max_norm):
-    """In place: g <- g * min(1, max_norm / (||g|| + 1e-6)), as torch's clip_grad_norm_
-    (multiplying by exactly 1.0 when below the threshold changes nothing). g is the flat
-    gradient (n,), (K, n) for an ensemble (one norm per member), or a list of arrays.
-    Returns the norm(s) before clipping."""
-    norm = global_norm(g)
-    coef = np.minimum(max_norm / (norm + 1e-6), 1.0)      # scalar, or (K,)
-    if isinstance(g, (list, tuple)):
-        for a in g:
-            a *= coef
-    else:
-        g *= coef[..., None]                                # (K, 1) against (K, n)
+    """In place: g <- g * min(1, max_norm / (||g|| + 1e-6)), as torch's clip_grad_norm_.
+    g is the flat gradient (n,), (K, n) for an ensemble (one norm per member), or a list
+    of arrays. Returns the norm(s) before clipping."""
+    if isinstance(g, (list, tuple)) or g.ndim == 1:
+        norm = global_norm(g)
+        coef = max_norm / (float(norm) + 1e-6)
+        if coef < 1.0:
+            for a in (g if isinstance(g, (list, tuple)) else [g]):
+                a *= coef
+        return norm
+    norm = global_norm(g)                                   # (K,)
+    coef = np.minimum(max_norm / (norm + 1e-6), 1.0)        # x 1.0 changes nothing
+    g *= coef[:, None]
     return norm
 
 
