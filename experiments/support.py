@@ -18,6 +18,7 @@ import time
 
 import numpy as np
 
+from minisgd.executors import make_engine
 from minisgd.files import write_json_atomic
 from minisgd.plots import first_layer_heatmaps, irrelevant_norm_curves
 from minisgd.train import Config, train
@@ -38,7 +39,11 @@ def parse_args(argv=None):
     p.add_argument("--target", default="linear")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--n", type=int, default=5000)
+    p.add_argument("--workers", type=int, default=os.cpu_count() or 1,
+                   help="arms run in parallel in this many processes (default: the core count)")
     args = p.parse_args(argv)
+    if args.workers < 1:
+        p.error(f"--workers must be >= 1, got {args.workers}")
     scale = (200_000, 20_000, 5_000) if args.full else (50_000, 5_000, 2_000)
     args.sgd_steps = args.sgd_steps or scale[0]
     args.gd_steps = args.gd_steps or scale[1]
@@ -61,6 +66,12 @@ def arms(args):
     out.append((f"GD + group-L1 prox {args.group_l1:g}",
                 Config(optimizer="gd", group_l1=args.group_l1, steps=args.reg_steps, **base)))
     return out
+
+
+def expected_cost(config):
+    """Rough cost of an arm in units of one b=1 step (per-step time grows with the batch)."""
+    b = config.n_train if config.optimizer == "gd" else config.batch_size
+    return config.steps * (1 + b / 16)
 
 
 def first_step_below(history, value):
@@ -104,20 +115,38 @@ def markdown(rows, threshold):
     return "\n".join(lines)
 
 
+def run_arms(arms_list, workers):
+    """train() each arm, in `workers` processes (one BLAS thread each) when > 1; results in
+    arm order. The numbers do not depend on where an arm runs."""
+    engine = make_engine("local", workers=min(workers, len(arms_list)))
+    try:
+        futures = [engine.executor.submit(train, config) for _, config in arms_list]
+        results = []
+        for (label, _), future in zip(arms_list, futures):
+            res = future.result()
+            results.append((label, res))
+            print(f"  {label:28s} {res.final['steps_done']:>7d} steps  "
+                  f"irrelevant norm {res.final['irrelevant_norm']:.3f}  "
+                  f"({res.final['wall_time']:.1f} s)", file=sys.stderr, flush=True)
+        return results
+    finally:
+        engine.close()
+
+
 def main(argv=None):
     args = parse_args(argv)
     os.makedirs(args.out, exist_ok=True)
     start = time.perf_counter()
-    results = []
-    for label, config in arms(args):
-        try:
-            res = train(config)
-        except (ValueError, TypeError) as err:
-            sys.exit(f"support.py: error: {err}")
-        results.append((label, res))
-        print(f"  {label:28s} {res.final['steps_done']:>7d} steps  "
-              f"irrelevant norm {res.final['irrelevant_norm']:.3f}  "
-              f"({res.final['wall_time']:.1f} s)", file=sys.stderr, flush=True)
+    try:
+        arm_list = arms(args)
+        for _, config in arm_list:
+            config.validate()
+    except (ValueError, TypeError) as err:
+        sys.exit(f"support.py: error: {err}")
+    # longest arms first, so that two workers finish at about the same time
+    order = sorted(range(len(arm_list)), key=lambda i: -expected_cost(arm_list[i][1]))
+    done = dict(zip(order, run_arms([arm_list[i] for i in order], args.workers)))
+    results = [done[i] for i in range(len(arm_list))]
     support = results[0][1].config["support"]
     irrelevant_norm_curves([(l, r.to_dict()) for l, r in results],
                            os.path.join(args.out, "irrelevant_norm.png"),
@@ -131,7 +160,8 @@ def main(argv=None):
                        "first_layers": {l: r.net.weights[0].tolist() for l, r in results}},
                       os.path.join(args.out, "summary.json"))
     print(markdown(rows, results[0][1].config["threshold"]))
-    print(f"\nfigures and summary.json in {args.out}/  (total {time.perf_counter() - start:.0f} s)")
+    print(f"\nfigures and summary.json in {args.out}/  (total {time.perf_counter() - start:.0f} s "
+          f"with {args.workers} worker(s))")
     return rows
 
 

@@ -9,6 +9,8 @@ import sys
 import typing
 from dataclasses import fields
 
+from .sweep import add_sweep_parser, run_sweep
+from .sweep_plots import add_plot_parser, run_plot
 from .train import Config
 
 HELP = {
@@ -138,10 +140,37 @@ def format_summary(result):
     ])
 
 
+def add_bench_parser(sub):
+    p = sub.add_parser("bench", help="time minisgd against PyTorch and JAX side by side",
+                       description="Per-step times of the paper's net in minisgd, PyTorch CPU "
+                                   "and JAX (when installed), same weights and batches, same "
+                                   "thread count; ratios, GFLOP/s and the GEMM rate.")
+    p.add_argument("--threads", type=int, default=2, help="BLAS/OpenMP threads for every framework")
+    p.add_argument("--repeats", type=int, default=5)
+    p.add_argument("--quick", action="store_true", help="only b=1 and b=32, no ensembles/scaling")
+    p.add_argument("--json", metavar="PATH", help="write the full report as JSON")
+    return p
+
+
+def run_bench_command(args, parser):
+    from .bench import markdown, run_bench
+    from .files import write_json_atomic
+    if args.threads < 1 or args.repeats < 1:
+        parser.error(f"--threads and --repeats must be >= 1, got {args.threads}, {args.repeats}")
+    report = run_bench(args.threads, args.repeats, args.quick,
+                       log=lambda msg: print(msg, file=sys.stderr, flush=True))
+    print(markdown(report))
+    if args.json:
+        write_json_atomic(report, args.json)
+    return 0
+
+
 def build_parser():
     parser = argparse.ArgumentParser(prog="python -m minisgd", description=__doc__.split("\n")[0])
     sub = parser.add_subparsers(dest="command", required=True)
     parsers = {"train": add_train_parser(sub)}
+    parsers.update(sweep=add_sweep_parser(sub), plot=add_plot_parser(sub))
+    parsers["bench"] = add_bench_parser(sub)
     return parser, parsers
 
 
@@ -150,6 +179,10 @@ def main(argv=None):
     args = parser.parse_args(argv)
     if args.command == "train":
         return run_train(args, parsers["train"])
+    if args.command == "bench":
+        return run_bench_command(args, parsers["bench"])
+    if args.command in ("sweep", "plot"):
+        return {"sweep": run_sweep, "plot": run_plot}[args.command](args, parsers[args.command])
     return 2
 
 

@@ -98,6 +98,7 @@ def write_json_atomic(obj, path):
     os.makedirs(folder, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=folder, prefix=".tmp-", suffix=".json")
     try:
+        os.chmod(tmp, 0o644)                     # mkstemp makes 0600; results are shared
         with os.fdopen(fd, "w") as fh:
             json.dump(obj, fh, indent=1, allow_nan=False)
             fh.flush()

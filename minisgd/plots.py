@@ -60,3 +60,97 @@ def first_layer_heatmaps(runs, support, path):
     fig.tight_layout()
     fig.savefig(path, dpi=110)
     plt.close(fig)
+
+
+def irrelevant_norm_groups(groups, path, title=None):
+    """||W1[:, S^c]||_F against the step (log x), one colour per group of runs (e.g. the
+    seeds of one arm): each run a thin line, the group mean a thick one (over the runs
+    recorded at the same steps). A diverged run is dotted and ends in an x; the y-axis is
+    scaled to the runs that did not diverge, so one blow-up does not flatten the rest.
+
+    groups: list of (label, [result_dict, ...]). Step 0 is drawn at x = 1/2 of the first
+    recorded step, as in irrelevant_norm_curves.
+    """
+    fig, ax = plt.subplots(figsize=(7.5, 4.8))
+    colors = plt.cm.tab10.colors if len(groups) <= 10 else plt.cm.tab20.colors
+    top = 0.0
+    for i, (label, runs) in enumerate(groups):
+        color = colors[i % len(colors)]
+        style = "--" if runs[0]["config"]["optimizer"] == "gd" else "-"
+        ok = [history_xy(r, "irrelevant_norm") for r in runs if not diverged(r)]
+        for run in runs:
+            x, y = history_xy(run, "irrelevant_norm")
+            if diverged(run):
+                ax.plot(x, y, ":", color=color, lw=1.2)
+                ax.plot(x[-1:], y[-1:], "x", color=color, ms=7)
+            elif len(runs) > 1:
+                ax.plot(x, y, style, color=color, lw=0.7, alpha=0.35)
+        n_div = len(runs) - len(ok)
+        note = [f"mean of {len(ok)}"] * (len(ok) > 1) + [f"{n_div} diverged"] * (n_div > 0)
+        label += f" ({', '.join(note)})" if note else ""
+        if ok:
+            longest = max(len(x) for x, _ in ok)
+            x = next(x for x, _ in ok if len(x) == longest)
+            mean = np.mean([y for x_, y in ok if len(x_) == longest], axis=0)
+            ax.plot(x, mean, style, color=color, lw=2.0, label=label)
+            top = max(top, np.nanmax([np.nanmax(y) for _, y in ok]))
+        else:
+            ax.plot([], [], ":", color=color, label=label)
+    ax.set_xscale("log")
+    ax.set_xlabel("training step t (log scale)")
+    ax.set_ylabel(r"irrelevant first-layer norm $\|W_1[:, S^c]\|_F$")
+    ax.set_ylim(0, 1.15 * top if top > 0 else None)
+    ax.grid(True, which="major", alpha=0.3)
+    ax.legend(fontsize=8)
+    if title:
+        ax.set_title(title, fontsize=10)
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+
+
+def diverged(run):
+    return (run.get("final") or {}).get("diverged", False) is not False
+
+
+def history_xy(run, column):
+    """(steps with step 0 moved to half the first recorded step, values with None -> nan)."""
+    x = np.asarray(run["history"]["step"], dtype=float)
+    y = np.array([np.nan if v is None else v for v in run["history"][column]], dtype=float)
+    if len(x) > 1 and x[0] == 0:
+        x[0] = x[1] / 2
+    return x, y
+
+
+def metric_vs_axis(lines, path, x_label, y_label, xticks=None, log_x=False, title=None):
+    """A final metric against one swept axis: one line per value of the other axes, the
+    mean over seeds with error bars of one standard deviation (none for a single seed).
+
+    lines: list of (label, xs, means, stds, counts), xs numeric (for a categorical axis pass
+    positions and xticks = (positions, tick labels)). The y-axis is logarithmic when the
+    values are positive and span more than a factor 30.
+    """
+    fig, ax = plt.subplots(figsize=(7, 4.5))
+    values = np.concatenate([np.asarray(m, dtype=float) for _, _, m, _, _ in lines] or [[]])
+    for label, xs, means, stds, counts in lines:
+        lo, hi = min(counts), max(counts)
+        seeds = f" (n={lo})" if lo == hi else f" (n={lo}-{hi})"
+        ax.errorbar(xs, means, yerr=stds, marker="o", ms=4, capsize=3, lw=1.5, label=label + seeds)
+    if log_x:
+        ax.set_xscale("log")
+    ax.margins(x=0.08)
+    finite = values[np.isfinite(values)]
+    if finite.size and finite.min() > 0 and finite.max() / finite.min() > 30:
+        ax.set_yscale("log")
+    if xticks is not None:
+        ax.set_xticks(xticks[0], xticks[1])
+    ax.set_xlabel(x_label)
+    ax.set_ylabel(y_label)
+    ax.grid(True, which="major", alpha=0.3)
+    several = any(max(counts) > 1 for *_, counts in lines)
+    ax.legend(fontsize=8, title="mean ± std over seeds" if several else None, title_fontsize=8)
+    if title:
+        ax.set_title(title, fontsize=10)
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    plt.close(fig)

@@ -1,0 +1,280 @@
+"""A sweep folder on disk: run files named by a hash of their config, the lock, the summary.
+
+    DIR/runs/<hash>.json   one finished run (written atomically, at once):
+        {"config", "history", "final", "version"}  as train.Result.to_dict(), plus
+        "status"     "ok" | "diverged at step t" | "failed: <error>"
+        "wall_time"  seconds for the whole run (data, init, loop, metrics)
+        "weights"    {"W0": first-layer weights (n_in, n_out) as nested lists}
+        "ensemble"   k, when the run was trained with k - 1 others in one ensemble
+      a failed run has history, final and weights null and a "traceback".
+    DIR/sweep.json         the sweep: config file, axes, and the hashes of its runs in order
+    DIR/summary.csv, summary.md   final metrics per run, rebuilt from the run files
+    DIR/.lock              {"pid", "host", "started"} while a sweep writes to DIR
+
+<hash> is the first 16 hex digits of the sha256 of the canonical JSON (sorted keys, no
+spaces) of the run's full config dict, so the same config always maps to the same file.
+A run file is used only if it parses, has every key, a known status and exactly the
+config its name promises; anything else is reported and redone. Not for: running.
+"""
+import csv
+import hashlib
+import io
+import json
+import os
+import socket
+import time
+
+from .files import write_json_atomic
+
+RUN_KEYS = ("config", "history", "final", "status", "version", "wall_time")
+METRICS = ("irrelevant_norm", "relevant_norm", "precision", "recall", "detected_support",
+           "train_loss", "test_loss", "steps_to_threshold", "steps_done", "wall_time")
+
+
+class SweepError(RuntimeError):
+    """A sweep that cannot go on; exit_code 2 when nothing ran, 1 when it stopped midway."""
+
+    def __init__(self, message, exit_code=2):
+        super().__init__(message)
+        self.exit_code = exit_code
+
+
+def canonical(config):
+    return json.dumps(config, sort_keys=True, separators=(",", ":"))
+
+
+def run_hash(config):
+    """The run's file name stem: sha256 of its canonical config JSON, 16 hex digits."""
+    return hashlib.sha256(canonical(config).encode()).hexdigest()[:16]
+
+
+def run_path(out, config):
+    return os.path.join(out, "runs", run_hash(config) + ".json")
+
+
+def read_run(path, config):
+    """(record, None) for a usable run file; (None, None) if there is none; (None, why)
+    for a corrupt, half-written or mismatched one."""
+    try:
+        with open(path) as fh:
+            record = json.load(fh)
+    except FileNotFoundError:
+        return None, None
+    except (OSError, ValueError) as err:
+        return None, f"unreadable ({type(err).__name__}: {err})"
+    problem = check_run(record, config)
+    return (None, problem) if problem else (record, None)
+
+
+def check_run(record, config):
+    """Why a parsed run file cannot be used for `config`, or None if it can."""
+    if not isinstance(record, dict) or any(k not in record for k in RUN_KEYS):
+        missing = [k for k in RUN_KEYS if not isinstance(record, dict) or k not in record]
+        return f"missing keys {missing}"
+    if not isinstance(record["config"], dict) or canonical(record["config"]) != canonical(config):
+        return "its config is not the one its name stands for"
+    status = record["status"]
+    if not isinstance(status, str) or not status.startswith(("ok", "diverged at step", "failed")):
+        return f"unknown status {status!r}"
+    if not status.startswith("failed") and not (isinstance(record["history"], dict)
+                                                and isinstance(record["final"], dict)):
+        return "history or final metrics missing"
+    return None
+
+
+def write_run(out, record):
+    """Write one run file atomically; SweepError(exit 1) naming the cause if the disk
+    refuses (full, read-only, no permission): files written before stay intact."""
+    path = run_path(out, record["config"])
+    write_or_explain(lambda: write_json_atomic(record, path), path)
+    return path
+
+
+def write_or_explain(write, path, exit_code=1):
+    try:
+        write()
+    except OSError as err:
+        raise SweepError(f"cannot write {path}: {err.strerror or err} (errno {err.errno}); "
+                         "run files written before are intact - free space or fix the "
+                         "folder's permissions and run the same command again to continue",
+                         exit_code) from None
+
+
+def remove_temp_files(out):
+    """Delete temp files (.tmp-*) that a killed writer left in DIR/runs; call under the
+    lock only. Returns how many there were."""
+    runs_dir = os.path.join(out, "runs")
+    temps = [f for f in os.listdir(runs_dir) if f.startswith(".tmp-")]
+    for name in temps:
+        remove_quietly(os.path.join(runs_dir, name))
+    return len(temps)
+
+
+def set_aside(path):
+    """Move a corrupt run file to <path>.corrupt (kept for inspection, never read)."""
+    write_or_explain(lambda: os.replace(path, path + ".corrupt"), path)
+
+
+# --- the lock ----------------------------------------------------------------------
+
+def acquire_lock(out):
+    """Create DIR/.lock exclusively (O_CREAT | O_EXCL). A lock left by a process on this
+    host that no longer exists is stale and taken over; any other lock is refused.
+    Returns (path, note) where note says whether a stale lock was taken over."""
+    path, note = os.path.join(out, ".lock"), None
+    me = {"pid": os.getpid(), "host": socket.gethostname(),
+          "started": time.strftime("%Y-%m-%d %H:%M:%S")}
+    for attempt in range(2):
+        try:
+            fd = os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)
+        except FileExistsError:
+            holder = read_lock(path)
+            if attempt == 0 and is_stale(holder):
+                note = (f"took over a stale lock {path} (pid {holder['pid']} on this host "
+                        "is no longer running)")
+                remove_quietly(path)
+                continue
+            raise SweepError(locked_message(out, path, holder)) from None
+        except OSError as err:
+            raise SweepError(f"cannot write to the output folder {out}: "
+                             f"{err.strerror or err} (errno {err.errno})") from None
+        with os.fdopen(fd, "w") as fh:
+            json.dump(me, fh)
+        return path, note
+    raise SweepError(locked_message(out, path, read_lock(path)))
+
+
+def locked_message(out, path, holder):
+    who = ("a process that left an unreadable lock" if holder is None else
+           f"pid {holder.get('pid')} on {holder.get('host')} since {holder.get('started')}")
+    return (f"another sweep is writing to {out} ({who}); refusing to run a second one there. "
+            f"If no sweep is running, delete {path} and start again.")
+
+
+def read_lock(path):
+    try:
+        with open(path) as fh:
+            holder = json.load(fh)
+        return holder if isinstance(holder, dict) else None
+    except (OSError, ValueError):
+        return None
+
+
+def is_stale(holder):
+    if not holder or holder.get("host") != socket.gethostname():
+        return False                      # another host's pid cannot be checked from here
+    try:
+        os.kill(int(holder["pid"]), 0)
+    except ProcessLookupError:
+        return True
+    except (PermissionError, KeyError, TypeError, ValueError):
+        return False
+    return False
+
+
+def release_lock(path):
+    holder = read_lock(path)
+    if holder is not None and holder.get("pid") == os.getpid():
+        remove_quietly(path)
+
+
+def remove_quietly(path):
+    try:
+        os.unlink(path)
+    except FileNotFoundError:
+        pass
+
+
+# --- the summary -------------------------------------------------------------------
+
+def summary_rows(out, configs, axes):
+    """One row per run of the sweep (in grid order), read back from the run files."""
+    rows = []
+    for config in configs:
+        record, _ = read_run(run_path(out, config), config)
+        row = {"run": run_hash(config), "status": record["status"] if record else "missing"}
+        row.update({axis: config[axis] for axis in axes})
+        final = (record or {}).get("final") or {}
+        history = (record or {}).get("history") or {}
+        row["irrelevant_start"] = (history.get("irrelevant_norm") or [None])[0]
+        row.update({m: final.get(m) for m in METRICS})
+        if record:
+            row["wall_time"] = record["wall_time"]
+        rows.append(row)
+    return rows
+
+
+def cell(value, digits=None):
+    if value is None:
+        return ""
+    if isinstance(value, (list, tuple)):
+        return " ".join(cell(v, digits) for v in value)
+    if isinstance(value, float) and digits:
+        return f"{value:.{digits}g}"
+    return str(value)
+
+
+def summary_csv(rows):
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\n")
+    writer.writerow(list(rows[0]) if rows else ["run", "status"])
+    for row in rows:
+        writer.writerow([cell(v) for v in row.values()])
+    return buffer.getvalue()
+
+
+def summary_markdown(rows):
+    if not rows:
+        return "(no runs)\n"
+    head = list(rows[0])
+    lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    lines += ["| " + " | ".join(cell(row[k], 4) or "–" for k in head) + " |" for row in rows]
+    return "\n".join(lines) + "\n"
+
+
+def write_summary(out, configs, axes):
+    """Rebuild summary.csv and summary.md from the run files; returns the markdown."""
+    rows = summary_rows(out, configs, axes)
+    markdown = summary_markdown(rows)
+    for name, text in (("summary.csv", summary_csv(rows)), ("summary.md", markdown)):
+        path = os.path.join(out, name)
+        write_or_explain(lambda: write_text_atomic(text, path), path)
+    return markdown
+
+
+def write_text_atomic(text, path):
+    tmp = f"{path}.tmp-{os.getpid()}"
+    try:
+        with open(tmp, "w") as fh:
+            fh.write(text)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        remove_quietly(tmp)
+        raise
+
+
+def load_runs(folder):
+    """(sweep info or None, [(hash, record)]) for plotting: the usable runs listed in
+    DIR/sweep.json, in order (every usable file in DIR/runs when there is no sweep.json)."""
+    try:
+        with open(os.path.join(folder, "sweep.json")) as fh:
+            info = json.load(fh)
+        hashes = list(info["runs"])
+    except (OSError, ValueError, KeyError, TypeError):
+        info = None
+        runs_dir = os.path.join(folder, "runs")
+        names = sorted(os.listdir(runs_dir)) if os.path.isdir(runs_dir) else []
+        hashes = [n[:-5] for n in names if n.endswith(".json")]
+    runs = []
+    for h in hashes:
+        try:
+            with open(os.path.join(folder, "runs", h + ".json")) as fh:
+                record = json.load(fh)
+            config = record["config"]
+            if run_hash(config) == h and check_run(record, config) is None:
+                runs.append((h, record))
+        except (OSError, ValueError, KeyError, TypeError):
+            continue
+    return info, runs

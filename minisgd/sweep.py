@@ -1,0 +1,292 @@
+"""`python -m minisgd sweep CONFIG.toml --out DIR`: run a grid of training runs, keeping
+every finished run safe, so that an interrupted sweep started again does only what is left.
+
+    read + validate the config (sweep_config.py)      nothing runs if anything is wrong
+    lock DIR, look at DIR/runs (runfiles.py)         done runs are skipped, corrupt ones redone
+    submit runs to an executor (executors.py)        at most a few in flight at a time
+    as each run finishes: write its run file         at once, atomically
+    rebuild DIR/summary.csv and summary.md
+
+Each submitted call is sweep_task.execute_task (in a worker process, on a Dask worker, or
+here), which never raises for a run's own error: it returns a record with status
+"failed: <error>". Runs that share a shape can be trained together by
+minisgd.ensemble.train_ensemble when that module exists (--ensemble); the one-by-one path
+is the reference. Not for: the training itself (train.py) or figures (sweep_plots.py).
+"""
+import argparse
+import concurrent.futures as cf
+import json
+import math
+import os
+import signal
+import sys
+import time
+from dataclasses import dataclass, field
+
+from . import __version__
+from .executors import ExecutorError, make_engine
+from .files import write_json_atomic
+from .progress import Progress
+from .runfiles import (SweepError, acquire_lock, read_run, release_lock, remove_temp_files,
+                       run_hash, run_path, set_aside, write_or_explain, write_run, write_summary)
+from .sweep_config import SweepConfigError, read_sweep
+from .sweep_task import (default_ensemble_fn, ensemble_free_fields, execute_task,
+                         failed_record, train_config)
+from .train import config_dict
+
+# --- the runner -------------------------------------------------------------------
+
+@dataclass
+class SweepReport:
+    out: str
+    total: int
+    skipped: int = 0
+    done: int = 0
+    failed: int = 0
+    diverged: int = 0
+    lost: list = field(default_factory=list)       # config dicts whose run was lost
+    notes: list = field(default_factory=list)
+    engine: str = ""
+    seconds: float = 0.0
+    summary: str = ""
+
+    @property
+    def complete(self):
+        return not self.lost and not self.failed
+
+
+def plan(out, configs, retry_failed, notes):
+    """(configs to run, number already done). Corrupt files are set aside and redone."""
+    todo, done = [], 0
+    temps = remove_temp_files(out)
+    if temps:
+        notes.append(f"removed {temps} half-written temporary file(s) that an interrupted "
+                     f"sweep left in {out}/runs")
+    for config in configs:
+        path = run_path(out, config)
+        record, problem = read_run(path, config)
+        if problem:
+            notes.append(f"{path} is corrupt ({problem}): set aside as .corrupt, redoing the run")
+            set_aside(path)
+        if record is None or (retry_failed and record["status"].startswith("failed")):
+            todo.append(config)
+        else:
+            done += 1
+    return todo, done
+
+
+def estimated_cost(config):
+    """Rough relative run time (longest first keeps a pool busy to the end)."""
+    n_train = 2 * config["n"] if config["double"] else config["n"]
+    batch = n_train if config["optimizer"] == "gd" else config["batch_size"]
+    return config["steps"] * (1 + batch / 300)
+
+
+def make_tasks(configs, slots, free=None):
+    """Lists of configs, one list per submitted call. With `free` (fields that may differ
+    inside an ensemble): runs equal in every other field, in chunks of at most 16 that
+    still keep every slot busy; without, one run per call."""
+    configs = sorted(configs, key=estimated_cost, reverse=True)
+    if free is None:
+        return [[c] for c in configs]
+    groups = {}
+    for c in configs:
+        key = json.dumps({k: v for k, v in c.items() if k not in free}, sort_keys=True)
+        groups.setdefault(key, []).append(c)
+    tasks = []
+    for members in groups.values():
+        size = max(1, min(16, math.ceil(len(members) / slots)))
+        tasks += [members[i:i + size] for i in range(0, len(members), size)]
+    return tasks
+
+
+def execute_sweep(spec, out, executor="local", workers=None, scheduler=None,
+                  retry_failed=False, ensemble=None, run_fn=train_config, ensemble_fn=None,
+                  quiet=False, stream=None, progress_interval=None, config_file=None):
+    """Run the SweepSpec's runs into folder `out`; returns a SweepReport.
+    ensemble: None = use minisgd.ensemble when it exists, True/False = on/off (ensemble_fn
+    overrides the function). Raises SweepError / ExecutorError."""
+    start = time.perf_counter()
+    configs = list({run_hash(c): c for c in map(config_dict, spec.configs)}.values())
+    report = SweepReport(out, len(configs))
+    if len(configs) < len(spec.configs):
+        report.notes.append(f"{len(spec.configs) - len(configs)} duplicate runs in the grid, "
+                            "run once")
+    runs_dir = os.path.join(out, "runs")
+    write_or_explain(lambda: os.makedirs(runs_dir, exist_ok=True), runs_dir, exit_code=2)
+    lock, note = acquire_lock(out)
+    report.notes += [note] if note else []
+    try:
+        info = {"config_file": config_file, "description": spec.description, "axes": spec.axes,
+                "runs": [run_hash(c) for c in configs], "version": __version__}
+        path = os.path.join(out, "sweep.json")
+        write_or_explain(lambda: write_json_atomic(info, path), path, exit_code=2)
+        todo, report.skipped = plan(out, configs, retry_failed, report.notes)
+        progress = Progress(len(configs), report.skipped, stream, quiet, progress_interval)
+        for text in report.notes:
+            progress.message(text)
+        if ensemble is False:
+            ensemble_fn = None
+        elif ensemble_fn is None:
+            ensemble_fn = default_ensemble_fn()
+            if ensemble and ensemble_fn is None:
+                progress.message("--ensemble: minisgd.ensemble is not available; "
+                                 "running one by one")
+        try:
+            if todo:
+                run_all(todo, report, progress, executor, workers, scheduler, run_fn, ensemble_fn)
+        finally:
+            progress.close()
+        report.summary = write_summary(out, configs, spec.axes)
+    finally:
+        release_lock(lock)
+    report.seconds = time.perf_counter() - start
+    return report
+
+
+def run_all(todo, report, progress, executor, workers, scheduler, run_fn, ensemble_fn):
+    """Submit the runs (a bounded number in flight), write each record as it arrives."""
+    engine = make_engine(executor, min(workers or os.cpu_count() or 1, len(todo)), scheduler)
+    report.engine = engine.name
+    progress.slots = engine.slots
+    free = ensemble_free_fields(ensemble_fn) if ensemble_fn is not None else None
+    tasks = make_tasks(todo, engine.slots, free)[::-1]
+    in_flight, broken = {}, None
+    on_record = progress.on_record if engine.in_process else None
+    limit = engine.slots if engine.in_process else 2 * engine.slots
+    try:
+        while tasks or in_flight:
+            while tasks and broken is None and len(in_flight) < limit:
+                task = tasks.pop()
+                progress.started(len(task), task[0]["steps"] if engine.in_process else None)
+                try:
+                    future = engine.executor.submit(execute_task, task, run_fn, ensemble_fn,
+                                                    on_record)
+                except cf.BrokenExecutor as err:
+                    broken = broken or err
+                    report.lost += task
+                    continue
+                in_flight[future] = task
+            done, _ = cf.wait(in_flight, timeout=max(progress.interval, 0.05),
+                              return_when=cf.FIRST_COMPLETED)
+            for future in done:
+                broken = collect(future, in_flight.pop(future), report, progress) or broken
+            progress.tick()
+            if broken is not None:
+                report.lost += [c for task in tasks for c in task]
+                tasks = []
+    except BaseException:
+        engine.close(abort=True)
+        raise
+    engine.close(abort=broken is not None)
+    if broken is not None:
+        progress.message(f"a worker process died ({type(broken).__name__}): {len(report.lost)} "
+                         "runs were lost or not started; every finished run is saved - run the "
+                         "same command again to do the rest")
+
+
+def collect(future, task, report, progress):
+    """Write the records of one finished call. Returns the error if the executor broke."""
+    try:
+        records = future.result()
+    except cf.BrokenExecutor as err:                # a worker process was killed
+        report.lost += task
+        progress.lost(len(task))
+        return err
+    except Exception as err:                        # e.g. dask's KilledWorker, pickling
+        records = [failed_record(c, err, 0.0) for c in task]
+    for record in records:
+        write_run(report.out, record)
+        report.done += 1
+        report.failed += record["status"].startswith("failed")
+        report.diverged += record["status"].startswith("diverged")
+        progress.finished(record["status"])
+    return None
+
+
+# --- the command line -------------------------------------------------------------
+
+def add_sweep_parser(sub):
+    p = sub.add_parser("sweep", help="run a grid of training runs from a TOML config",
+                       description="Run the grid of a sweep config (TOML: [run] fixed train "
+                                   "options, [sweep] lists whose product is the grid) into "
+                                   "DIR/runs/<hash>.json, skipping runs already done. Exit "
+                                   "status: 0 all runs done, 1 some failed or were lost "
+                                   "or a write failed, 2 nothing ran (bad config or "
+                                   "options, folder locked or not writable), 130 "
+                                   "interrupted.")
+    p.add_argument("config", metavar="CONFIG.toml")
+    p.add_argument("--out", metavar="DIR", help="output folder (default: results/<config name>)")
+    p.add_argument("--workers", type=int, metavar="N",
+                   help="runs at once (default: the core count; 1 = in this process)")
+    p.add_argument("--executor", choices=("local", "dask"), default="local",
+                   help="local: this process or a process pool; dask: a Dask cluster")
+    p.add_argument("--scheduler", metavar="ADDRESS",
+                   help="Dask scheduler address, e.g. tcp://10.0.0.1:8786 (default: a "
+                        "LocalCluster of --workers processes)")
+    p.add_argument("--retry-failed", action="store_true", help="run failed runs again")
+    p.add_argument("--ensemble", action=argparse.BooleanOptionalAction, default=None,
+                   help="train runs that share a shape together (minisgd.ensemble; "
+                        "default: on when that module exists)")
+    p.add_argument("--dry-run", action="store_true", help="list what would run, run nothing")
+    p.add_argument("--quiet", action="store_true", help="no progress, no table")
+    return p
+
+
+def dry_run(spec, out):
+    configs = list({run_hash(c): c for c in map(config_dict, spec.configs)}.values())
+    states = [read_run(run_path(out, c), c) for c in configs]
+    done = sum(1 for record, _ in states if record is not None)
+    corrupt = sum(1 for _, problem in states if problem)
+    print(f"{len(configs)} runs (axes: {', '.join(spec.axes) or 'none'}) into {out}: "
+          f"{done} done, {corrupt} corrupt, {len(configs) - done} to run")
+    for c, (record, _) in zip(configs, states):
+        state = record["status"] if record else "to run"
+        print(f"  {run_hash(c)}  " + " ".join(f"{a}={c[a]}" for a in spec.axes) + f"  [{state}]")
+    return 0
+
+
+def run_sweep(args, parser):
+    if args.workers is not None and args.workers < 1:
+        parser.error(f"argument --workers: must be an int >= 1, got {args.workers}")
+    if args.scheduler and args.executor != "dask":
+        parser.error("argument --scheduler: only used with --executor dask")
+    try:
+        spec = read_sweep(args.config)
+    except SweepConfigError as err:
+        parser.error(str(err))
+    out = args.out or os.path.join("results", os.path.splitext(os.path.basename(args.config))[0])
+    if args.dry_run:
+        return dry_run(spec, out)
+
+    def terminate(signum, frame):
+        raise KeyboardInterrupt
+    previous = signal.signal(signal.SIGTERM, terminate)
+    try:
+        report = execute_sweep(spec, out, args.executor, args.workers, args.scheduler,
+                               args.retry_failed, args.ensemble, quiet=args.quiet,
+                               config_file=os.path.abspath(args.config))
+    except (SweepError, ExecutorError) as err:
+        print(f"minisgd sweep: error: {err}", file=sys.stderr)
+        return getattr(err, "exit_code", 2)
+    except KeyboardInterrupt:
+        print(f"\nminisgd sweep: interrupted; finished runs are saved in {out}/runs - run the "
+              "same command again to continue", file=sys.stderr)
+        return 130
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+    if not args.quiet:
+        print(report.summary, end="")
+        print(tail(report), file=sys.stderr)
+    return 0 if report.complete else 1
+
+
+def tail(report):
+    text = (f"{report.total} runs in {report.out}: {report.skipped} done before, "
+            f"{report.done} now ({report.diverged} diverged, {report.failed} failed)")
+    if report.lost:
+        text += f", {len(report.lost)} lost"
+    text += f"; {report.seconds:.1f} s" + (f" on {report.engine}" if report.engine else "")
+    if report.failed:
+        text += "; failed runs keep their error in the run file (--retry-failed reruns them)"
+    return text + f"; summary in {os.path.join(report.out, 'summary.csv')}"

@@ -1,0 +1,196 @@
+"""Reading a sweep config: TOML text -> the validated list of run Configs of the grid.
+
+The form (read with the standard library's tomllib):
+
+    [run]                 # fixed values: any train.Config field (`train` flag, dashes as _)
+    steps = 20000
+    clip = "none"         # TOML has no null: "none" disables an optional setting
+    [sweep]               # each key a list of values; the runs are their product
+    batch_size = [1, 32, 128, 512]
+    seed = [0, 1, 2, 3]
+
+A config may instead hold several grids as an array of tables, `[[sweep]]`; the runs are
+then the union of the grids, each on top of [run] (a grid's lists override [run] values).
+Everything is checked before any run starts: unknown tables and keys, wrong types
+(against the Config field's annotation; an int is fine where a float is expected), empty
+lists, and each expanded Config's own validate(). Errors name the key and its line.
+Not for: running anything (sweep.py).
+"""
+import itertools
+import re
+import tomllib
+import typing
+from dataclasses import dataclass, fields
+
+from .train import Config
+
+FIELDS = {f.name: f for f in fields(Config)}
+TYPES = typing.get_type_hints(Config)                 # field name -> annotation (resolved)
+ELEMENT_TYPES = {"support": int, "decay_at": float}   # tuple fields: type of their entries
+TOP_LEVEL = ("run", "sweep", "description")
+NONE_WORDS = ("none", "off")
+
+
+class SweepConfigError(ValueError):
+    """A sweep config that cannot be run; the message names the key and line."""
+
+
+@dataclass
+class SweepSpec:
+    """A parsed sweep: the runs' Configs in grid order, and the swept keys (axes)."""
+    configs: list
+    axes: list
+    description: str = ""
+
+
+def read_sweep(path):
+    """SweepSpec from a TOML file (SweepConfigError on any problem)."""
+    try:
+        with open(path, "rb") as fh:
+            text = fh.read().decode("utf-8")
+    except (OSError, UnicodeDecodeError) as err:
+        raise SweepConfigError(f"cannot read sweep config {path!r}: {err}") from None
+    return parse_sweep(text, source=str(path))
+
+
+def parse_sweep(text, source="<config>"):
+    """SweepSpec from TOML text; `source` names the file in messages."""
+    try:
+        doc = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as err:               # message carries line and column
+        raise SweepConfigError(f"{source}: malformed TOML: {err}") from None
+    where = Locator(text, source)
+    for key in doc:
+        if key not in TOP_LEVEL:
+            raise SweepConfigError(f"{where(None, key)}: unknown table or key {key!r}; a sweep "
+                                   "config has [run], [sweep] (or [[sweep]]) and an optional "
+                                   "description")
+    description = doc.get("description", "")
+    if not isinstance(description, str):
+        raise SweepConfigError(f"{where(None, 'description')}: description must be a string")
+    run = check_table(doc.get("run", {}), "run", where)
+    fixed = {key: check_value(key, value, where("run", key)) for key, value in run.items()}
+    grids = doc.get("sweep", {})
+    grids = grids if isinstance(grids, list) else [check_table(grids, "sweep", where)]
+    configs, axes = [], []
+    for index, grid in enumerate(grids):
+        lists = check_grid(check_table(grid, "sweep", where, index), where, index)
+        axes += [key for key in lists if key not in axes]
+        configs += expand(fixed, lists, where, index)
+    varies = lambda k: len({repr(getattr(c, k)) for c in configs}) > 1
+    axes = [k for k in axes + [k for k in FIELDS if k not in axes] if varies(k)]
+    return SweepSpec(configs, axes, description)
+
+
+def check_table(value, name, where, index=0):
+    if not isinstance(value, dict):
+        raise SweepConfigError(f"{where(None, name)}: {name} must be a table ([{name}]), "
+                               f"got {type(value).__name__}")
+    for key in value:
+        if key not in FIELDS:
+            raise SweepConfigError(f"{where(name, key, index)}: unknown key {key!r} in [{name}]; "
+                                   f"keys are the train options: {', '.join(FIELDS)}")
+    return value
+
+
+def check_grid(grid, where, index):
+    """{key: list of checked values} of one [sweep] table."""
+    lists = {}
+    for key, values in grid.items():
+        at = where("sweep", key, index)
+        if not isinstance(values, list):
+            raise SweepConfigError(f"{at}: sweep.{key} must be a list of values, got {values!r} "
+                                   f"(put a single value in [run], or write [{values!r}])")
+        if not values:
+            raise SweepConfigError(f"{at}: sweep.{key} is an empty list; give at least one value")
+        lists[key] = [check_value(key, v, at) for v in values]
+    return lists
+
+
+def check_value(key, value, at):
+    """The value converted to the Config field's type (float fields get floats, so that
+    lr = 1 and lr = 1.0 are the same run); TypeError-like SweepConfigError otherwise."""
+    kind = TYPES.get(key)
+    bad = lambda want: SweepConfigError(f"{at}: {key} must be {want}, got {value!r} "
+                                        f"({type(value).__name__})")
+    is_number = isinstance(value, (int, float)) and not isinstance(value, bool)
+    if kind is bool:
+        if not isinstance(value, bool):
+            raise bad("true or false")
+    elif kind is int:
+        if not isinstance(value, int) or isinstance(value, bool):
+            raise bad("an int")
+    elif kind is float:
+        if not is_number:
+            raise bad("a number")
+        value = float(value)
+    elif kind is str:
+        if not isinstance(value, str):
+            raise bad("a string")
+    elif kind is tuple:
+        if not isinstance(value, list):
+            raise bad("a list")
+        element = ELEMENT_TYPES.get(key)
+        if element is not None:
+            value = [check_value_element(key, v, element, bad) for v in value]
+        value = tuple(value)
+    elif typing.get_origin(kind) is typing.Union and float in typing.get_args(kind):
+        if isinstance(value, str) and value.lower() in NONE_WORDS:
+            value = None
+        elif is_number:
+            value = float(value)
+        else:
+            raise bad('a number or "none"')
+    return value
+
+
+def check_value_element(key, v, element, bad):
+    ok = isinstance(v, (int, float) if element is float else int) and not isinstance(v, bool)
+    if not ok:
+        raise bad(f"a list of {element.__name__}s")
+    return element(v)
+
+
+def expand(fixed, lists, where, index):
+    """One validated Config per point of the product of the lists, on top of `fixed`."""
+    configs = []
+    for combo in itertools.product(*lists.values()):
+        values = {**fixed, **dict(zip(lists, combo))}
+        config = Config(**values)
+        try:
+            config.validate()
+        except (ValueError, TypeError) as err:
+            name = str(err).split(" ", 1)[0]
+            table = "sweep" if name in lists else "run" if name in fixed else None
+            at = where(table, name, index) if table else where.source
+            point = ", ".join(f"{k}={v!r}" for k, v in zip(lists, combo))
+            raise SweepConfigError(f"{at}: invalid run ({point or 'the [run] table'}): "
+                                   f"{err}") from None
+        configs.append(config)
+    return configs
+
+
+class Locator:
+    """`where(table, key, index)` -> "file:line N" of `key` inside [table] (the index-th
+    [[table]]), found by scanning the text; just the file name when it cannot be found."""
+
+    def __init__(self, text, source):
+        self.source = source
+        self.lines = text.splitlines()
+
+    def __call__(self, table, key, index=0):
+        header = re.compile(r"^\s*\[\[?\s*([^\]]+?)\s*\]\]?\s*(#.*)?$")
+        assign = re.compile(r"^\s*[\"']?" + re.escape(key) + r"[\"']?\s*[=.]")
+        current, seen = None, {}
+        for number, line in enumerate(self.lines, start=1):
+            match = header.match(line)
+            if match:
+                current = match.group(1)
+                seen[current] = seen.get(current, -1) + 1
+                if table is None and current == key:
+                    return f"{self.source}: line {number}"
+                continue
+            in_table = current == table and seen.get(current, 0) == index
+            if (in_table or (table is None and current is None)) and assign.match(line):
+                return f"{self.source}: line {number}"
+        return self.source

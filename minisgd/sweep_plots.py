@@ -1,0 +1,193 @@
+"""`python -m minisgd plot PATH`: the figures of a sweep folder or of one run JSON file.
+
+  irrelevant_norm.<fmt>   ||W1[:, S^c]||_F against the step (log x), one colour per arm
+                          (an arm = one value of every swept key except the seed)
+  heatmaps.<fmt>          |W1| and |W1^T W1| per arm (its lowest seed; needs the first-layer
+                          weights that sweep run files keep under "weights")
+  <metric>_vs_<axis>.<fmt>  a final metric against one swept axis, one line per value of the
+                          other axes, mean ± std over seeds (sweep folders only)
+
+matplotlib's Agg backend is used (headless). Not for: drawing (plots.py) or running.
+"""
+import json
+import os
+
+import numpy as np
+
+from .runfiles import load_runs
+from .train import Config
+
+SWITCHES = ("weight_decay", "l1", "group_l1", "momentum", "label_noise", "warmup", "decay_at",
+            "decoupled_wd", "replacement", "bias")   # left out of labels while off (0, false, [])
+DEFAULTS = Config()
+MAX_HEATMAPS = 8
+
+
+def add_plot_parser(sub):
+    p = sub.add_parser("plot", help="figures of a sweep folder or a run JSON file",
+                       description="Draw the irrelevant-norm curves, first-layer heatmaps and "
+                                   "a final-metric-vs-axis plot from a sweep folder (or the "
+                                   "first two from one run JSON file).")
+    p.add_argument("path", metavar="DIR|RUN.json")
+    p.add_argument("--out", metavar="DIR",
+                   help="where to write (default: DIR/plots, or the run file's folder)")
+    p.add_argument("--format", choices=("png", "pdf", "svg"), default="png")
+    p.add_argument("--metric", default="irrelevant_norm",
+                   help="final metric for the metric-vs-axis plot (default: irrelevant_norm)")
+    p.add_argument("--x", metavar="AXIS", help="swept key on the x-axis (default: batch_size, "
+                                               "else lr, else the first swept key)")
+    return p
+
+
+def run_plot(args, parser):
+    try:
+        paths = plot_path(args.path, args.out, args.format, args.metric, args.x)
+    except ValueError as err:
+        parser.error(str(err))
+    for path in paths:
+        print(path)
+    return 0
+
+
+def plot_path(path, out=None, fmt="png", metric="irrelevant_norm", x=None):
+    """Draw the figures for a sweep folder or a run file; returns the written paths."""
+    if os.path.isdir(path):
+        info, runs = load_runs(path)
+        records = [r for _, r in runs]
+        if not records:
+            raise ValueError(f"{path} holds no usable run files (expected {path}/runs/*.json)")
+        axes = info["axes"] if info else varying_keys(records)
+        out = out or os.path.join(path, "plots")
+        prefix = ""
+    else:
+        records = [read_run_json(path)]
+        axes, out = [], out or os.path.dirname(os.path.abspath(path))
+        prefix = os.path.splitext(os.path.basename(path))[0] + "_"
+    os.makedirs(out, exist_ok=True)
+    name = lambda stem: os.path.join(out, f"{prefix}{stem}.{fmt}")
+    return draw_all(records, axes, name, metric, x)
+
+
+def read_run_json(path):
+    try:
+        with open(path) as fh:
+            record = json.load(fh)
+    except (OSError, ValueError) as err:
+        raise ValueError(f"cannot read run file {path!r}: {err}") from None
+    if not isinstance(record, dict) or not isinstance(record.get("history"), dict) \
+            or not isinstance(record.get("config"), dict):
+        raise ValueError(f"{path!r} is not a finished run (a JSON object with config and "
+                         "history, as written by `train --json` or a sweep)")
+    return record
+
+
+def varying_keys(records):
+    keys = [k for k in records[0]["config"]]
+    return [k for k in keys if len({json.dumps(r["config"].get(k)) for r in records}) > 1]
+
+
+def draw_all(records, axes, name, metric, x):
+    from . import plots
+    finished = [r for r in records if isinstance(r.get("history"), dict)]
+    if not finished:
+        raise ValueError("every run failed; nothing to plot")
+    arm_axes = [a for a in axes if a != "seed"]
+    x = check_axis_and_metric(finished, axes, arm_axes, x, metric)
+    arms = group(finished, arm_axes)
+    c = finished[0]["config"]
+    written = [name("irrelevant_norm")]
+    plots.irrelevant_norm_groups(list(arms.items()), written[-1],
+                                 title=f"d={c['d']}, S={c['support']}, {c['target']} target"
+                                       + (f", {len(finished)} runs" if len(finished) > 1 else ""))
+    heat = [(label, np.asarray(min(runs, key=lambda r: r["config"]["seed"])["weights"]["W0"],
+                               dtype=float))
+            for label, runs in arms.items() if all(has_weights(r) for r in runs)][:MAX_HEATMAPS]
+    if heat:
+        written.append(name("heatmaps"))
+        plots.first_layer_heatmaps(heat, c["support"], written[-1])
+    kept = [r for r in finished if not plots.diverged(r)]
+    if x is not None and kept:
+        n_left = len(finished) - len(kept)
+        left_out = f"; {n_left} diverged run(s) left out" if n_left else ""
+        lines, xticks, log_x = metric_lines(kept, arm_axes, x, metric)
+        written.append(name(f"{metric}_vs_{x}"))
+        gd = x == "batch_size" and any(r["config"]["optimizer"] == "gd" for r in finished)
+        x_label = x + (" (GD drawn at b = N, the full batch)" if gd else "")
+        plots.metric_vs_axis(lines, written[-1], x_label, f"final {metric}", xticks, log_x,
+                             title=f"final {metric} against {x}, {len(kept)} runs{left_out}")
+    return written
+
+
+def check_axis_and_metric(records, axes, arm_axes, x, metric):
+    """The x axis of the metric plot (None: no swept axis but the seed), checked with the
+    metric before anything is drawn."""
+    if x is not None and x not in axes:
+        raise ValueError(f"--x must be a swept key ({', '.join(axes) or 'none here'}), got {x!r}")
+    default = next((a for a in ("batch_size", "lr") if a in arm_axes), None)
+    x = x or default or (arm_axes[0] if arm_axes else None)
+    if x is not None and not any(metric in (r.get("final") or {}) for r in records):
+        known = sorted(k for k, v in records[0]["final"].items() if isinstance(v, (int, float)))
+        raise ValueError(f"--metric {metric!r} is not a final metric of these runs "
+                         f"(numeric ones: {', '.join(known)})")
+    return x
+
+
+def has_weights(record):
+    return isinstance(record.get("weights"), dict) and record["weights"].get("W0") is not None
+
+
+def group(records, keys):
+    """{arm label: [records]} in order of first appearance."""
+    arms = {}
+    for record in records:
+        arms.setdefault(arm_label(record["config"], keys), []).append(record)
+    return arms
+
+
+def arm_label(config, keys):
+    """'SGD b=32, lr=0.1' style label from the given keys (switched-off options omitted)."""
+    parts = []
+    if "optimizer" in keys or "batch_size" in keys:
+        sgd = config["optimizer"] == "sgd"
+        parts.append(("SGD" if sgd else "GD") + (f" b={config['batch_size']}"
+                                                 if sgd and "batch_size" in keys else ""))
+    parts += [f"{k}={config[k]:g}" if isinstance(config[k], float) else f"{k}={config[k]}"
+              for k in keys if k not in ("optimizer", "batch_size")
+              and not (k in SWITCHES and not config[k])]
+    return ", ".join(parts) or config["optimizer"].upper()
+
+
+def axis_value(config, x):
+    """The x value of a run; for batch_size, GD counts as the full batch N."""
+    if x == "batch_size" and config["optimizer"] == "gd":
+        return 2 * config["n"] if config["double"] else config["n"]
+    value = config[x]
+    return tuple(value) if isinstance(value, list) else value
+
+
+def metric_lines(records, arm_axes, x, metric):
+    """(lines for plots.metric_vs_axis, xticks or None, log_x)."""
+    others = [a for a in arm_axes if a != x]
+    values = sorted({axis_value(r["config"], x) for r in records}, key=repr)
+    numeric = all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in values)
+    if numeric:
+        values = sorted(values)
+    position = {v: (v if numeric else i) for i, v in enumerate(values)}
+    lines = []
+    arms = group(records, others)
+    if not others and len({r["config"]["optimizer"] for r in records}) > 1:
+        arms = {"all runs": records}
+    for label, runs in arms.items():
+        by_x = {}
+        for r in runs:
+            v = (r.get("final") or {}).get(metric)
+            if isinstance(v, (int, float)) and not isinstance(v, bool):
+                by_x.setdefault(axis_value(r["config"], x), []).append(float(v))
+        xs = sorted(by_x, key=lambda v: position[v])
+        if xs:
+            lines.append((label, [position[v] for v in xs], [np.mean(by_x[v]) for v in xs],
+                          [np.std(by_x[v], ddof=1) if len(by_x[v]) > 1 else 0.0 for v in xs],
+                          [len(by_x[v]) for v in xs]))
+    xticks = None if numeric else (list(range(len(values))), [str(v) for v in values])
+    log_x = numeric and min(values) > 0 and max(values) / min(values) >= 8
+    return lines, xticks, log_x

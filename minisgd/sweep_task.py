@@ -1,0 +1,82 @@
+"""What one submitted call of a sweep does, on whichever process or machine runs it:
+train a list of configs (one run, or several as an ensemble) and turn each result into
+the dict of its run file (layout in runfiles.py). Never raises for a run's own error: the
+run gets status "failed: <error>" and its traceback. Everything here is importable by
+name, so process-pool and Dask workers can unpickle it. Not for: writing files or
+scheduling (sweep.py).
+"""
+import sys
+import time
+import traceback
+
+from . import __version__
+from .train import config_from_dict, finite_or_none, train
+
+ENSEMBLE_FREE = ("seed", "lr", "batch_size")    # fields that may differ inside an ensemble,
+                                                # unless the ensemble's module says (PER_MEMBER)
+
+
+def train_config(config, on_record=None):
+    """The default run function: train.train on one Config."""
+    return train(config, on_record=on_record)
+
+
+def run_record(config, result, wall_time):
+    """The run-file dict of a finished Result (see runfiles.py for the layout)."""
+    record = result.to_dict()
+    diverged = record["final"]["diverged"]
+    status = "ok" if diverged is False else f"diverged at step {diverged}"
+    record.update(config=config, status=status, wall_time=wall_time)
+    net = getattr(result, "net", None)
+    if net is not None:
+        record["weights"] = {"W0": finite_or_none(net.weights[0].tolist())}
+    return record
+
+
+def failed_record(config, err, wall_time):
+    return {"config": config, "history": None, "final": None, "weights": None,
+            "status": f"failed: {type(err).__name__}: {err}", "version": __version__,
+            "wall_time": wall_time,
+            "traceback": "".join(traceback.format_exception(type(err), err, err.__traceback__))}
+
+
+def execute_one(config, run_fn, on_record=None):
+    start = time.perf_counter()
+    try:
+        result = run_fn(config_from_dict(config), on_record=on_record)
+        return run_record(config, result, time.perf_counter() - start)
+    except Exception as err:
+        return failed_record(config, err, time.perf_counter() - start)
+
+
+def execute_task(configs, run_fn=train_config, ensemble_fn=None, on_record=None):
+    """Run a list of config dicts; one run-file record per config, in order. With an
+    ensemble_fn and several configs, try them as one ensemble first; if it raises, run
+    them one by one (so one bad run cannot fail its neighbours)."""
+    if ensemble_fn is not None and len(configs) > 1:
+        start = time.perf_counter()
+        try:
+            results = ensemble_fn([config_from_dict(c) for c in configs])
+            wall = (time.perf_counter() - start) / len(configs)
+            return [dict(run_record(c, r, wall), ensemble=len(configs))
+                    for c, r in zip(configs, results, strict=True)]
+        except Exception as err:
+            print(f"minisgd sweep: an ensemble of {len(configs)} runs failed "
+                  f"({type(err).__name__}: {err}); running them one by one", file=sys.stderr)
+    return [execute_one(c, run_fn, on_record) for c in configs]
+
+
+def default_ensemble_fn():
+    """minisgd.ensemble.train_ensemble if that module exists, else None."""
+    try:
+        from .ensemble import train_ensemble
+    except ImportError:
+        return None
+    return train_ensemble
+
+
+def ensemble_free_fields(ensemble_fn):
+    """The config fields members of one ensemble may differ in: the PER_MEMBER set of the
+    ensemble function's module if it declares one, else ENSEMBLE_FREE."""
+    module = sys.modules.get(getattr(ensemble_fn, "__module__", None) or "")
+    return tuple(sorted(getattr(module, "PER_MEMBER", ENSEMBLE_FREE)))
