@@ -1,0 +1,329 @@
+"""Claim (SCIENCE.md section 1): SGD's shrinking of the irrelevant first-layer weights is a
+second-order implicit regularization whose strength is eta / b. To second order SGD is
+gradient flow on C_SGD in the time tau = eta * t, and the Gamma term's weight is
+~ eta / (4b); so runs with the same eta / b should trace the same curve of
+||W1[:, S^c]||_F against eta * t, and the shrinkage should grow with eta / b.
+
+A grid of (eta, b) pairs in groups of equal eta / b (every pair of a group uses a different
+eta), plus full-batch GD at each eta as the reference, all from the same data and the same
+initial weights, each run for the same budget eta * t = T (--budget). Measured:
+  * collapse: within each equal-eta/b group, the relative spread (max - min) / mean of the
+    irrelevant norm n across the group's runs, at each eta * t (interpolated on a log grid);
+    as a control, the same spread within groups of equal eta (different eta / b);
+  * late rate: r = ln(n(T/10) / n(T)) / (0.9 T), the mean exponential shrinkage per unit of
+    eta * t after the initial fit;
+  * excess over GD: e = ln(n_GD(T) / n(T)) / T with n_GD the GD run at the same eta: the
+    shrinkage SGD adds to what GD at that step size does (GD's own modified loss already
+    has the (eta/4)||grad C||^2 term);
+  both fitted on log-log axes against eta / b (slope; 1 = proportional), and as
+  ~ eta^alpha * b^beta (a function of eta / b alone would give alpha = -beta).
+Outputs in --out: collapse.png (one panel per equal-eta/b group), rates.png, summary.json,
+markdown tables on stdout.
+
+Defaults (eta in 0.025..0.2, eta/b in 1/40..1/2560, budget eta*t = 1000, n = 1000 inputs,
+N = 2000 pairs) take about a minute on 2 cores, most of it the GD references; --full: the
+paper's n = 5000 and eta*t = 10000 (1e5 steps at eta = 0.1; tens of minutes for GD).
+"""
+import os
+
+os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
+os.environ.setdefault("OMP_NUM_THREADS", "1")
+
+import argparse  # noqa: E402
+import sys  # noqa: E402
+import time  # noqa: E402
+
+import numpy as np  # noqa: E402
+
+from minisgd.files import write_json_atomic  # noqa: E402
+from minisgd.train import Config, train  # noqa: E402
+
+
+def parse_list(p, name, text, kind):
+    try:
+        values = [kind(v) for v in text.split(",")]
+    except ValueError:
+        p.error(f"--{name} must be comma-separated numbers, got {text!r}")
+    if not values or min(values) <= 0:
+        p.error(f"--{name} must be positive, got {text!r}")
+    return values
+
+
+def parse_args(argv=None):
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
+                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--out", default=os.path.join("results", "eta_over_b"))
+    p.add_argument("--full", action="store_true", help="budget eta*t = 10000 (several minutes)")
+    p.add_argument("--lrs", default="0.025,0.05,0.1,0.2", help="step sizes eta")
+    p.add_argument("--ratios", default="40,160,640,2560",
+                   help="groups: b / eta for each group (eta / b = 1 / value); eta * value "
+                        "must be an integer batch size")
+    p.add_argument("--budget", type=float, help="eta * t of every run; default 1000, --full 10000")
+    p.add_argument("--n", type=int, help="distinct inputs (N = 2n); default 1000, --full 5000")
+    p.add_argument("--no-gd", action="store_true", help="skip the GD references (faster)")
+    p.add_argument("--seed", type=int, default=0)
+    args = p.parse_args(argv)
+    args.lrs = parse_list(p, "lrs", args.lrs, float)
+    args.ratios = parse_list(p, "ratios", args.ratios, float)
+    if args.budget is None:
+        args.budget = 10_000.0 if args.full else 1_000.0
+    if args.n is None:
+        args.n = 5_000 if args.full else 1_000
+    if args.n < 1:
+        p.error(f"--n must be >= 1, got {args.n}")
+    if args.budget < 10 * max(args.lrs):
+        p.error(f"--budget must be at least 10 steps of the largest eta, got {args.budget}")
+    for lr in args.lrs:
+        for R in args.ratios:
+            if abs(lr * R - round(lr * R)) > 1e-9 or round(lr * R) < 1:
+                p.error(f"eta={lr} times b/eta={R:g} must be a positive integer batch size")
+    return args
+
+
+def grid(args):
+    """(eta, b, ratio) for every pair; ratio = eta / b."""
+    return [(lr, int(round(lr * R)), 1.0 / R) for R in args.ratios for lr in args.lrs]
+
+
+def curve(res, lr, taus):
+    """Irrelevant norm interpolated at the times tau = eta * t (linear in log tau)."""
+    steps = np.array(res.history["step"][1:], dtype=float)
+    values = np.array([np.nan if v is None else v for v in res.history["irrelevant_norm"][1:]])
+    return np.interp(np.log(taus), np.log(lr * steps), values)
+
+
+def rate(res, lr, T):
+    n_start, n_end = curve(res, lr, np.array([T / 10, T]))
+    return float(np.log(n_start / n_end) / (0.9 * T))
+
+
+def spread(curves):
+    """Relative spread (max - min) / mean across runs, at each tau: (n_tau,)."""
+    C = np.array(curves)
+    return (C.max(axis=0) - C.min(axis=0)) / C.mean(axis=0)
+
+
+def group_spreads(runs, key, taus):
+    """Per group of equal `key` ('ratio' or 'lr'): max spread over tau and spread at T."""
+    out = []
+    for value in sorted({r[key] for r in runs}):
+        members = [r for r in runs if r[key] == value]
+        if len(members) < 2:
+            continue
+        s = spread([r["curve"] for r in members])
+        out.append({key: value, "runs": [(r["lr"], r["b"]) for r in members],
+                    "max_spread": float(np.nanmax(s)), "spread_at_budget": float(s[-1]),
+                    "final_norms": [r["final"] for r in members]})
+    return out
+
+
+def fit(runs, key):
+    """log-log fits of runs' `key` ('rate' or 'excess'): against eta / b, and against eta
+    and b separately (runs with a value <= 0 cannot be logged and are listed apart)."""
+    ok = [r for r in runs if r[key] is not None and r[key] > 0]
+    out = {"quantity": key, "runs_fitted": len(ok),
+           "excluded_nonpositive": [(r["lr"], r["b"]) for r in runs if r[key] is not None
+                                    and r[key] <= 0]}
+    values = [r[key] for r in runs if r[key] is not None]
+    if len(values) >= 2:
+        rank = lambda v: np.argsort(np.argsort(v))
+        ratios = [r["ratio"] for r in runs if r[key] is not None]
+        out["spearman_vs_eta_over_b"] = float(np.corrcoef(rank(ratios), rank(values))[0, 1])
+    if len(ok) < 4:
+        return out
+    y = np.log([r[key] for r in ok])
+    x = np.log([r["ratio"] for r in ok])
+    slope, intercept = np.polyfit(x, y, 1)
+    A = np.column_stack([np.ones(len(ok)), np.log([r["lr"] for r in ok]),
+                         np.log([r["b"] for r in ok])])
+    coef, *_ = np.linalg.lstsq(A, y, rcond=None)
+    r2 = lambda pred: float(1 - np.sum((y - pred) ** 2) / np.sum((y - y.mean()) ** 2))
+    out.update(slope=float(slope), intercept=float(intercept), r2=r2(slope * x + intercept),
+               alpha_eta=float(coef[1]), beta_b=float(coef[2]), r2_two_factor=r2(A @ coef))
+    out["slope_at_fixed_eta"] = {}                   # d ln(value) / d ln(eta/b) = -d ln / d ln b
+    for lr in sorted({r["lr"] for r in ok}):
+        same = [r for r in ok if r["lr"] == lr]
+        if len(same) >= 2:
+            out["slope_at_fixed_eta"][lr] = float(np.polyfit(
+                np.log([r["ratio"] for r in same]), np.log([r[key] for r in same]), 1)[0])
+    return out
+
+
+def fit_text(f, name):
+    if "slope" not in f:
+        return f"{name}: fewer than 4 positive values, no fit ({f})"
+    return (f"{name}: fit over {f['runs_fitted']} runs ∝ (η/b)^{f['slope']:.3f} "
+            f"(R² = {f['r2']:.3f}); "
+            f"two-factor fit ∝ η^{f['alpha_eta']:.3f} · b^{f['beta_b']:.3f} (R² = "
+            f"{f['r2_two_factor']:.3f}); Spearman with η/b = {f['spearman_vs_eta_over_b']:.3f}; "
+            f"excluded (≤ 0): {f['excluded_nonpositive']}; slope against η/b at fixed η: "
+            + ", ".join(f"η={lr:g}: {v:.2f}" for lr, v in f["slope_at_fixed_eta"].items()))
+
+
+def one_run(args, taus, lr, b, optimizer="sgd"):
+    steps = int(round(args.budget / lr))
+    config = Config(optimizer=optimizer, lr=lr, batch_size=b, steps=steps, n=args.n,
+                    seed=args.seed, records_per_decade=20)
+    res = train(config)
+    name = "GD" if optimizer == "gd" else f"b={b:<4d} eta/b=1/{b / lr:<5g}"
+    print(f"  eta={lr:<6g} {name:22s} {steps:>7d} steps  irrelevant norm "
+          f"{res.final['irrelevant_norm']:.3f}  ({res.final['wall_time']:.1f} s)",
+          file=sys.stderr, flush=True)
+    return {"lr": lr, "b": b, "ratio": lr / b, "steps": steps, "result": res,
+            "curve": curve(res, lr, taus), "rate": rate(res, lr, args.budget),
+            "start": res.history["irrelevant_norm"][0],
+            "at_tenth": float(curve(res, lr, np.array([args.budget / 10]))[0]),
+            "final": res.final["irrelevant_norm"], "train_loss": res.final["train_loss"],
+            "test_loss": res.final["test_loss"], "diverged": res.final["diverged"],
+            "wall_time": res.final["wall_time"]}
+
+
+def run_grid(args, taus):
+    """SGD runs of the grid and, unless --no-gd, GD at each eta ({eta: run})."""
+    runs = [one_run(args, taus, lr, b) for lr, b, _ in grid(args)]
+    gd = {} if args.no_gd else {lr: one_run(args, taus, lr, 2 * args.n, "gd") for lr in args.lrs}
+    for r in runs:
+        ref = gd.get(r["lr"])
+        r["excess"] = (None if ref is None
+                       else float(np.log(ref["final"] / r["final"]) / args.budget))
+    return runs, gd
+
+
+def styles_for(runs):
+    import matplotlib.pyplot as plt
+    lrs = sorted({r["lr"] for r in runs})
+    colors = dict(zip(lrs, plt.cm.plasma(np.linspace(0.0, 0.8, len(lrs)))))
+    markers = dict(zip(lrs, "v^os*D"[:len(lrs)]))
+    return lrs, colors, markers
+
+
+def plot_collapse(runs, gd, taus, path, title):
+    """One panel per equal-eta/b group: its runs (colour = eta) and GD at each eta (thin)."""
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    ratios = sorted({r["ratio"] for r in runs}, reverse=True)
+    lrs, colors, _ = styles_for(runs)
+    fig, axes = plt.subplots(1, len(ratios), figsize=(4.2 * len(ratios), 4.4), sharey=True,
+                             squeeze=False)
+    for ax, q in zip(axes[0], ratios):
+        for r in (r for r in runs if r["ratio"] == q):
+            ax.plot(taus, r["curve"], color=colors[r["lr"]], lw=2.2,
+                    label=f"SGD η={r['lr']:g}, b={r['b']}")
+        for lr, r in gd.items():
+            ax.plot(taus, r["curve"], color=colors[lr], lw=1.0, ls="--",
+                    label=f"GD η={lr:g}" if q == ratios[0] else None)
+        ax.set_xscale("log")
+        ax.set_title(f"η/b = 1/{1 / q:g}", fontsize=10)
+        ax.set_xlabel(r"$\eta\, t$  (log scale)")
+        ax.grid(True, alpha=0.3)
+        ax.legend(fontsize=7.5, loc="lower left")
+    axes[0][0].set_ylabel(r"irrelevant first-layer norm $\|W_1[:, S^c]\|_F$")
+    fig.suptitle(title + ". Equal η/b would put a panel's thick curves on one curve; "
+                 "dashed: GD at each η (the same in every panel)", fontsize=10)
+    fig.tight_layout()
+    fig.savefig(path, dpi=105)
+    plt.close(fig)
+
+
+def plot_rates(runs, fits, path, title):
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    from matplotlib.ticker import NullFormatter
+    lrs, colors, markers = styles_for(runs)
+    ratios = sorted({r["ratio"] for r in runs})
+    fig, axes = plt.subplots(1, 2, figsize=(13, 6))
+    panels = [(axes[0], "rate",
+               "late shrinkage rate per unit ηt\n" r"$\ln(n(T/10)/n(T))\,/\,0.9T$"),
+              (axes[1], "excess",
+               "excess shrinkage over GD at the same η\n" r"$\ln(n_{GD}(T)/n(T))\,/\,T$")]
+    for ax, key, label in panels:
+        f = fits[key]
+        for lr in lrs:
+            pts = [(r["ratio"], max(r[key], 1e-8)) for r in runs
+                   if r["lr"] == lr and r[key] is not None]
+            if pts:
+                ax.plot(*zip(*pts), marker=markers[lr], color=colors[lr], ms=7, lw=0.8,
+                        label=f"SGD η = {lr:g} (line: fixed η, varying b)")
+        if "slope" in f:
+            xs = np.array([min(ratios), max(ratios)])
+            ax.plot(xs, np.exp(f["intercept"]) * xs ** f["slope"], "k--", lw=1,
+                    label=f"fit ∝ (η/b)^{f['slope']:.2f}  (R²={f['r2']:.2f})")
+            ax.plot([], [], " ", label=f"two-factor fit ∝ η^{f['alpha_eta']:.2f} · "
+                                       f"b^{f['beta_b']:.2f}  (R²={f['r2_two_factor']:.2f})")
+        ax.set_xscale("log")
+        ax.set_yscale("log")
+        ax.set_xlabel("η / b (log scale)")
+        ax.set_ylabel(label + "  (≤ 0 drawn at 1e-8)", fontsize=9)
+        ax.grid(True, which="major", alpha=0.3)
+        ax.xaxis.set_minor_formatter(NullFormatter())
+        ax.legend(fontsize=7.5, loc="upper center", bbox_to_anchor=(0.5, -0.16), ncol=2)
+    fig.suptitle(title + "; n = irrelevant norm, T = budget", fontsize=10)
+    fig.tight_layout()
+    fig.savefig(path, dpi=105)
+    plt.close(fig)
+
+
+def fmt(v):
+    return "–" if v is None else (f"{v:.3g}" if isinstance(v, float) else str(v))
+
+
+def markdown(head, rows):
+    lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    lines += ["| " + " | ".join(fmt(c) for c in row) + " |" for row in rows]
+    return "\n".join(lines)
+
+
+def tables(runs, gd, by_ratio, by_lr, fits, T):
+    rows = [[f"1/{1 / r['ratio']:g}", r["lr"], r["b"], r["steps"], r["start"], r["at_tenth"],
+             r["final"], r["rate"], r["excess"], r["train_loss"], r["test_loss"],
+             "no" if r["diverged"] is False else f"at {r['diverged']}", r["wall_time"]]
+            for r in runs]
+    rows += [["GD", lr, r["b"], r["steps"], r["start"], r["at_tenth"], r["final"], r["rate"], None,
+              r["train_loss"], r["test_loss"],
+              "no" if r["diverged"] is False else f"at {r['diverged']}", r["wall_time"]]
+             for lr, r in gd.items()]
+    head = ["η/b", "η", "b", "steps", "‖W1[:,Sᶜ]‖ start", f"at ηt={T / 10:g}", f"at ηt={T:g}",
+            "late rate", "excess over GD", "train loss", "test loss", "diverged", "time s"]
+    pairs = lambda g: ", ".join(f"({a:g},{b})" for a, b in g["runs"])
+    group_rows = [[f"equal η/b = 1/{1 / g['ratio']:g}", pairs(g), g["max_spread"],
+                   g["spread_at_budget"]] for g in by_ratio]
+    group_rows += [[f"control: equal η = {g['lr']:g}", pairs(g), g["max_spread"],
+                    g["spread_at_budget"]] for g in by_lr]
+    return (markdown(head, rows) + "\n\n"
+            + markdown(["group", "(η, b) runs", "max relative spread over ηt",
+                        f"spread at ηt={T:g}"], group_rows) + "\n\n" + fit_text(fits["rate"], "late rate")
+            + "\n" + fit_text(fits["excess"], "excess over GD"))
+
+
+def main(argv=None):
+    args = parse_args(argv)
+    os.makedirs(args.out, exist_ok=True)
+    start = time.perf_counter()
+    taus = np.logspace(0, np.log10(args.budget), 60)
+    try:
+        runs, gd = run_grid(args, taus)
+    except (ValueError, TypeError) as err:
+        sys.exit(f"eta_over_b.py: error: {err}")
+    by_ratio = sorted(group_spreads(runs, "ratio", taus), key=lambda g: -g["ratio"])
+    by_lr = group_spreads(runs, "lr", taus)
+    fits = {key: fit(runs, key) for key in ("rate", "excess")}
+    title = (f"same data (N={2 * args.n}) and initial weights for every run; "
+             f"budget ηt = {args.budget:g}")
+    plot_collapse(runs, gd, taus, os.path.join(args.out, "collapse.png"), title)
+    plot_rates(runs, fits, os.path.join(args.out, "rates.png"), title)
+    as_json = lambda r: ({k: v for k, v in r.items() if k not in ("result", "curve")}
+                         | {"curve": r["curve"].tolist(), "run": r["result"].to_dict()})
+    write_json_atomic({"args": vars(args), "fits": fits, "groups_equal_eta_over_b": by_ratio,
+                       "groups_equal_eta": by_lr, "taus": taus.tolist(),
+                       "runs": [as_json(r) for r in runs],
+                       "gd": {str(lr): as_json(r) for lr, r in gd.items()}},
+                      os.path.join(args.out, "summary.json"))
+    print(tables(runs, gd, by_ratio, by_lr, fits, args.budget))
+    print(f"\nfigures and summary.json in {args.out}/  (total {time.perf_counter() - start:.0f} s)")
+    return {"runs": runs, "gd": gd, "fits": fits, "by_ratio": by_ratio, "by_lr": by_lr}
+
+
+if __name__ == "__main__":
+    main()

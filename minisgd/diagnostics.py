@@ -1,0 +1,249 @@
+"""Diagnostics of the loss along a run: gradient noise (the per-sample gradient variance
+Gamma, ||grad C||^2) and curvature (Hessian-vector products written by hand).
+
+For the data loss C = (1/N) sum_i C_i (mse; C_i the loss of sample i alone) with gradient
+g = grad C and per-sample gradients g_i = grad C_i, the two quantities that the modified
+loss of SGD is made of (SCIENCE.md section 1, "Mechanism") are
+
+    ||grad C||^2 = ||g||^2
+    Gamma        = (1/N) sum_i ||g_i - g||^2           (a sum over every parameter)
+
+Gamma is split over disjoint groups of parameters -- the irrelevant first-layer weights
+(rows j not in S of weights[0], layout (n_in, n_out)), the relevant first-layer rows, and
+the rest (deeper weights and all biases) -- so that a run can show *where* SGD's noise sits.
+The three parts add up to Gamma; the same split is given for ||g||^2.
+
+Cost: one ordinary forward + backward over all N samples (for g), then a second pass in
+chunks of `chunk` samples that builds the chunk's per-sample gradients with
+MLP.backward(per_sample=True): about 2-3x the cost of one full-batch gradient, and
+chunk * n_params floats of memory. Record it at the log-spaced history steps only
+(gradient_noise_metrics() plugs into train(..., extra_metrics=...)), not at every step.
+
+Hessian-vector products (Pearlmutter 1994): R{.} = d/dr (.)(theta + r v) at r = 0, applied
+to every line of the forward and backward passes of model.py. With the layer input a_l,
+z_l = a_l W_l + b_l, a_{l+1} = sigma(z_l), direction (V_l, c_l) for (W_l, b_l):
+
+    forward   R{z_l} = R{a_l} W_l + a_l V_l + c_l        R{a_0} = 0
+              R{a_{l+1}} = sigma'(z_l) * R{z_l}
+    loss      delta = dC/df = 2 (f - y) / (B K)   ->   R{delta} = 2 R{f} / (B K)
+    backward  R{dC/dW_l} = R{a_l}^T delta_l + a_l^T R{delta_l}      R{dC/db_l} = sum R{delta_l}
+              e = delta_l W_l^T,  R{e} = R{delta_l} W_l^T + delta_l V_l^T
+              R{delta_{l-1}} = R{e} * sigma'(z_{l-1}) + e * sigma''(z_{l-1}) * R{z_{l-1}}
+
+sigma'' is 0 for linear and (almost everywhere) relu, -2 a (1 - a^2) for tanh (a = tanh z).
+The result is R{grad C} = H v. A different direction v_i per sample (V_l[i] used in sample
+i's rows of a_l V_l and delta_l V_l^T) gives R{grad C} = (1/B) sum_i H_i v_i, because C_i
+depends on the parameters only through sample i's own forward pass. Directions can be
+given rank one per sample, V_l[i] = outer(U[i], E[i]) (the form of a per-sample gradient),
+which needs no (B, n_in, n_out) array: a_l[i] V_l[i] = (a_l[i] . U[i]) E[i]. Cost of one
+HVP: about two full-batch gradients.
+
+Not for: the modified loss and its gradient (modified_loss.py), which use both.
+"""
+import numpy as np
+
+from .checks import check_float_array, check_int, describe
+from .data import check_support
+from .losses import check_targets, mse
+from .model import MLP, Grads, activation_derivative
+
+GROUPS = ("irrelevant", "relevant", "rest")
+
+
+def check_noise_inputs(net, X, y, support, loss="mse"):
+    """Validate (net, X, y, support) for the diagnostics; returns (X, Y (N, K), support)."""
+    if not isinstance(net, MLP):
+        raise TypeError("net must be a minisgd.MLP (the diagnostics need its per-sample "
+                        f"gradients, MLP.backward(per_sample=True)), got {describe(net)}")
+    if loss != "mse":
+        raise ValueError(f"loss must be 'mse' (the only loss the diagnostics implement), "
+                         f"got {loss!r}")
+    X = check_float_array("X", X, shape=(None, net.sizes[0]))
+    if X.shape[0] < 2:
+        raise ValueError("X must hold at least 2 samples: the per-sample gradient variance "
+                         f"Gamma is undefined for a batch of size {X.shape[0]}")
+    Y = check_targets("mse", y, X.shape[0], net.sizes[-1])
+    return X, Y, check_support(support, net.sizes[0])
+
+
+def group_masks(net, support):
+    """Boolean masks shaped like each parameter: which entries belong to each group.
+
+    Returns {group: [mask per parameter]} in the order of net.params (weights, then biases).
+    """
+    irrelevant_rows = np.ones(net.sizes[0], dtype=bool)
+    irrelevant_rows[list(support)] = False
+    masks = {g: [np.zeros(p.shape, dtype=bool) for p in net.params] for g in GROUPS}
+    masks["irrelevant"][0][irrelevant_rows, :] = True                 # W1[S^c, :]
+    masks["relevant"][0][~irrelevant_rows, :] = True                  # W1[S, :]
+    for l in range(1, len(net.params)):
+        masks["rest"][l][...] = True                                  # deeper W, biases
+    return masks
+
+
+def full_gradient(net, X, Y):
+    """(C, [dC/dp for p in net.params]) on the whole set, one forward + backward."""
+    acts = net.forward_cache(X)
+    value, delta = mse(acts[-1], Y)                                   # delta: (N, K)
+    grads = net.backward(acts, delta)
+    return value, grads.weights + (grads.biases or [])
+
+
+def gradient_noise(net, X, y, support, chunk=1024):
+    """||grad C||^2 and Gamma = (1/N) sum_i ||grad C_i - grad C||^2 on (X, y), split.
+
+    Returns a dict of floats: grad_norm_sq, gamma, and gamma_<group> / grad_norm_sq_<group>
+    for group in irrelevant (W1[S^c, :]), relevant (W1[S, :]) and rest. Two passes (see
+    the module docstring for the cost): g first, then sum_i ||g_i - g||^2 chunk by chunk,
+    which avoids the cancellation of the one-pass formula (1/N) sum ||g_i||^2 - ||g||^2.
+    """
+    X, Y, support = check_noise_inputs(net, X, y, support)
+    chunk = check_int("chunk", chunk, low=1)
+    N = X.shape[0]
+    masks = group_masks(net, support)
+    _, g = full_gradient(net, X, Y)
+    sums = {group: 0.0 for group in GROUPS}
+    for start in range(0, N, chunk):
+        Xc, Yc = X[start:start + chunk], Y[start:start + chunk]        # (B, d), (B, K)
+        acts = net.forward_cache(Xc)
+        _, delta = mse(acts[-1], Yc)
+        per = net.backward(acts, delta, per_sample=True)              # arrays (B, *shape)
+        for p_i, g_p, k in zip(per.weights + (per.biases or []), g, range(len(g))):
+            dev2 = (p_i - g_p) ** 2                                   # (B, *shape)
+            for group in GROUPS:
+                m = masks[group][k]
+                if m.any():
+                    sums[group] += float(dev2[:, m].sum())
+    out = {"grad_norm_sq": sum(float(np.sum(g_p * g_p)) for g_p in g)}
+    out["gamma"] = sum(sums.values()) / N
+    for group in GROUPS:
+        out[f"gamma_{group}"] = sums[group] / N
+        out[f"grad_norm_sq_{group}"] = sum(float(np.sum(g_p[m] ** 2))
+                                           for g_p, m in zip(g, masks[group]))
+    return out
+
+
+def gradient_noise_metrics(chunk=1024):
+    """An extra_metrics function for train(): fn(net, data) -> gradient_noise(...) on the
+    training set (data.X, data.y, data.support). Adds the columns grad_norm_sq, gamma,
+    gamma_irrelevant, gamma_relevant, gamma_rest and grad_norm_sq_<group> to the history,
+    at the log-spaced record steps only."""
+    chunk = check_int("chunk", chunk, low=1)
+
+    def extra(net, data):
+        return gradient_noise(net, data.X, data.y, data.support, chunk=chunk)
+    return extra
+
+
+# ---- Hessian-vector products (R-operator) ---------------------------------------------
+def activation_second_derivative(name, a):
+    """sigma''(z) in terms of a = sigma(z): tanh -2 a (1 - a^2); linear and relu 0 (None)."""
+    if name == "tanh":
+        return -2.0 * a * (1.0 - a * a)
+    return None
+
+
+def direction_forward(V, a):
+    """The term a_l V_l of R{z_l}: V shared (n_in, n_out), per-sample (B, n_in, n_out),
+    rank-one per sample (U (B, n_in), E (B, n_out)) meaning V[i] = outer(U[i], E[i]), or a
+    list of such terms (their sum)."""
+    if isinstance(V, list):
+        return sum(direction_forward(v, a) for v in V)
+    if isinstance(V, tuple):
+        U, E = V
+        return np.einsum("bi,bi->b", a, U)[:, None] * E              # (B, n_out)
+    if V.ndim == 3:
+        return np.einsum("bi,bio->bo", a, V)                          # (B, n_out)
+    return a @ V                                                       # (B, n_out)
+
+
+def direction_backward(V, delta):
+    """The term delta_l V_l^T of R{e} (same forms of V as direction_forward)."""
+    if isinstance(V, list):
+        return sum(direction_backward(v, delta) for v in V)
+    if isinstance(V, tuple):
+        U, E = V
+        return np.einsum("bo,bo->b", delta, E)[:, None] * U          # (B, n_in)
+    if V.ndim == 3:
+        return np.einsum("bo,bio->bi", delta, V)                      # (B, n_in)
+    return delta @ V.T                                                 # (B, n_in)
+
+
+def r_forward(net, acts, VW, Vb):
+    """R{z_l} for every layer (list of (B, n_out)), given the cached forward pass."""
+    Rz, Ra = [], None
+    for l, W in enumerate(net.weights):
+        rz = direction_forward(VW[l], acts[l])                        # (B, n_out)
+        if Ra is not None:
+            rz = rz + Ra @ W
+        if Vb is not None:
+            rz = rz + Vb[l]                                           # (n_out,) or (B, n_out)
+        Rz.append(rz)
+        deriv = activation_derivative(net.activation, acts[l + 1])
+        Ra = rz if deriv is None else deriv * rz                      # R{a_{l+1}}
+    return Rz
+
+
+def r_backward(net, acts, delta, Rz, VW):
+    """R{dC/dW_l}, R{dC/db_l} given delta = dC/df and the forward R pass Rz."""
+    L = len(net.weights)
+    B, K = delta.shape
+    r_delta = Rz[-1] * (2.0 / (B * K))                                # R{dC/df}, mse
+    hW, hb = [None] * L, ([None] * L if net.biases is not None else None)
+    for l in reversed(range(L)):
+        a_in = acts[l]                                                # (B, n_in)
+        hW[l] = a_in.T @ r_delta                                      # (n_in, n_out)
+        if hb is not None:
+            hb[l] = r_delta.sum(axis=0)                               # (n_out,)
+        if l > 0:
+            d1 = activation_derivative(net.activation, a_in)          # sigma'(z_{l-1})
+            d2 = activation_second_derivative(net.activation, a_in)   # sigma''(z_{l-1})
+            Ra_in = Rz[l - 1] if d1 is None else d1 * Rz[l - 1]       # R{a_l}: (B, n_in)
+            hW[l] += Ra_in.T @ delta
+            e = delta @ net.weights[l].T                              # dC/da_l: (B, n_in)
+            r_e = r_delta @ net.weights[l].T + direction_backward(VW[l], delta)
+            delta = e if d1 is None else e * d1                       # dC/dz_{l-1}
+            r_delta = r_e if d1 is None else r_e * d1
+            if d2 is not None:
+                r_delta = r_delta + e * d2 * Rz[l - 1]
+    return Grads(hW, hb)
+
+
+def hvp_cached(net, acts, delta, v):
+    """R{grad C} along v (Grads; shared, per-sample (B, ...) or rank-one tuples) on a cached
+    forward pass acts with delta = dC/df. No validation: the hot path."""
+    Rz = r_forward(net, acts, v.weights, v.biases)
+    return r_backward(net, acts, delta, Rz, v.weights)
+
+
+def check_direction(net, v, batch=None):
+    """v must be Grads shaped like net's parameters, with a leading batch axis if batch."""
+    if not isinstance(v, Grads):
+        raise TypeError(f"v must be a minisgd.Grads (weights, biases), got {describe(v)}")
+    lead = () if batch is None else (batch,)
+    if (v.biases is None) != (net.biases is None):
+        raise ValueError("v.biases must be None exactly when the net has no biases")
+    if not isinstance(v.weights, (list, tuple)) or len(v.weights) != len(net.weights):
+        raise ValueError(f"v.weights must be a list of {len(net.weights)} arrays")
+    for l, W in enumerate(net.weights):
+        check_float_array(f"v.weights[{l}]", v.weights[l], shape=lead + W.shape)
+        if net.biases is not None:
+            check_float_array(f"v.biases[{l}]", v.biases[l], shape=lead + net.biases[l].shape)
+    return v
+
+
+def hvp(net, X, y, v, per_sample=False):
+    """Hessian-vector product of the mse data loss C = (1/B) sum_i C_i on (X, y).
+
+    per_sample=False: v is Grads shaped like the parameters; returns H v (Grads).
+    per_sample=True:  v has arrays (B, *shape), one direction v_i per sample; returns
+    (1/B) sum_i H_i v_i (H_i = hessian of sample i's loss C_i), which is H v when all v_i = v.
+    """
+    if not isinstance(net, MLP):
+        raise TypeError(f"net must be a minisgd.MLP, got {describe(net)}")
+    X = check_float_array("X", X, shape=(None, net.sizes[0]))
+    Y = check_targets("mse", y, X.shape[0], net.sizes[-1])
+    check_direction(net, v, X.shape[0] if per_sample else None)
+    acts = net.forward_cache(X)
+    _, delta = mse(acts[-1], Y)
+    return hvp_cached(net, acts, delta, v)

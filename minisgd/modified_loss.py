@@ -1,0 +1,240 @@
+"""SGD's modified loss C_SGD, its exact gradient, and full-batch GD on it.
+
+The objective (Smith, Dherin, Barrett, De 2021; SCIENCE.md section 1, "Mechanism"), for the
+data loss C = (1/N) sum_i C_i (mse), step size eta and batch size b out of N samples:
+
+    C_SGD = C + (eta / 4) ||g||^2 + k Gamma,        k = ((N - b) / (N - 1)) * eta / (4 b)
+    g = grad C,   g_i = grad C_i,   Gamma = (1/N) sum_i ||g_i - g||^2
+
+Its gradient. Write H = hess C = (1/N) sum_i H_i, H_i = hess C_i (symmetric).
+  * grad ||g||^2 = 2 H g                       (chain rule: d||g||^2 = 2 <g, H dtheta>)
+  * Gamma = (1/N) sum_i ||g_i||^2 - ||g||^2   (expand the square; (1/N) sum_i g_i = g), so
+    grad Gamma = (2/N) sum_i H_i g_i - 2 H g = (2/N) sum_i H_i (g_i - g)
+  * grad C_SGD = g + (eta/2 - 2k) H g + 2k (1/N) sum_i H_i g_i
+
+GD with only the gradient-norm term (k = 0) is the modified loss of full-batch GD.
+
+Both Hessian terms come from one Hessian-vector-product pass written by hand
+(diagnostics.hvp_cached, Pearlmutter's R-operator) along the per-sample direction
+v_i = (eta/2 - 2k) g + 2k g_i, whose result is (1/N) sum_i H_i v_i. A per-sample gradient is
+rank one in each weight matrix, g_i[W_l] = outer(a_l[i], e_l[i]) with e_l[i] = dC_i/dz_l, so
+no (N, n_in, n_out) array is formed; Gamma's value likewise uses
+||g_i[W_l]||^2 = ||a_l[i]||^2 ||e_l[i]||^2.
+
+Cost of modified_loss_and_grad: one forward + backward and one R pass over all N samples.
+Measured on the paper's 15-15-15-15-1 net, N = 2000: 2.2 ms against 0.35 ms for a plain
+full-batch gradient (the many (N, 15) temporaries dominate; see experiments/modified_loss.py
+on glibc's allocator). Memory O(N * total width). Not for: SGD itself (optimizers.py) or the
+Gamma split by parameter group (diagnostics.py).
+"""
+import time
+
+import numpy as np
+
+from .checks import check_float, check_float_array, check_int, describe
+from .diagnostics import hvp_cached
+from .losses import check_targets, mse
+from .model import MLP, Grads, activation_derivative
+from .optimizers import clip_global_norm
+from . import train as training
+
+
+def layer_deltas(net, acts, delta):
+    """delta_l = dC/dz_l for every layer (list of (B, n_out)), the backward loop of
+    model.py without the parameter gradients."""
+    deltas = [None] * len(net.weights)
+    for l in reversed(range(len(net.weights))):
+        deltas[l] = delta
+        if l > 0:
+            delta = delta @ net.weights[l].T                          # dC/da_l: (B, n_in)
+            deriv = activation_derivative(net.activation, acts[l])
+            if deriv is not None:
+                delta = delta * deriv                                 # dC/dz_{l-1}
+    return deltas
+
+
+# ---- public, validated ----------------------------------------------------------------
+def objective_name(grad_norm=True, variance=True):
+    """The objective GD descends for these switches, e.g. 'C_SGD'."""
+    if grad_norm and variance:
+        return "C_SGD"
+    return "C" + (" + (eta/4)|grad C|^2" if grad_norm else "") + (" + k Gamma" if variance else "")
+
+
+def modified_loss_and_grad(net, X, y, lr, batch_size, variance=True,
+                           grad_norm=True):
+    """(C_SGD, terms, grad C_SGD) on the training set (X, y), N = len(X) (see the module
+    docstring for the objective and its gradient). variance=False drops the Gamma term,
+    leaving C + (eta/4) ||grad C||^2, the modified loss of full-batch GD; grad_norm=False
+    drops the (eta/4) ||grad C||^2 term (both False: plain C).
+
+    terms: {"loss": C, "grad_norm_sq": ||g||^2, "gamma": Gamma, "k": the Gamma coefficient
+    ((N - b)/(N - 1)) eta / (4b) (0 when variance=False), "penalty": C_SGD - C}.
+    """
+    if not isinstance(net, MLP):
+        raise TypeError(f"net must be a minisgd.MLP, got {describe(net)}")
+    X = check_float_array("X", X, shape=(None, net.sizes[0]))
+    if X.shape[0] < 2:
+        raise ValueError("X must hold at least 2 samples: Gamma, the per-sample gradient "
+                         f"variance in C_SGD, is undefined for {X.shape[0]} sample")
+    Y = check_targets("mse", y, X.shape[0], net.sizes[-1])
+    lr = check_float("lr", lr, low=0.0, low_open=True)
+    batch_size = check_int("batch_size", batch_size, low=1, high=X.shape[0])
+    return modified_loss_cached(net, X, Y, lr, batch_size, bool(variance), bool(grad_norm))
+
+
+def modified_loss_cached(net, X, Y, lr, b, variance, grad_norm=True,
+                         need_grad=True):
+    """modified_loss_and_grad without validation (the GD loop's hot path)."""
+    N = X.shape[0]
+    acts = net.forward_cache(X)
+    loss, delta = mse(acts[-1], Y)                                    # delta: (N, K)
+    deltas = layer_deltas(net, acts, delta)                           # (N, n_out) each
+    g = Grads([acts[l].T @ d for l, d in enumerate(deltas)],
+              None if net.biases is None else [d.sum(axis=0) for d in deltas])
+    g_sq = sum(float(np.vdot(p, p)) for p in g.weights + (g.biases or []))
+    # per-sample gradients, rank one: g_i[W_l] = outer(a_l[i], E_l[i]), g_i[b_l] = E_l[i]
+    E = [N * d for d in deltas]                                       # dC_i/dz_l: (N, n_out)
+    a_sq = [np.einsum("bi,bi->b", acts[l], acts[l]) for l in range(len(E))]
+    e_sq = [np.einsum("bo,bo->b", e, e) for e in E]                   # (N,)
+    per_sq = sum(a * e for a, e in zip(a_sq, e_sq))                   # ||g_i[W]||^2: (N,)
+    if net.biases is not None:
+        per_sq = per_sq + sum(e_sq)
+    gamma = float(per_sq.mean()) - g_sq
+    k = (N - b) / (N - 1) * lr / (4.0 * b) if variance else 0.0
+    c = lr / 4.0 if grad_norm else 0.0                                # weight of ||g||^2
+    penalty = c * g_sq + k * gamma
+    terms = {"loss": float(loss), "grad_norm_sq": g_sq, "gamma": gamma, "k": k,
+             "penalty": penalty}
+    if not need_grad:
+        return loss + penalty, terms, None
+    # one R pass along the per-sample direction v_i = alpha g + beta g_i gives
+    # alpha H g + beta (1/N) sum_i H_i g_i, the two Hessian terms of grad C_SGD
+    alpha, beta = 2.0 * c - 2.0 * k, 2.0 * k
+    L = len(net.weights)
+    if alpha == 0.0 and beta == 0.0:                                  # plain C
+        return loss, terms, g
+    VW = [[alpha * g.weights[l]] + ([(acts[l], beta * E[l])] if k else []) for l in range(L)]
+    Vb = None if net.biases is None else [alpha * g.biases[l] + beta * E[l] for l in range(L)]
+    Hv = hvp_cached(net, acts, delta, Grads(VW, Vb))
+    total = [p + h for p, h in zip(g.weights + (g.biases or []), Hv.weights + (Hv.biases or []))]
+    return loss + penalty, terms, Grads(total[:L], total[L:] if net.biases is not None else None)
+
+
+# ---- GD on the modified loss -------------------------------------------------------------
+class ModifiedLossGD:
+    """Full-batch gradient descent on C_SGD (variance=False: on C + (eta/4)||grad C||^2;
+    grad_norm=False: without that term; both False: plain GD on C, in the same loop):
+
+        G     <- grad C_SGD(theta)                   on all N training samples, exactly
+        G     <- G * min(1, clip / (||G||_2 + 1e-6))  global norm, as optimizers.SGD
+        theta <- theta - h * G                       h = eta / substeps
+
+    eta is the SGD step size being modelled (it sets the coefficients of C_SGD); batch_size
+    is the b of that SGD run (no batches are drawn). substeps = 1 is GD with step eta;
+    substeps = k takes k steps of eta / k per SGD step, a closer approximation of the
+    gradient flow on C_SGD that the theory compares SGD with (GD with step eta adds its own
+    (eta/4)||grad C_SGD||^2). penalty(net) = C_SGD - C, logged apart from the data loss.
+    """
+
+    def __init__(self, lr, batch_size, X, Y, clip=1.0, variance=True, substeps=1,
+                 grad_norm=True):
+        self.lr = check_float("lr", lr, low=0.0, low_open=True)
+        self.batch_size = check_int("batch_size", batch_size, low=1, high=X.shape[0])
+        self.clip = None if clip is None else check_float("clip", clip, low=0.0, low_open=True)
+        self.substeps = check_int("substeps", substeps, low=1)
+        self.X, self.Y = X, Y
+        self.variance, self.grad_norm = bool(variance), bool(grad_norm)
+
+    def gradient(self, net):
+        """(C_SGD, terms, grad C_SGD) at the current parameters."""
+        return modified_loss_cached(net, self.X, self.Y, self.lr, self.batch_size,
+                                    self.variance, self.grad_norm)
+
+    def step(self, net, G):
+        """theta <- theta - (eta / substeps) * clip(G), in place (G is consumed)."""
+        g_list = G.weights + (G.biases or [])
+        if self.clip is not None:
+            clip_global_norm(g_list, self.clip)
+        h = self.lr / self.substeps
+        for p, g in zip(net.params, g_list):
+            p -= h * g
+
+    def penalty(self, net):
+        return modified_loss_cached(net, self.X, self.Y, self.lr, self.batch_size,
+                                    self.variance, self.grad_norm, need_grad=False)[1]["penalty"]
+
+
+UNSUPPORTED = {"momentum": 0.0, "weight_decay": 0.0, "l1": 0.0, "group_l1": 0.0,
+               "label_noise": 0.0, "decay_at": (), "warmup": 0}
+
+
+def train_modified(config, variance=True, data=None, net=None, on_record=None,
+                   extra_metrics=None, substeps=1, grad_norm=True):
+    """GD on C_SGD for config.steps steps (variance=False: on C + (eta/4)||grad C||^2;
+    grad_norm=False: without the (eta/4)||grad C||^2 term; both False: on C itself),
+    eta = config.lr, b = config.batch_size (whatever config.optimizer says), clipping
+    config.clip. Returns a train.Result whose history has train.run_loop's columns
+    (penalty = C_SGD - C) at train.log_spaced_steps. Without data / net it draws the SAME
+    data and initial weights as train(config) (same seed streams). Divergence (C non-finite
+    or above config.diverge_factor x the initial loss) stops the run and keeps the history.
+    substeps: updates of size eta / substeps per step (see ModifiedLossGD); the history's
+    step column counts steps of size eta, so it lines up with the SGD run's."""
+    for name, default in UNSUPPORTED.items():
+        if tuple(np.atleast_1d(getattr(config, name))) != tuple(np.atleast_1d(default)):
+            raise ValueError(f"train_modified runs plain GD on C_SGD: config.{name} must be "
+                             f"{default!r}, got {getattr(config, name)!r}")
+    data_rng, init_rng, _, _ = training.spawn_rngs(check_int("seed", config.seed, low=0))
+    config.validate(n_train=None if data is None else data.X.shape[0])
+    if data is None:
+        data = training.make_data(data_rng, config.d, config.support, config.n, config.target,
+                           config.input, config.center, config.double, config.label_eps,
+                           config.n_test)
+    elif data.X.shape[1] != config.d:
+        raise ValueError(f"d must equal the data's width {data.X.shape[1]}, got {config.d}")
+    check_int("batch_size", config.batch_size, low=1, high=data.X.shape[0])
+    if net is not None and (net.sizes[0] != config.d or net.sizes[-1] != 1):
+        raise ValueError(f"the initial net must map d={config.d} inputs to 1 output, "
+                         f"got sizes {net.sizes}")
+    net = training.build_net(config, init_rng) if net is None else net.copy()
+    X, Y = data.X, data.y[:, None]                                    # (N, d), (N, 1)
+    opt = ModifiedLossGD(config.lr, config.batch_size, X, Y, config.clip, variance, substeps,
+                         grad_norm)
+    start = time.perf_counter()
+    history, diverged = modified_loop(net, data, opt, config, on_record, extra_metrics)
+    wall = time.perf_counter() - start
+    final = training.final_metrics(net, config, data, history, diverged, wall)
+    cfg = training.config_dict(config)
+    cfg.update(optimizer="gd", objective=objective_name(grad_norm, variance), substeps=substeps)
+    history = {k: training.finite_or_none(v) for k, v in history.items()}
+    return training.Result(cfg, history, final, net)
+
+
+def modified_loop(net, data, opt, config, on_record=None, extra_metrics=None):
+    """The GD-on-C_SGD loop; returns (history, diverged step or False)."""
+    Y = data.y[:, None]
+    history = {c: [] for c in training.HISTORY_COLUMNS}
+
+    def record(t):
+        row = training.measure(net, opt, data, Y, data.support, opt.lr)
+        if extra_metrics is not None:
+            row.update(extra_metrics(net, data))
+        history["step"].append(t)
+        for key, value in row.items():
+            history.setdefault(key, []).append(float(value))
+        if on_record is not None:
+            on_record(t, row)
+
+    record(0)
+    limit = config.diverge_factor * history["train_loss"][0]
+    record_at = set(training.log_spaced_steps(config.steps, config.records_per_decade)[1:])
+    for t in range(config.steps):
+        for _ in range(opt.substeps):
+            with np.errstate(over="ignore", invalid="ignore"):
+                value, terms, G = opt.gradient(net)
+            if not (terms["loss"] <= limit and np.isfinite(value)):   # NaN, inf, runaway
+                return history, t
+            opt.step(net, G)
+        if t + 1 in record_at:
+            record(t + 1)
+    return history, False
