@@ -18,9 +18,8 @@ import numpy as np
 from .data import make_data
 from .model import MLP
 from .optimizers import LRSchedule
-from .train import (HISTORY_COLUMNS, BatchGradient, Result, build_net, build_optimizer,
-                    config_dict, final_metrics, finite_or_none, log_spaced_steps,
-                    measure, spawn_rngs)
+from .train import (HISTORY_COLUMNS, BatchGradient, build_net, build_optimizer, config_dict,
+                    finish, log_spaced_steps, measure, spawn_rngs)
 
 PER_MEMBER = {"seed", "lr", "threshold", "support_rule", "diverge_factor"}
 
@@ -143,12 +142,5 @@ def train_ensemble(configs):
                 next_record = next(record_at, None)
     wall = time.perf_counter() - start
     ens.theta[~active] = frozen[~active]
-    return [member_result(ens, k, c, datas[k], record.histories[k], diverged[k], wall / K)
+    return [finish(ens.member(k), c, datas[k], record.histories[k], diverged[k], wall / K)
             for k, c in enumerate(configs)]
-
-
-def member_result(ens, k, config, data, history, diverged, wall):
-    net = ens.member(k)
-    final = final_metrics(net, config, data, history, diverged, wall)
-    history = {key: finite_or_none(v) for key, v in history.items()}
-    return Result(config_dict(config), history, final, net)

@@ -184,57 +184,33 @@ def train_modified(config, variance=True, data=None, net=None, on_record=None,
         if tuple(np.atleast_1d(getattr(config, name))) != tuple(np.atleast_1d(default)):
             raise ValueError(f"train_modified runs plain GD on C_SGD: config.{name} must be "
                              f"{default!r}, got {getattr(config, name)!r}")
-    data_rng, init_rng, _, _ = training.spawn_rngs(check_int("seed", config.seed, low=0))
-    config.validate(n_train=None if data is None else data.X.shape[0])
-    if data is None:
-        data = training.make_data(data_rng, config.d, config.support, config.n, config.target,
-                           config.input, config.center, config.double, config.label_eps,
-                           config.n_test)
-    elif data.X.shape[1] != config.d:
-        raise ValueError(f"d must equal the data's width {data.X.shape[1]}, got {config.d}")
+    data, net, _ = training.prepare(config, data, net)
     check_int("batch_size", config.batch_size, low=1, high=data.X.shape[0])
-    if net is not None and (net.sizes[0] != config.d or net.sizes[-1] != 1):
-        raise ValueError(f"the initial net must map d={config.d} inputs to 1 output, "
-                         f"got sizes {net.sizes}")
-    net = training.build_net(config, init_rng) if net is None else net.copy()
     X, Y = data.X, data.y[:, None]                                    # (N, d), (N, 1)
     opt = ModifiedLossGD(config.lr, config.batch_size, X, Y, config.clip, variance, substeps,
                          grad_norm)
+    history = training.History(net, opt, data, on_record, extra_metrics)
     start = time.perf_counter()
-    history, diverged = modified_loop(net, data, opt, config, on_record, extra_metrics)
-    wall = time.perf_counter() - start
-    final = training.final_metrics(net, config, data, history, diverged, wall)
-    cfg = training.config_dict(config)
-    cfg.update(optimizer="gd", objective=objective_name(grad_norm, variance), substeps=substeps)
-    history = {k: training.finite_or_none(v) for k, v in history.items()}
-    return training.Result(cfg, history, final, net)
+    diverged = modified_loop(net, opt, config, history)
+    result = training.finish(net, config, data, history.columns, diverged,
+                             time.perf_counter() - start)
+    result.config.update(optimizer="gd", objective=objective_name(grad_norm, variance),
+                         substeps=substeps)
+    return result
 
 
-def modified_loop(net, data, opt, config, on_record=None, extra_metrics=None):
-    """The GD-on-C_SGD loop; returns (history, diverged step or False)."""
-    Y = data.y[:, None]
-    history = {c: [] for c in training.HISTORY_COLUMNS}
-
-    def record(t):
-        row = training.measure(net, opt, data, Y, data.support, opt.lr)
-        if extra_metrics is not None:
-            row.update(extra_metrics(net, data))
-        history["step"].append(t)
-        for key, value in row.items():
-            history.setdefault(key, []).append(float(value))
-        if on_record is not None:
-            on_record(t, row)
-
-    record(0)
-    limit = config.diverge_factor * history["train_loss"][0]
+def modified_loop(net, opt, config, history):
+    """The GD-on-C_SGD loop; returns the diverged step or False."""
+    history.record(0, opt.lr)
+    limit = config.diverge_factor * history.columns["train_loss"][0]
     record_at = set(training.log_spaced_steps(config.steps, config.records_per_decade)[1:])
     for t in range(config.steps):
         for _ in range(opt.substeps):
             with np.errstate(over="ignore", invalid="ignore"):
                 value, terms, G = opt.gradient(net)
             if not (terms["loss"] <= limit and np.isfinite(value)):   # NaN, inf, runaway
-                return history, t
+                return t
             opt.step(net, G)
         if t + 1 in record_at:
-            record(t + 1)
-    return history, False
+            history.record(t + 1, opt.lr)
+    return False

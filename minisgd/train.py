@@ -229,29 +229,37 @@ class BatchGradient:
         return loss, self.total
 
 
-def run_loop(net, data, optimizer, schedule, batches, steps, record_at, noise_rng,
-             diverge_factor, on_record=None, extra_metrics=None):
-    """The training loop. Returns (history, diverged_step or False).
+class History:
+    """The history of a run: one row per record step, computed by `measure` (plus
+    extra_metrics(net, data) -> dict of more columns, e.g. gradient-noise diagnostics);
+    on_record(t, row) is told every row (progress displays use it)."""
 
-    batches yields (X_batch (b, d), Y_batch (b, 1)) per step.
-    extra_metrics(net, data) -> dict: more history columns computed at each record step
-    (e.g. gradient-noise diagnostics); on_record(t, row) is told every recorded row.
-    """
-    Y = data.y[:, None]                                      # (N, 1)
-    history = {c: [] for c in HISTORY_COLUMNS}
+    def __init__(self, net, optimizer, data, on_record=None, extra_metrics=None):
+        self.net, self.optimizer, self.data = net, optimizer, data
+        self.Y = data.y[:, None]                                 # (N, 1)
+        self.on_record, self.extra_metrics = on_record, extra_metrics
+        self.columns = {c: [] for c in HISTORY_COLUMNS}
 
-    def record(t):
-        row = measure(net, optimizer, data, Y, data.support, schedule(min(t, steps - 1)))
-        if extra_metrics is not None:
-            row.update(extra_metrics(net, data))
-        history["step"].append(t)
+    def record(self, t, lr):
+        row = measure(self.net, self.optimizer, self.data, self.Y, self.data.support, lr)
+        if self.extra_metrics is not None:
+            row.update(self.extra_metrics(self.net, self.data))
+        self.columns["step"].append(t)
         for key, value in row.items():
-            history.setdefault(key, []).append(float(value))
-        if on_record is not None:
-            on_record(t, row)
+            self.columns.setdefault(key, []).append(float(value))
+        if self.on_record is not None:
+            self.on_record(t, row)
 
-    record(0)
-    limit = diverge_factor * history["train_loss"][0]
+
+def run_loop(net, optimizer, schedule, batches, steps, record_at, noise_rng, history,
+             diverge_factor):
+    """The training loop. Returns the step at which the run diverged, or False.
+
+    batches yields (X_batch (b, d), Y_batch (b, 1)) per step; history.record(t, lr) is
+    called at step 0 and at each step of record_at.
+    """
+    history.record(0, schedule(0))
+    limit = diverge_factor * history.columns["train_loss"][0]
     next_records = iter(record_at[1:])
     next_record = next(next_records)
     loss_and_grad = BatchGradient(net)
@@ -261,12 +269,12 @@ def run_loop(net, data, optimizer, schedule, batches, steps, record_at, noise_rn
             Yb = Yb + optimizer.label_noise * noise_rng.standard_normal(Yb.shape)
         loss, grads = loss_and_grad(net, Xb, Yb)                 # forward, backward
         if not loss <= limit:                                    # NaN, inf or runaway
-            return history, t
+            return t
         optimizer.step(net, grads, schedule(t))                  # (clip) update (prox)
         if t + 1 == next_record:
-            record(t + 1)
+            history.record(t + 1, schedule(min(t + 1, steps - 1)))
             next_record = next(next_records, None)
-    return history, False
+    return False
 
 
 def final_metrics(net, config, data, history, diverged, wall_time):
@@ -291,16 +299,13 @@ def finite_or_none(value):
     return value
 
 
-def train(config=None, data=None, net=None, batches=None, on_record=None,
-          extra_metrics=None):
-    """Run one training run. `data`, `net` (initial weights, copied) and `batches`
-    ((steps, b) int array of row indices) override what the config would draw;
-    on_record / extra_metrics: see run_loop."""
-    config = Config() if config is None else config
-    data_rng, init_rng, batch_rng, noise_rng = spawn_rngs(check_int("seed", config.seed, low=0))
+def prepare(config, data=None, net=None):
+    """Validate a run and draw what it starts from: (data, net, rngs). Given `data` and
+    `net` (copied) replace the draws; rngs = [data, init, batches, label noise]."""
+    rngs = spawn_rngs(check_int("seed", config.seed, low=0))
     if data is None:
         config.validate()
-        data = make_data(data_rng, config.d, config.support, config.n, config.target,
+        data = make_data(rngs[0], config.d, config.support, config.n, config.target,
                          config.input, config.center, config.double, config.label_eps,
                          config.n_test)
     else:
@@ -313,19 +318,33 @@ def train(config=None, data=None, net=None, batches=None, on_record=None,
     if net is not None and (net.sizes[0] != config.d or net.sizes[-1] != 1):
         raise ValueError(f"the initial net must map d={config.d} inputs to 1 output, "
                          f"got sizes {net.sizes}")
-    net = build_net(config, init_rng) if net is None else net.copy()
+    net = build_net(config, rngs[1]) if net is None else net.copy()
+    return data, net, rngs
+
+
+def train(config=None, data=None, net=None, batches=None, on_record=None,
+          extra_metrics=None):
+    """Run one training run. `data`, `net` (initial weights, copied) and `batches`
+    ((steps, b) int array of row indices) override what the config would draw;
+    on_record / extra_metrics: see History."""
+    config = Config() if config is None else config
+    data, net, (_, _, batch_rng, noise_rng) = prepare(config, data, net)
     optimizer = build_optimizer(config)
     schedule = LRSchedule(config.lr, config.steps, config.decay_at, config.decay_factor,
                           config.warmup)
     stream = data_batches(batch_rng, data.X, data.y[:, None], optimizer.batch_size,
                           optimizer.replacement, batches, config.steps)
+    history = History(net, optimizer, data, on_record, extra_metrics)
     record_at = log_spaced_steps(config.steps, config.records_per_decade)
     start = time.perf_counter()
-    history, diverged = run_loop(net, data, optimizer, schedule, stream, config.steps,
-                                 record_at, noise_rng, config.diverge_factor, on_record,
-                                 extra_metrics)
-    wall = time.perf_counter() - start
-    final = final_metrics(net, config, data, history, diverged, wall)
+    diverged = run_loop(net, optimizer, schedule, stream, config.steps, record_at, noise_rng,
+                        history, config.diverge_factor)
+    return finish(net, config, data, history.columns, diverged, time.perf_counter() - start)
+
+
+def finish(net, config, data, history, diverged, wall_time):
+    """The Result of a run: final metrics, JSON-ready history and config."""
+    final = final_metrics(net, config, data, history, diverged, wall_time)
     history = {k: finite_or_none(v) for k, v in history.items()}
     return Result(config_dict(config), history, final, net)
 
