@@ -278,7 +278,10 @@ class MLP:
                     np.sum(delta, axis=-2, out=None if ws is None else gb[l])   # (n_out,)
             if l > 0:
                 # dC/da_{l-1} = delta_l W_l^T, then times sigma'(z_{l-1}): (B, n_in)
-                delta = mm(delta, self.weights[l].mT, out=None if ws is None else ws.deltas[l - 1])
+                Wt = self.weights[l].mT                        # (n_out, n_in) view
+                if B > 64:                  # BLAS runs ~2x faster on a contiguous copy
+                    Wt = np.ascontiguousarray(Wt)                # for tall delta (same numbers)
+                delta = mm(delta, Wt, out=None if ws is None else ws.deltas[l - 1])
                 if self.activation != "linear":                # linear: sigma' = 1
                     delta *= activation_derivative(self.activation, a_in)
         return ws.grads if ws is not None else Grads(gW, gb)

@@ -163,7 +163,7 @@ def spawn_rngs(seed):
     return [np.random.default_rng(s) for s in np.random.SeedSequence(seed).spawn(4)]
 
 
-CHUNK_ROWS = 1024
+CHUNK_ROWS = 2048
 
 
 def dataset_loss(net, X, Y):

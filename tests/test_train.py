@@ -448,11 +448,11 @@ def test_given_data_support_and_config_support_agree():
 
 def test_gd_above_chunk_size_is_full_batch_gradient_descent():
     import minisgd.train as train_module
-    data = make_data(8, d=6, support=(0, 1), n=700, n_test=1100)     # 1400 rows > CHUNK_ROWS
+    data = make_data(8, d=6, support=(0, 1), n=1100, n_test=2100)    # 2200 rows > CHUNK_ROWS
     assert data.X.shape[0] > train_module.CHUNK_ROWS
     net = MLP([6, 5, 5, 1], seed=2)
     res = train(small(d=6, support=(0, 1), depth=2, width=5, optimizer="gd", lr=0.05,
-                      clip=None, steps=20, n=700), data=data, net=net)
+                      clip=None, steps=20, n=1100), data=data, net=net)
     want = manual_run(net, data, 0.05, 20)
     for W, V in zip(res.net.weights, want.weights):
         np.testing.assert_allclose(W, V, rtol=1e-10, atol=1e-13)
