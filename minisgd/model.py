@@ -279,8 +279,8 @@ class MLP:
             if l > 0:
                 # dC/da_{l-1} = delta_l W_l^T, then times sigma'(z_{l-1}): (B, n_in)
                 Wt = self.weights[l].mT                        # (n_out, n_in) view
-                if B > 64:                  # BLAS runs ~2x faster on a contiguous copy
-                    Wt = np.ascontiguousarray(Wt)                # for tall delta (same numbers)
+                if delta.size > 64 * delta.shape[-1]:  # > 64 rows in all: BLAS runs up to
+                    Wt = np.ascontiguousarray(Wt)      # 2x faster on a contiguous W^T
                 delta = mm(delta, Wt, out=None if ws is None else ws.deltas[l - 1])
                 if self.activation != "linear":                # linear: sigma' = 1
                     delta *= activation_derivative(self.activation, a_in)

@@ -193,7 +193,7 @@ class BatchGradient:
     A batch of more than CHUNK_ROWS rows is done in pieces of CHUNK_ROWS rows: each piece's
     mse takes its mean over the whole batch (count=B), so the pieces' values and gradients
     add up to the batch's. Same math, but the activations of a piece stay in the CPU cache,
-    which makes the full-batch GD step on N = 10000 two to three times faster.
+    which makes the full-batch GD step on N = 10000 about 1.35x faster (1.67 -> 1.23 ms).
     """
 
     def __init__(self, net):
