@@ -32,6 +32,7 @@ HELP = {
     "decay_at": "step-decay milestones as fractions of training, comma-separated",
     "decay_factor": "lr multiplier at each milestone", "warmup": "linear warm-up steps",
     "steps": "number of updates", "seed": "seed of every random stream",
+    "data_seed": "seed of the data alone ('none': the seed's own data)",
     "records_per_decade": "history points per decade of steps",
     "diverge_factor": "stop as diverged when the batch loss exceeds this x initial loss",
     "threshold": "irrelevant/relevant norm ratio for steps_to_threshold",
@@ -45,6 +46,10 @@ CHOICES = {"target": ("linear", "sine", "staircase", "product", "teacher"),
 
 def optional_float(text):
     return None if text.lower() in ("none", "off") else float(text)
+
+
+def optional_int(text):
+    return None if text.lower() in ("none", "off") else int(text)
 
 
 def int_list(text):
@@ -66,8 +71,8 @@ def add_config_flags(parser):
             kwargs["type"] = int_list
         elif f.name == "decay_at":
             kwargs["type"] = float_list
-        elif typing.get_origin(f.type) is typing.Union or f.type == "Optional[float]":
-            kwargs["type"] = optional_float
+        elif typing.get_origin(f.type) is typing.Union:
+            kwargs["type"] = optional_int if int in typing.get_args(f.type) else optional_float
         else:
             kwargs["type"] = {int: int, float: float, str: str}.get(f.type, f.type)
             if f.name in CHOICES:

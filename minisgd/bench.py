@@ -75,7 +75,10 @@ def run_minisgd(spec):
         return time_loop(config, spec["steps"], spec["repeats"])
     if spec.get("K", 1) > 1:
         from .ensemble import train_ensemble
-        configs = [Config(**{**config.__dict__, "seed": k}) for k in range(spec["K"])]
+        # members share one data set (data_seed), as the JAX version's vmap does, and
+        # differ in initialization and batch order
+        configs = [Config(**{**config.__dict__, "seed": k, "data_seed": 0})
+                   for k in range(spec["K"])]
         return [train_ensemble(configs)[0].final["wall_time"] / spec["steps"]
                 for _ in range(spec["repeats"])]          # wall_time is the loop / K
     return [train(config).final["wall_time"] / spec["steps"] for _ in range(spec["repeats"])]

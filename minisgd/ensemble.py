@@ -21,7 +21,7 @@ from .optimizers import LRSchedule
 from .train import (HISTORY_COLUMNS, BatchGradient, build_net, build_optimizer, config_dict,
                     finish, log_spaced_steps, measure, spawn_rngs)
 
-PER_MEMBER = {"seed", "lr", "threshold", "support_rule", "diverge_factor"}
+PER_MEMBER = {"seed", "data_seed", "lr", "threshold", "support_rule", "diverge_factor"}
 
 
 def check_compatible(configs):
@@ -65,11 +65,40 @@ def stacked_gathered_batches(rngs, X, Y, b, replacement):
                np.stack([Y[k, i] for k, i in enumerate(idx)]))
 
 
+def shared_data_batches(rngs, X, Y, b, replacement):
+    """Members that share one data set X (N, d): per step, member k's rows of its own batch
+    stream (same draws as a single run), gathered from the shared X (which stays in cache)
+    into (K, b, d) buffers; the full batch is X itself (broadcast against stacked weights)."""
+    n = X.shape[0]
+    buffers = {}
+
+    def gather(idx):                                          # idx (K, b)
+        if idx.shape not in buffers:
+            buffers[idx.shape] = (np.empty(idx.shape + X.shape[1:]),
+                                  np.empty(idx.shape + Y.shape[1:]))
+        Xb, Yb = buffers[idx.shape]
+        return (np.take(X, idx, axis=0, out=Xb, mode="clip"),
+                np.take(Y, idx, axis=0, out=Yb, mode="clip"))
+
+    while True:
+        if b is None:
+            yield X, Y
+        elif replacement:
+            yield gather(np.stack([r.integers(0, n, size=b) for r in rngs]))
+        else:
+            orders = np.stack([r.permutation(n) for r in rngs])          # (K, n)
+            for start in range(0, n, b):
+                yield gather(orders[:, start:start + b])
+
+
 def stacked_batches(config, rngs, X, Y):
+    """Batches for the ensemble: X (N, d) shared by all members, or (K, N, d) stacked."""
     b = None if config.optimizer == "gd" else config.batch_size
-    n = X.shape[1]
+    n = X.shape[-2]
     if b is not None and b == n and not config.replacement:
         b = None
+    if X.ndim == 2:
+        return shared_data_batches(rngs, X, Y, b, config.replacement)
     if b is not None and not config.replacement:
         return stacked_epoch_batches(rngs, X, Y, b)
     return stacked_gathered_batches(rngs, X, Y, b, config.replacement)
@@ -100,12 +129,18 @@ def train_ensemble(configs):
     """Train len(configs) runs in lockstep; returns one Result per config, as train()."""
     config = check_compatible(configs)
     K = len(configs)
-    rngs = [spawn_rngs(c.seed) for c in configs]             # data, init, batch, noise
-    datas = [make_data(r[0], c.d, c.support, c.n, c.target, c.input, c.center, c.double,
-                       c.label_eps, c.n_test) for c, r in zip(configs, rngs)]
+    rngs = [spawn_rngs(c.seed, c.data_seed) for c in configs]   # data, init, batch, noise
+    data_seeds = {c.seed if c.data_seed is None else c.data_seed for c in configs}
+    make = lambda c, r: make_data(r[0], c.d, c.support, c.n, c.target, c.input, c.center,
+                                  c.double, c.label_eps, c.n_test)
+    if len(data_seeds) == 1:                                 # one data set for everyone
+        datas = [make(config, rngs[0])] * K
+        X, Y = datas[0].X, datas[0].y[:, None]               # (N, d), (N, 1)
+    else:
+        datas = [make(c, r) for c, r in zip(configs, rngs)]
+        X = np.stack([d.X for d in datas])                   # (K, N, d)
+        Y = np.stack([d.y for d in datas])[..., None]        # (K, N, 1)
     ens = MLP.stack([build_net(c, r[1]) for c, r in zip(configs, rngs)])
-    X = np.stack([d.X for d in datas])                       # (K, N, d)
-    Y = np.stack([d.y for d in datas])[..., None]            # (K, N, 1)
     optimizer = build_optimizer(config)
     schedule = LRSchedule(np.array([c.lr for c in configs]), config.steps, config.decay_at,
                           config.decay_factor, config.warmup)
@@ -125,7 +160,7 @@ def train_ensemble(configs):
         for t in range(config.steps):
             Xb, Yb = next(batches)                           # (K, b, d), (K, b, 1)
             if optimizer.label_noise:
-                noise = np.stack([r.standard_normal(Yb.shape[1:]) for r in noise_rngs])
+                noise = np.stack([r.standard_normal(Yb.shape[-2:]) for r in noise_rngs])
                 Yb = Yb + optimizer.label_noise * noise
             loss, grads = loss_and_grad(ens, Xb, Yb)         # (K,) losses, stacked Grads
             bad = active & ~(loss <= limits)

@@ -141,6 +141,11 @@ def check_value(key, value, at):
             value = float(value)
         else:
             raise bad('a number or "none"')
+    elif typing.get_origin(kind) is typing.Union and int in typing.get_args(kind):
+        if isinstance(value, str) and value.lower() in NONE_WORDS:
+            value = None
+        elif not isinstance(value, int) or isinstance(value, bool):
+            raise bad('an int or "none"')
     return value
 
 

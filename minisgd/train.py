@@ -72,6 +72,7 @@ class Config:
     # run
     steps: int = 20000
     seed: int = 0
+    data_seed: Optional[int] = None  # None: the data of `seed`; else the data of that seed
     records_per_decade: int = 20
     diverge_factor: float = 1e6
     threshold: float = 0.1
@@ -113,6 +114,8 @@ class Config:
         check_float("diverge_factor", self.diverge_factor, low=1.0, low_open=True)
         check_float("threshold", self.threshold, low=0.0, low_open=True)
         check_int("seed", self.seed, low=0)
+        if self.data_seed is not None:
+            check_int("data_seed", self.data_seed, low=0)
         LRSchedule(self.lr, self.steps, self.decay_at, self.decay_factor, self.warmup)
         return self
 
@@ -158,9 +161,14 @@ def build_optimizer(config):
     return SGD(config.lr, config.batch_size, replacement=config.replacement, **kwargs)
 
 
-def spawn_rngs(seed):
-    """Independent generators for data, init, batches, label noise, from one seed."""
-    return [np.random.default_rng(s) for s in np.random.SeedSequence(seed).spawn(4)]
+def spawn_rngs(seed, data_seed=None):
+    """Independent generators for data, init, batches, label noise, from one seed. With a
+    data_seed the data generator is the one `seed=data_seed` would use: runs that share a
+    data_seed share their data and differ in init and batch order."""
+    rngs = [np.random.default_rng(s) for s in np.random.SeedSequence(seed).spawn(4)]
+    if data_seed is not None:
+        rngs[0] = spawn_rngs(data_seed)[0]
+    return rngs
 
 
 CHUNK_ROWS = 2048
@@ -302,7 +310,7 @@ def finite_or_none(value):
 def prepare(config, data=None, net=None):
     """Validate a run and draw what it starts from: (data, net, rngs). Given `data` and
     `net` (copied) replace the draws; rngs = [data, init, batches, label noise]."""
-    rngs = spawn_rngs(check_int("seed", config.seed, low=0))
+    rngs = spawn_rngs(check_int("seed", config.seed, low=0), config.data_seed)
     if data is None:
         config.validate()
         data = make_data(rngs[0], config.d, config.support, config.n, config.target,
