@@ -36,6 +36,7 @@ import time  # noqa: E402
 import numpy as np  # noqa: E402
 
 from minisgd.files import write_json_atomic  # noqa: E402
+from minisgd.tables import markdown_table  # noqa: E402
 from minisgd.train import Config, train  # noqa: E402
 
 
@@ -265,16 +266,6 @@ def plot_rates(runs, fits, path, title):
     plt.close(fig)
 
 
-def fmt(v):
-    return "–" if v is None else (f"{v:.3g}" if isinstance(v, float) else str(v))
-
-
-def markdown(head, rows):
-    lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
-    lines += ["| " + " | ".join(fmt(c) for c in row) + " |" for row in rows]
-    return "\n".join(lines)
-
-
 def tables(runs, gd, by_ratio, by_lr, fits, T):
     rows = [[f"1/{1 / r['ratio']:g}", r["lr"], r["b"], r["steps"], r["start"], r["at_tenth"],
              r["final"], r["rate"], r["excess"], r["train_loss"], r["test_loss"],
@@ -291,8 +282,8 @@ def tables(runs, gd, by_ratio, by_lr, fits, T):
                    g["spread_at_budget"]] for g in by_ratio]
     group_rows += [[f"control: equal η = {g['lr']:g}", pairs(g), g["max_spread"],
                     g["spread_at_budget"]] for g in by_lr]
-    return (markdown(head, rows) + "\n\n"
-            + markdown(["group", "(η, b) runs", "max relative spread over ηt",
+    return (markdown_table(head, rows) + "\n\n"
+            + markdown_table(["group", "(η, b) runs", "max relative spread over ηt",
                         f"spread at ηt={T:g}"], group_rows) + "\n\n" + fit_text(fits["rate"], "late rate")
             + "\n" + fit_text(fits["excess"], "excess over GD"))
 

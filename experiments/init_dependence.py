@@ -31,6 +31,7 @@ import time  # noqa: E402
 import numpy as np  # noqa: E402
 
 from minisgd.files import write_json_atomic  # noqa: E402
+from minisgd.tables import markdown_table  # noqa: E402
 from minisgd.metrics import gram  # noqa: E402
 from minisgd.train import Config, build_net, make_data, spawn_rngs, train  # noqa: E402
 
@@ -167,19 +168,18 @@ def plot_grams(rows, support, path):
 
 
 def markdown(rows):
-    fmt = lambda v: f"{v:.3g}" if isinstance(v, float) else str(v)
     head = ["b", "seeds", "spread across seeds (init)", "spread across seeds (final)",
             "distance from own init", "cos(W1, W1 init)", "cos on Sᶜ rows", "‖W1[:,Sᶜ]‖ mean ± sd",
             "support exact", "train loss", "test loss", "diverged", "time s"]
-    lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    table = []
     for r in rows:
         cells = [r["b"], r["seeds"], r["spread_init"], r["spread_final"], r["distance_from_init"],
                  r["cos_init_all"], r["cos_init_irrelevant"],
                  f"{r['irrelevant_norm_mean']:.3g} ± {r['irrelevant_norm_std']:.2g}",
                  f"{r['support_exact_fraction']:.0%}", r["train_loss_mean"], r["test_loss_mean"],
                  r["diverged"], r["wall_time"]]
-        lines.append("| " + " | ".join(fmt(c) for c in cells) + " |")
-    return "\n".join(lines)
+        table.append(cells)
+    return markdown_table(head, table)
 
 
 def main(argv=None):

@@ -39,6 +39,7 @@ import numpy as np  # noqa: E402
 
 from minisgd.diagnostics import gradient_noise_metrics  # noqa: E402
 from minisgd.files import write_json_atomic  # noqa: E402
+from minisgd.tables import fmt, markdown_table  # noqa: E402
 from minisgd.modified_loss import train_modified  # noqa: E402
 from minisgd.train import Config, build_net, make_data, spawn_rngs, train  # noqa: E402
 
@@ -165,11 +166,10 @@ def table_rows(arms):
 
 
 def markdown(rows):
-    fmt = lambda v: "–" if v is None else (f"{v:.3g}" if isinstance(v, float) else str(v))
     head = ["arm", "steps", "‖W1[:,Sᶜ]‖ start", "‖W1[:,Sᶜ]‖ final", "fraction of SGD's drop",
             "‖W1[:,S]‖ final", "train loss", "test loss", "Γ final", "Γ share on W1[:,Sᶜ]",
             "‖∇C‖² final", "time s"]
-    lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    table = []
     for r in rows:
         lo, hi = r["irrelevant_final_range"]
         final = fmt(r["irrelevant_final"]) + (f" ({lo:.3g}–{hi:.3g})" if hi > lo else "")
@@ -179,8 +179,8 @@ def markdown(rows):
                  fmt(r["grad_norm_sq_final"]), fmt(r["wall_time"])]
         if any(d is not False for d in r["diverged"]):
             cells[0] += f" (diverged at {r['diverged']})"
-        lines.append("| " + " | ".join(cells) + " |")
-    return "\n".join(lines)
+        table.append(cells)
+    return markdown_table(head, table)
 
 
 COLORS = {"sgd": "tab:blue", "gd": "black", "c_sgd": "tab:red", "grad_norm": "tab:green",

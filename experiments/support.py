@@ -17,10 +17,10 @@ import os
 import sys
 import time
 
-import numpy as np
 
 from minisgd.executors import make_engine
 from minisgd.files import write_json_atomic
+from minisgd.tables import fmt, markdown_table
 from minisgd.plots import first_layer_heatmaps, irrelevant_norm_curves
 from minisgd.train import Config, train
 
@@ -104,20 +104,19 @@ def table_rows(results):
 
 
 def markdown(rows, threshold):
-    fmt = lambda v: "–" if v is None else (f"{v:.3g}" if isinstance(v, float) else str(v))
     head = ["arm", "steps", "‖W1[:,Sᶜ]‖ start", "‖W1[:,Sᶜ]‖ final", "‖W1[:,S]‖ final",
             "detected support", "prec", "recall", f"steps to ratio<{threshold:g}",
             "steps to ‖W1[:,Sᶜ]‖<2", "train loss", "test loss", "time s"]
     keys = ["arm", "steps", "irrelevant_start", "irrelevant_norm", "relevant_norm",
             "detected_support", "precision", "recall", "steps_to_ratio_threshold",
             "steps_to_irrelevant_below_2", "train_loss", "test_loss", "wall_time"]
-    lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    table = []
     for r in rows:
         cells = [",".join(map(str, r[k])) if k == "detected_support" else fmt(r[k]) for k in keys]
         if r["diverged"] is not False:
             cells[0] += f" (diverged at {r['diverged']})"
-        lines.append("| " + " | ".join(cells) + " |")
-    return "\n".join(lines)
+        table.append(cells)
+    return markdown_table(head, table)
 
 
 def run_arms(arms_list, workers):

@@ -26,6 +26,7 @@ import time  # noqa: E402
 import numpy as np  # noqa: E402
 
 from minisgd.files import write_json_atomic  # noqa: E402
+from minisgd.tables import fmt, markdown_table  # noqa: E402
 from minisgd.train import Config, train  # noqa: E402
 
 VARIANTS = {
@@ -123,11 +124,10 @@ def plot(results, path, title):
 
 
 def markdown(rows):
-    fmt = lambda v: "–" if v is None else (f"{v:.3g}" if isinstance(v, float) else str(v))
     head = ["variant", "opt", "‖W1[:,Sᶜ]‖ start", "‖W1[:,Sᶜ]‖ final", "SGD / GD final",
             "‖W1[:,S]‖ final", "detected support", "prec", "recall", "train loss", "test loss",
             "time s"]
-    lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    table = []
     gd_final = {r["variant"]: r["irrelevant_final"] for r in rows if r["optimizer"] == "GD"}
     for r in rows:
         ratio = (r["irrelevant_final"] / gd_final[r["variant"]]
@@ -138,8 +138,8 @@ def markdown(rows):
         cells = [name, r["optimizer"], fmt(r["irrelevant_start"]), fmt(r["irrelevant_final"]),
                  fmt(ratio), fmt(r["relevant_final"]), shown, fmt(r["precision"]),
                  fmt(r["recall"]), fmt(r["train_loss"]), fmt(r["test_loss"]), fmt(r["wall_time"])]
-        lines.append("| " + " | ".join(cells) + " |")
-    return "\n".join(lines)
+        table.append(cells)
+    return markdown_table(head, table)
 
 
 def main(argv=None):

@@ -4,3 +4,5 @@ __version__ = "0.1.0"
 
 from .model import MLP, Grads
 from .losses import mse, cross_entropy
+
+__all__ = ["MLP", "Grads", "mse", "cross_entropy", "__version__"]
