@@ -37,11 +37,13 @@ HELP = {
     "diverge_factor": "stop as diverged when the batch loss exceeds this x initial loss",
     "threshold": "irrelevant/relevant norm ratio for steps_to_threshold",
     "support_rule": "detected-support rule",
+    "dtype": "float64 (the reference) or float32",
 }
 CHOICES = {"target": ("linear", "sine", "staircase", "product", "teacher"),
            "input": ("gaussian", "rademacher"), "activation": ("linear", "relu", "tanh"),
            "init_scheme": ("kaiming_normal", "torch_default", "normal"),
-           "optimizer": ("sgd", "gd"), "support_rule": ("gap", "fraction")}
+           "optimizer": ("sgd", "gd"), "support_rule": ("gap", "fraction"),
+           "dtype": ("float64", "float32")}
 
 
 def optional_float(text):

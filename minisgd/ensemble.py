@@ -6,8 +6,9 @@ arithmetic. Stacking K runs of the same shape into weights (K, n_in, n_out) pays
 overhead once per step for all K. Members may differ in `seed` (so in data, init and batch
 order) and `lr`; everything else that shapes the computation must be equal.
 
-Member k's history is the one train(configs[k]) records, number for number (the same
-per-member operations in the same order; tests check equality to 1e-12). A member that
+Member k's history is the one train(configs[k]) records, number for number in float64 (the
+same per-member operations in the same order; tests check equality to 1e-12; in float32 the
+stacked and single matmuls round differently, so members agree to float32 rounding only). A member that
 diverges is frozen at its divergence step (its parameters are restored from that step for
 the final metrics) while the others go on. Not for: runs of different shapes (use train).
 """
@@ -18,7 +19,8 @@ import numpy as np
 from .data import make_data
 from .model import MLP
 from .optimizers import LRSchedule
-from .train import (HISTORY_COLUMNS, BatchGradient, build_net, build_optimizer, config_dict,
+from .train import (HISTORY_COLUMNS, BatchGradient, build_net, build_optimizer, cast_data,
+                    config_dict,
                     finish, log_spaced_steps, measure, spawn_rngs)
 
 PER_MEMBER = {"seed", "data_seed", "lr", "threshold", "support_rule", "diverge_factor"}
@@ -131,8 +133,8 @@ def train_ensemble(configs):
     K = len(configs)
     rngs = [spawn_rngs(c.seed, c.data_seed) for c in configs]   # data, init, batch, noise
     data_seeds = {c.seed if c.data_seed is None else c.data_seed for c in configs}
-    make = lambda c, r: make_data(r[0], c.d, c.support, c.n, c.target, c.input, c.center,
-                                  c.double, c.label_eps, c.n_test)
+    make = lambda c, r: cast_data(make_data(r[0], c.d, c.support, c.n, c.target, c.input,
+                                            c.center, c.double, c.label_eps, c.n_test), c.dtype)
     if len(data_seeds) == 1:                                 # one data set for everyone
         datas = [make(config, rngs[0])] * K
         X, Y = datas[0].X, datas[0].y[:, None]               # (N, d), (N, 1)

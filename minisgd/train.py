@@ -23,7 +23,7 @@ import numpy as np
 from . import __version__
 from .batches import data_batches
 from .checks import check_choice, check_float, check_int
-from .data import INPUTS, TARGETS, check_support, make_data
+from .data import INPUTS, TARGETS, Data, check_support, make_data
 from .losses import mse
 from .metrics import irrelevant_norm, relevant_norm, steps_to_threshold, support_summary
 from .model import ACTIVATIONS, INITS, MLP, Workspace
@@ -77,6 +77,7 @@ class Config:
     diverge_factor: float = 1e6
     threshold: float = 0.1
     support_rule: str = "gap"
+    dtype: str = "float64"           # "float32": half the memory traffic, ~1e-7 precision
 
     @property
     def n_train(self):
@@ -94,6 +95,7 @@ class Config:
         check_choice("init_scheme", self.init_scheme, INITS)
         check_choice("optimizer", self.optimizer, ("sgd", "gd"))
         check_choice("support_rule", self.support_rule, ("gap", "fraction"))
+        check_choice("dtype", self.dtype, ("float64", "float32"))
         if self.optimizer == "sgd":
             check_int("batch_size", self.batch_size, low=1, high=n_train)
         check_float("lr", self.lr, low=0.0, low_open=True)
@@ -143,8 +145,9 @@ def log_spaced_steps(steps, per_decade=20):
 
 def build_net(config, rng):
     sizes = [config.d] + [config.width] * config.depth + [1]
-    return MLP(sizes, activation=config.activation, bias=config.bias, init=config.init_scheme,
-               scale=config.init_scale, seed=rng)
+    net = MLP(sizes, activation=config.activation, bias=config.bias, init=config.init_scheme,
+              scale=config.init_scale, seed=rng)             # drawn in float64 ...
+    return net if config.dtype == "float64" else net.copy(dtype=np.dtype(config.dtype))
 
 
 def build_optimizer(config):
@@ -326,8 +329,16 @@ def prepare(config, data=None, net=None):
     if net is not None and (net.sizes[0] != config.d or net.sizes[-1] != 1):
         raise ValueError(f"the initial net must map d={config.d} inputs to 1 output, "
                          f"got sizes {net.sizes}")
-    net = build_net(config, rngs[1]) if net is None else net.copy()
-    return data, net, rngs
+    net = build_net(config, rngs[1]) if net is None else net.copy(dtype=np.dtype(config.dtype))
+    return cast_data(data, config.dtype), net, rngs
+
+
+def cast_data(data, dtype):
+    """The data in the run's dtype (drawn in float64; a float32 run gets a float32 copy)."""
+    if data.X.dtype == dtype:
+        return data
+    return Data(*(a.astype(dtype) for a in (data.X, data.y, data.X_test, data.y_test)),
+                data.support)
 
 
 def train(config=None, data=None, net=None, batches=None, on_record=None,

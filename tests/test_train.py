@@ -518,3 +518,14 @@ def test_result_net_is_independent_of_later_runs():
     train(small(steps=50, seed=1))
     for W, V in zip(first.net.weights, saved):
         np.testing.assert_array_equal(W, V)
+
+
+def test_float32_runs_in_float32_and_stays_close_to_float64():
+    res64 = train(small(steps=300, dtype="float64"))
+    res32 = train(small(steps=300, dtype="float32"))
+    assert res32.net.dtype == np.float32 and res64.net.dtype == np.float64
+    for W32, W64 in zip(res32.net.weights, res64.net.weights):
+        np.testing.assert_allclose(W32, W64, rtol=0, atol=1e-4 * np.abs(W64).max())
+    assert res32.final["train_loss"] == pytest.approx(res64.final["train_loss"], rel=1e-3)
+    with pytest.raises(ValueError, match="dtype"):
+        small(dtype="float16").validate()
