@@ -110,7 +110,8 @@ def test_stack_rejects_different_shapes():
 def test_float32_members_match_float32_single_runs_to_float32_rounding():
     # float64 is the reference and matches bit for bit; in float32 the stacked and the
     # single-net matmuls round differently (measured ~1e-4 relative after 200 steps)
-    configs = [Config(seed=s, dtype="float32", batch_size=8, steps=200, **SMALL) for s in range(2)]
+    configs = [Config(seed=s, dtype="float32", batch_size=8, lr=0.01, steps=200, **SMALL)
+               for s in range(2)]           # a small step: rounding is not amplified
     for res, config in zip(train_ensemble(configs), configs):
         assert res.net.dtype == np.float32
-        assert_same_run(res, train(config), tol=2e-3)
+        assert_same_run(res, train(config), tol=1e-4)
