@@ -271,6 +271,11 @@ class MLP:
             a_in = acts[l]                                     # (B, n_in) input of layer l
             if per_sample:
                 gW[l] = np.einsum("...bi,...bo->...bio", a_in, delta * B)  # (B, n_in, n_out)
+            elif B == 1 and self.members is not None:
+                # one sample per member: K outer products, exact, so einsum gives the same
+                # numbers as K tiny matmuls (and is ~2x faster than NumPy's stacked loop)
+                gW[l] = np.einsum("...bi,...bo->...io", a_in, delta,
+                                  out=None if ws is None else gW[l])
             else:
                 gW[l] = mm(a_in.mT, delta, out=None if ws is None else gW[l])   # (n_in, n_out)
             if gb is not None:
