@@ -14,6 +14,8 @@ and backpropagation is the four equations, one line each (delta_l = dC/dz_l):
 
 Per-sample gradients (the gradient of each sample's own loss C_i, with C = mean_i C_i) come
 from the same pass: dC_i/dW_l = B * outer(a_{l-1}[i], delta_l[i]), no loop over samples.
+The same code runs an ensemble of K nets (MLP.stack): every array then has a leading
+member axis, weights (K, n_in, n_out), and the products are batched matmuls.
 Not for: optimizers, batching or penalties (see optimizers.py and train.py).
 """
 from typing import NamedTuple, Optional
@@ -260,6 +262,8 @@ class MLP:
         buffers: same numbers, no allocation. (For an ensemble every array has a leading
         member axis K; `.mT` transposes the last two axes, i.e. each member's matrix.)
         """
+        if per_sample and ws is not None:
+            raise ValueError("per_sample=True allocates its (B, *shape) gradients: pass ws=None")
         L = len(self.weights)
         B = delta.shape[-2]
         mm = np.dot if self.members is None else np.matmul
