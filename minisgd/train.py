@@ -313,7 +313,8 @@ def finite_or_none(value):
 def prepare(config, data=None, net=None):
     """Validate a run and draw what it starts from: (data, net, rngs). Given `data` and
     `net` (copied) replace the draws; rngs = [data, init, batches, label noise]."""
-    rngs = spawn_rngs(check_int("seed", config.seed, low=0), config.data_seed)
+    data_seed = None if config.data_seed is None else check_int("data_seed", config.data_seed, low=0)
+    rngs = spawn_rngs(check_int("seed", config.seed, low=0), data_seed)
     if data is None:
         config.validate()
         data = make_data(rngs[0], config.d, config.support, config.n, config.target,

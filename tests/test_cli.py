@@ -280,3 +280,11 @@ def test_torch_state_dict_init_equals_npz_init(files):
     from_pt = run_files(paths, tmp_path, init=pt)
     for W, V in zip(from_npz, from_pt):
         np.testing.assert_array_equal(W, V)
+
+
+def test_bad_data_seed_and_dtype_name_the_flag(capsys):
+    for argv, flag in ((["--data-seed", "-1"], "--data-seed"), (["--dtype", "float16"], "--dtype")):
+        with pytest.raises(SystemExit) as exc:
+            main(["train", "--steps", "10", "--n", "50"] + argv)
+        assert exc.value.code == 2
+        assert flag in capsys.readouterr().err
