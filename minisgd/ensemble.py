@@ -67,21 +67,25 @@ def stacked_gathered_batches(rngs, X, Y, b, replacement):
                np.stack([Y[k, i] for k, i in enumerate(idx)]))
 
 
-def shared_data_batches(rngs, X, Y, b, replacement):
+def shared_data_batches(rngs, X, Y, b, replacement, block_rows=256):
     """Members that share one data set X (N, d): per step, member k's rows of its own batch
-    stream (same draws as a single run), gathered from the shared X (which stays in cache)
-    into (K, b, d) buffers; the full batch is X itself (broadcast against stacked weights)."""
+    stream (same draws as a single run), gathered from the shared X into (K, b, d) buffers;
+    the full batch is X itself (broadcast against stacked weights). Without replacement the
+    rows of ~block_rows // b steps are gathered at once and each step gets a view: one
+    gather call per block instead of one per step (at b = 1 the per-step gather cost more
+    than a forward pass)."""
     n = X.shape[0]
     buffers = {}
 
-    def gather(idx):                                          # idx (K, b)
+    def gather(idx):                                          # idx (K, m)
         if idx.shape not in buffers:
-            buffers[idx.shape] = (np.empty(idx.shape + X.shape[1:]),
-                                  np.empty(idx.shape + Y.shape[1:]))
+            buffers[idx.shape] = (np.empty(idx.shape + X.shape[1:], X.dtype),
+                                  np.empty(idx.shape + Y.shape[1:], Y.dtype))
         Xb, Yb = buffers[idx.shape]
         return (np.take(X, idx, axis=0, out=Xb, mode="clip"),
                 np.take(Y, idx, axis=0, out=Yb, mode="clip"))
 
+    block = max(1, block_rows // b) * b if b is not None else None   # rows, a multiple of b
     while True:
         if b is None:
             yield X, Y
@@ -89,8 +93,10 @@ def shared_data_batches(rngs, X, Y, b, replacement):
             yield gather(np.stack([r.integers(0, n, size=b) for r in rngs]))
         else:
             orders = np.stack([r.permutation(n) for r in rngs])          # (K, n)
-            for start in range(0, n, b):
-                yield gather(orders[:, start:start + b])
+            for first in range(0, n, block):
+                Xs, Ys = gather(orders[:, first:first + block])          # (K, <=block, d)
+                for start in range(0, Xs.shape[1], b):                   # views, in order
+                    yield Xs[:, start:start + b], Ys[:, start:start + b]
 
 
 def stacked_batches(config, rngs, X, Y):

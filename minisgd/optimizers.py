@@ -17,6 +17,8 @@ class SGD:
 
         g   <- grad C_batch(theta)                       mean over the b samples
         g   <- g * min(1, clip / (||g||_2 + 1e-6))        global norm over all parameters
+                                                         (without weight decay or momentum
+                                                         the factor joins eta_t: one pass)
         g   <- g + lambda * theta                        coupled weight decay (default)
         m   <- mu * m + g      (m = g at the first step) momentum, if mu > 0
         theta <- theta - eta_t * m                       (m = g without momentum)
@@ -55,10 +57,16 @@ class SGD:
         lr_col = per_member(lr, theta.ndim)                   # scalar or (K, 1)
         if self.scratch is None or self.scratch.shape != theta.shape:
             self.scratch = np.empty_like(theta)
-        if self.clip is not None:
-            clip_global_norm(g, self.clip)
         wd = self.weight_decay
-        if wd and not self.decoupled:
+        coupled = bool(wd) and not self.decoupled
+        step_col = lr_col                                     # what multiplies g (or m)
+        if self.clip is not None:
+            coef = clip_coefficient(global_norm(g), self.clip)  # scalar or (K,)
+            if coupled or self.momentum:                      # they need the clipped g
+                scale_rows(g, coef)
+            else:                                             # plain step: one pass over g
+                step_col = lr_col * per_member(coef, theta.ndim)  # eta_t * clip coef
+        if coupled:
             g += np.multiply(theta, wd, out=self.scratch)     # g + lambda theta
         if self.momentum:
             if self.buffer is None:
@@ -69,7 +77,7 @@ class SGD:
             g = self.buffer
         if wd and self.decoupled:
             theta *= 1.0 - lr_col * wd
-        theta -= np.multiply(g, lr_col, out=self.scratch)     # theta - eta_t m
+        theta -= np.multiply(g, step_col, out=self.scratch)   # theta - eta_t m
         for prox in self.prox:
             prox.apply(net, lr)
 
@@ -112,20 +120,30 @@ def global_norm(g):
     return np.sqrt(np.vecdot(g, g))           # the same reduction for a net and a member
 
 
+def clip_coefficient(norm, max_norm):
+    """min(1, max_norm / (norm + 1e-6)), torch's clip_grad_norm_ factor for a gradient of
+    norm ||g||: a float, or one per member (K,) for an ensemble's norms (K,)."""
+    if np.ndim(norm) == 0:
+        return min(1.0, max_norm / (float(norm) + 1e-6))
+    return np.minimum(max_norm / (norm + 1e-6), 1.0)
+
+
+def scale_rows(g, coef):
+    """In place g <- coef * g: a flat g or a list of arrays times a float (skipped when it
+    is 1: clipping inactive), or each member's row of g (K, n) times coef[k]."""
+    if np.ndim(coef):
+        g *= coef[:, None]                                  # x 1.0 changes nothing
+    elif coef < 1.0:
+        for a in (g if isinstance(g, (list, tuple)) else [g]):
+            a *= coef
+
+
 def clip_global_norm(g, max_norm):
     """In place: g <- g * min(1, max_norm / (||g|| + 1e-6)), as torch's clip_grad_norm_.
     g is the flat gradient (n,), (K, n) for an ensemble (one norm per member), or a list
     of arrays. Returns the norm(s) before clipping."""
-    if isinstance(g, (list, tuple)) or g.ndim == 1:
-        norm = global_norm(g)
-        coef = max_norm / (float(norm) + 1e-6)
-        if coef < 1.0:
-            for a in (g if isinstance(g, (list, tuple)) else [g]):
-                a *= coef
-        return norm
-    norm = global_norm(g)                                   # (K,)
-    coef = np.minimum(max_norm / (norm + 1e-6), 1.0)        # x 1.0 changes nothing
-    g *= coef[:, None]
+    norm = global_norm(g)
+    scale_rows(g, clip_coefficient(norm, max_norm))
     return norm
 
 
