@@ -82,10 +82,14 @@ def estimated_cost(config):
     return config["steps"] * (1 + batch / 300)
 
 
+MAX_ENSEMBLE = 64   # members per ensemble: per net-step cost at b = 1 falls ~2x from K = 16
+                    # to 64 and little beyond; a chunk's files are written when it finishes
+
+
 def make_tasks(configs, slots, free=None):
     """Lists of configs, one list per submitted call. With `free` (fields that may differ
-    inside an ensemble): runs equal in every other field, in chunks of at most 16 that
-    still keep every slot busy; without, one run per call."""
+    inside an ensemble): runs equal in every other field, in chunks of at most
+    MAX_ENSEMBLE that still keep every slot busy; without, one run per call."""
     configs = sorted(configs, key=estimated_cost, reverse=True)
     if free is None:
         return [[c] for c in configs]
@@ -95,7 +99,7 @@ def make_tasks(configs, slots, free=None):
         groups.setdefault(key, []).append(c)
     tasks = []
     for members in groups.values():
-        size = max(1, min(16, math.ceil(len(members) / slots)))
+        size = max(1, min(MAX_ENSEMBLE, math.ceil(len(members) / slots)))
         tasks += [members[i:i + size] for i in range(0, len(members), size)]
     return tasks
 

@@ -27,7 +27,7 @@ from minisgd.progress import Progress, format_duration
 from minisgd.runfiles import SweepError, acquire_lock, run_hash, run_path
 from minisgd.sweep import execute_sweep, make_tasks
 from minisgd.sweep_config import SweepConfigError, parse_sweep
-from minisgd.train import config_dict, train
+from minisgd.train import Config, config_dict, train
 
 TINY = "[run]\nn = 200\nn_test = 100\nsteps = 200\n"
 GRID = TINY + "[sweep]\nbatch_size = [1, 32]\nseed = [0, 1, 2]\n"          # 6 runs
@@ -464,6 +464,14 @@ def test_ensembles_group_runs_of_one_shape_and_match_one_by_one(tmp_path):
                        free=sweep_task.ensemble_free_fields(fake_ensemble))
     assert sorted(map(len, tasks)) == [3, 3, 3, 3]
     assert all(len({c["width"] for c in t}) == 1 for t in tasks)
+
+
+def test_make_tasks_caps_ensembles_and_keeps_every_slot_busy():
+    from minisgd.sweep import MAX_ENSEMBLE
+    configs = [config_dict(Config(seed=s)) for s in range(3 * MAX_ENSEMBLE + 1)]
+    tasks = make_tasks(configs, slots=1, free=("seed",))
+    assert max(map(len, tasks)) == MAX_ENSEMBLE and sum(map(len, tasks)) == len(configs)
+    assert sorted(map(len, make_tasks(configs[:10], slots=4, free=("seed",)))) == [1, 3, 3, 3]
 
 
 def test_minisgd_ensemble_matches_one_by_one(tmp_path):
