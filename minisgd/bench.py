@@ -77,7 +77,8 @@ def run_minisgd(spec):
         from .ensemble import train_ensemble
         # members share one data set (data_seed), as the JAX version's vmap does, and
         # differ in initialization and batch order
-        configs = [Config(**{**config.__dict__, "seed": k, "data_seed": 0})
+        first = spec.get("first_seed", 0)
+        configs = [Config(**{**config.__dict__, "seed": first + k, "data_seed": 0})
                    for k in range(spec["K"])]
         return [train_ensemble(configs)[0].final["wall_time"] / spec["steps"]
                 for _ in range(spec["repeats"])]          # wall_time is the loop / K
@@ -180,17 +181,40 @@ def available(framework):
 
 def measure(spec, threads):
     """Run `worker(spec)` in a subprocess with `threads` BLAS/OpenMP threads."""
+    command, env = worker_command(spec, threads)
+    out = subprocess.run(command, env=env, capture_output=True, text=True)
+    return worker_output(spec, out.returncode, out.stdout, out.stderr)
+
+
+def measure_split(spec, processes):
+    """An ensemble of K split over `processes` one-thread subprocesses running at once (K /
+    processes members each, as `sweep --workers P` runs it): per net-step time of the
+    whole, repeat by repeat, from the slowest process's loop."""
+    K = spec["K"] // processes
+    commands = [worker_command({**spec, "K": K, "first_seed": i * K}, 1) for i in range(processes)]
+    procs = [subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                              text=True) for command, env in commands]
+    outs = []
+    for p in procs:
+        stdout, stderr = p.communicate()
+        outs.append(worker_output(spec, p.returncode, stdout, stderr))
+    return [max(times) / processes for times in zip(*(o["times"] for o in outs))]
+
+
+def worker_command(spec, threads):
     env = dict(os.environ)
     for var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
         env[var] = str(threads)
     if threads == 1:
         env["XLA_FLAGS"] = "--xla_cpu_multi_thread_eigen=false"
     spec = {**spec, "threads": threads}
-    out = subprocess.run([sys.executable, "-m", "minisgd.bench", json.dumps(spec)],
-                         capture_output=True, text=True, env=env)
-    if out.returncode != 0:
-        raise RuntimeError(f"{spec['framework']} benchmark failed:\n{out.stderr[-2000:]}")
-    return json.loads(out.stdout.strip().splitlines()[-1])
+    return [sys.executable, "-m", "minisgd.bench", json.dumps(spec)], env
+
+
+def worker_output(spec, returncode, stdout, stderr):
+    if returncode != 0:
+        raise RuntimeError(f"{spec['framework']} benchmark failed:\n{stderr[-2000:]}")
+    return json.loads(stdout.strip().splitlines()[-1])
 
 
 def summarize(times):
@@ -234,6 +258,10 @@ def ensemble_table(threads, repeats, frameworks, log=print):
                         "steps": 20000 if b == 1 else 5000, "records_per_decade": 1}
                 row[fw] = summarize(measure(spec, threads)["times"])
                 log(f"  ensemble b={b} K={K:<3} {fw:8s} {row[fw]['median_us']:8.2f} us/net-step")
+                if fw == "minisgd" and threads > 1 and K % threads == 0 and K > threads:
+                    row["split"] = summarize(measure_split(spec, threads))
+                    log(f"  ensemble b={b} K={K:<3} {threads} x K={K // threads} processes "
+                        f"{row['split']['median_us']:8.2f} us/net-step")
             rows.append(row)
     return rows
 
@@ -273,11 +301,13 @@ def markdown(report):
                      f"{fmt(ratio(r, 'minisgd', 'jax'), '{:.2f}x')} | {gf:.2f} | "
                      f"{fmt(100 * gf / report['gemm_gflops'] if report.get('gemm_gflops') else None)} |")
     if report.get("ensembles"):
-        lines += ["", "| batch | K | minisgd µs/net-step | JAX (vmap+scan) µs/net-step |",
-                  "|---|---|---|---|"]
+        lines += ["", f"| batch | K | minisgd µs/net-step (1 process, {report['threads']} "
+                  f"threads) | minisgd, {report['threads']} processes of K / "
+                  f"{report['threads']} | JAX (vmap+scan) µs/net-step |", "|---|---|---|---|---|"]
+        us = lambda r, key: fmt(r[key]["median_us"] if key in r else None, "{:.2f}")
         for r in report["ensembles"]:
-            lines.append(f"| {r['b']} | {r['K']} | {fmt(r['minisgd']['median_us'], '{:.2f}')} | "
-                         f"{fmt(r['jax']['median_us'] if 'jax' in r else None, '{:.2f}')} |")
+            lines.append(f"| {r['b']} | {r['K']} | {us(r, 'minisgd')} | {us(r, 'split')} | "
+                         f"{us(r, 'jax')} |")
     if report.get("scaling"):
         lines += ["", "| width | depth | minisgd µs/step (b=32) | PyTorch µs/step | PyTorch / minisgd |",
                   "|---|---|---|---|---|"]

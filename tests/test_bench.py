@@ -37,3 +37,23 @@ def test_markdown_reports_ratios():
     text = bench.markdown({"threads": 2, "repeats": 3, "gemm_gflops": 50.0, "single": [row]})
     assert "20.0x" in text                  # PyTorch / minisgd
     assert "| 32 |" in text and "100.00" in text   # 1e6 flop in 10 us = 100 GFLOP/s
+
+
+def test_measure_split_runs_the_ensemble_in_processes_at_once():
+    spec = {"framework": "minisgd", "b": 1, "K": 4, "steps": 40, "repeats": 2,
+            "records_per_decade": 1}
+    times = bench.measure_split(spec, processes=2)
+    assert len(times) == 2 and all(t > 0 for t in times)
+
+
+def test_measure_reports_a_failing_worker():
+    with pytest.raises(RuntimeError, match="minisgd benchmark failed"):
+        bench.measure({"framework": "minisgd", "b": -1, "steps": 5, "repeats": 1}, threads=1)
+
+
+def test_markdown_ensemble_table_has_the_split_column():
+    us = lambda v: {"median_us": v, "min_us": v, "max_us": v}
+    report = {"threads": 2, "repeats": 1, "gemm_gflops": 50.0, "single": [],
+              "ensembles": [{"b": 1, "K": 64, "minisgd": us(2.5), "split": us(1.9),
+                             "jax": us(0.9)}]}
+    assert "| 1 | 64 | 2.50 | 1.90 | 0.90 |" in bench.markdown(report)
