@@ -155,7 +155,7 @@ def train_ensemble(configs):
     batches = stacked_batches(config, [r[2] for r in rngs], X, Y)
     noise_rngs = [r[3] for r in rngs]
     record = Recorder(ens, optimizer, datas)
-    active = np.ones(K, dtype=bool)
+    active, all_active = np.ones(K, dtype=bool), True
     diverged = [False] * K
     frozen = ens.theta.copy()                                # parameters at divergence
     start = time.perf_counter()
@@ -171,14 +171,18 @@ def train_ensemble(configs):
                 noise = np.stack([r.standard_normal(Yb.shape[-2:]) for r in noise_rngs])
                 Yb = Yb + optimizer.label_noise * noise
             loss, grads = loss_and_grad(ens, Xb, Yb)         # (K,) losses, stacked Grads
-            bad = active & ~(loss <= limits)
-            for k in np.flatnonzero(bad):                    # diverged at step t: freeze
-                diverged[k] = t
-                frozen[k] = ens.theta[k]
-            active &= ~bad
-            if not active.any():
-                break
-            lrs = np.where(active, schedule(t), 0.0)
+            if all_active and (loss <= limits).all():        # the usual step: nothing to do
+                lrs = schedule(t)
+            else:
+                bad = active & ~(loss <= limits)             # non-finite or too large
+                for k in np.flatnonzero(bad):                # diverged at step t: freeze
+                    diverged[k] = t
+                    frozen[k] = ens.theta[k]
+                active &= ~bad
+                all_active = False
+                if not active.any():
+                    break
+                lrs = np.where(active, schedule(t), 0.0)     # frozen members: step 0
             optimizer.step(ens, grads, lrs)
             if t + 1 == next_record:
                 record(t + 1, schedule(min(t + 1, config.steps - 1)), active)
