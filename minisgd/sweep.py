@@ -55,9 +55,10 @@ class SweepReport:
         return not self.lost and not self.failed
 
 
-def plan(out, configs, retry_failed, notes):
-    """(configs to run, number already done). Corrupt files are set aside and redone."""
-    todo, done = [], 0
+def plan(out, configs, retry_failed, notes, redo_other_versions=False):
+    """(configs to run, number already done). Corrupt files are set aside and redone; runs
+    finished by another minisgd version are kept (noted) or, if asked, redone."""
+    todo, done, others = [], 0, {}
     temps = remove_temp_files(out)
     if temps:
         notes.append(f"removed {temps} half-written temporary file(s) that an interrupted "
@@ -68,10 +69,20 @@ def plan(out, configs, retry_failed, notes):
         if problem:
             notes.append(f"{path} is corrupt ({problem}): set aside as .corrupt, redoing the run")
             set_aside(path)
-        if record is None or (retry_failed and record["status"].startswith("failed")):
+        version = None if record is None else record["version"]
+        if version is not None and version != __version__:
+            others[version] = others.get(version, 0) + 1
+        if record is None or (retry_failed and record["status"].startswith("failed")) or \
+                (redo_other_versions and version != __version__):
             todo.append(config)
         else:
             done += 1
+    if others:
+        counts = ", ".join(f"{n} by {v}" for v, n in sorted(others.items()))
+        notes.append(f"finished runs from another minisgd version ({counts}; this is "
+                     f"{__version__}): " + ("redoing them" if redo_other_versions else
+                     "kept - their numbers may differ at rounding level "
+                     "(--redo-other-versions redoes them)"))
     return todo, done
 
 
@@ -106,7 +117,8 @@ def make_tasks(configs, slots, free=None):
 
 def execute_sweep(spec, out, executor="local", workers=None, scheduler=None,
                   retry_failed=False, ensemble=None, run_fn=train_config, ensemble_fn=None,
-                  quiet=False, stream=None, progress_interval=None, config_file=None):
+                  quiet=False, stream=None, progress_interval=None, config_file=None,
+                  redo_other_versions=False):
     """Run the SweepSpec's runs into folder `out`; returns a SweepReport.
     ensemble: None = use minisgd.ensemble when it exists, True/False = on/off (ensemble_fn
     overrides the function). Raises SweepError / ExecutorError."""
@@ -125,7 +137,8 @@ def execute_sweep(spec, out, executor="local", workers=None, scheduler=None,
                 "runs": [run_hash(c) for c in configs], "version": __version__}
         path = os.path.join(out, "sweep.json")
         write_or_explain(lambda: write_json_atomic(info, path), path, exit_code=2)
-        todo, report.skipped = plan(out, configs, retry_failed, report.notes)
+        todo, report.skipped = plan(out, configs, retry_failed, report.notes,
+                                    redo_other_versions)
         progress = Progress(len(configs), report.skipped, stream, quiet, progress_interval)
         for text in report.notes:
             progress.message(text)
@@ -229,6 +242,8 @@ def add_sweep_parser(sub):
                    help="Dask scheduler address, e.g. tcp://10.0.0.1:8786 (default: a "
                         "LocalCluster of --workers processes)")
     p.add_argument("--retry-failed", action="store_true", help="run failed runs again")
+    p.add_argument("--redo-other-versions", action="store_true",
+                   help="run again the finished runs that another minisgd version computed")
     p.add_argument("--ensemble", action=argparse.BooleanOptionalAction, default=None,
                    help="train runs that share a shape together (minisgd.ensemble; "
                         "default: on when that module exists)")
@@ -269,7 +284,8 @@ def run_sweep(args, parser):
     try:
         report = execute_sweep(spec, out, args.executor, args.workers, args.scheduler,
                                args.retry_failed, args.ensemble, quiet=args.quiet,
-                               config_file=os.path.abspath(args.config))
+                               config_file=os.path.abspath(args.config),
+                               redo_other_versions=args.redo_other_versions)
     except (SweepError, ExecutorError) as err:
         print(f"minisgd sweep: error: {err}", file=sys.stderr)
         return getattr(err, "exit_code", 2)

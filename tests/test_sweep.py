@@ -19,6 +19,7 @@ import time
 
 import pytest
 
+import minisgd
 import minisgd.runfiles as runfiles
 import minisgd.sweep_task as sweep_task
 from minisgd.__main__ import main
@@ -544,6 +545,8 @@ def test_cli_exit_codes(tmp_path, monkeypatch, capsys):
     good = write(tmp_path, GRID)
     out = str(tmp_path / "out")
     assert main(["sweep", good, "--out", out, "--workers", "1", "--quiet"]) == 0
+    assert main(["sweep", good, "--out", out, "--workers", "1", "--quiet",
+                 "--redo-other-versions"]) == 0                   # nothing of another version
     for argv in (["sweep", write(tmp_path, TINY + "foo = 1\n", "bad.toml"), "--out", out],
                  ["sweep", str(tmp_path / "missing.toml")],
                  ["sweep", good, "--workers", "0"],
@@ -583,3 +586,24 @@ def test_shipped_configs_are_valid():
              c.weight_decay, c.group_l1) for c in spec.configs}
     assert {("sgd", b, 200_000, 0.0, 0.0) for b in (1, 32, 128, 512)} <= arms
     assert ("gd", None, 20_000, 0.0, 0.0) in arms and ("gd", None, 5_000, 0.1, 0.0) in arms
+
+
+def test_runs_of_another_version_are_kept_with_a_note_or_redone_on_request(tmp_path):
+    spec = spec_of(GRID)
+    quiet_sweep(spec, tmp_path, run_fn=counting_run)
+    path = run_path(str(tmp_path), config_dict(spec.configs[0]))
+    with open(path) as fh:
+        record = json.load(fh)
+    record["version"] = "0.0.1"
+    with open(path, "w") as fh:
+        json.dump(record, fh)
+    CALLS.clear()
+    report = quiet_sweep(spec, tmp_path, run_fn=counting_run)
+    assert CALLS == [] and report.skipped == len(spec.configs)
+    assert any("1 by 0.0.1" in n and "--redo-other-versions" in n for n in report.notes)
+    report = quiet_sweep(spec, tmp_path, run_fn=counting_run, redo_other_versions=True)
+    assert len(CALLS) == 1 and report.complete
+    with open(path) as fh:
+        assert json.load(fh)["version"] == minisgd.__version__
+    CALLS.clear()
+    assert quiet_sweep(spec, tmp_path, run_fn=counting_run).notes == [] and CALLS == []
