@@ -184,11 +184,13 @@ def r_forward(net, acts, VW, Vb):
     return Rz
 
 
-def r_backward(net, acts, delta, Rz, VW):
-    """R{dC/dW_l}, R{dC/db_l} given delta = dC/df and the forward R pass Rz."""
+def r_backward(net, acts, delta, Rz, VW, count=None):
+    """R{dC/dW_l}, R{dC/db_l} given delta = dC/df and the forward R pass Rz. count: the
+    number of terms of the mse's mean (default delta.size; set it when the rows are one
+    piece of a larger batch, as losses.mse's count)."""
     L = len(net.weights)
-    B, K = delta.shape
-    r_delta = Rz[-1] * (2.0 / (B * K))                                # R{dC/df}, mse
+    count = delta.size if count is None else count
+    r_delta = Rz[-1] * (2.0 / count)                                  # R{dC/df}, mse
     hW, hb = [None] * L, ([None] * L if net.biases is not None else None)
     for l in reversed(range(L)):
         a_in = acts[l]                                                # (B, n_in)
@@ -209,11 +211,11 @@ def r_backward(net, acts, delta, Rz, VW):
     return Grads(hW, hb)
 
 
-def hvp_cached(net, acts, delta, v):
+def hvp_cached(net, acts, delta, v, count=None):
     """R{grad C} along v (Grads; shared, per-sample (B, ...) or rank-one tuples) on a cached
-    forward pass acts with delta = dC/df. No validation: the hot path."""
+    forward pass acts with delta = dC/df (count: see r_backward). No validation."""
     Rz = r_forward(net, acts, v.weights, v.biases)
-    return r_backward(net, acts, delta, Rz, v.weights)
+    return r_backward(net, acts, delta, Rz, v.weights, count)
 
 
 def check_direction(net, v, batch=None):

@@ -22,10 +22,11 @@ no (N, n_in, n_out) array is formed; Gamma's value likewise uses
 ||g_i[W_l]||^2 = ||a_l[i]||^2 ||e_l[i]||^2.
 
 Cost of modified_loss_and_grad: one forward + backward and one R pass over all N samples.
-Measured on the paper's 15-15-15-15-1 net, N = 2000: 2.2 ms against 0.35 ms for a plain
-full-batch gradient (the many (N, 15) temporaries dominate; see experiments/modified_loss.py
-on glibc's allocator). Memory O(N * total width). Not for: SGD itself (optimizers.py) or the
-Gamma split by parameter group (diagnostics.py).
+Measured on the paper's 15-15-15-15-1 net, N = 2000: 1.9 ms against 0.35 ms for a plain
+full-batch gradient (2.8-3.7 ms when glibc returns the freed temporaries to the OS after
+every step; experiments/modified_loss.py asks it not to). Memory O(N * total width): the
+first pass's activations and deltas are kept for the second. Not for: SGD itself
+(optimizers.py) or the Gamma split by parameter group (diagnostics.py).
 """
 import time
 
@@ -83,24 +84,42 @@ def modified_loss_and_grad(net, X, y, lr, batch_size, variance=True,
     return modified_loss_cached(net, X, Y, lr, batch_size, bool(variance), bool(grad_norm))
 
 
+PIECE_ROWS = 1024   # rows per piece: the (rows, width) temporaries stay in the CPU cache and
+                    # under glibc's mmap threshold (128 KiB), so allocating them is cheap
+
+
+def piece_pass(net, X, Y, count):
+    """Forward and backward of one piece of rows: (loss share, acts, delta = dC/df, deltas
+    dC/dz_l, gradient shares dC/dW_l, dC/db_l, sum over its rows of ||g_i||^2)."""
+    acts = net.forward_cache(X)
+    loss, delta = mse(acts[-1], Y, count=count)                       # delta: (B, K)
+    deltas = layer_deltas(net, acts, delta)                           # (B, n_out) each
+    gW = [acts[l].T @ d for l, d in enumerate(deltas)]
+    gb = None if net.biases is None else [d.sum(axis=0) for d in deltas]
+    # per-sample gradients are rank one: g_i[W_l] = outer(a_l[i], E_l[i]), g_i[b_l] = E_l[i],
+    # E_l = N dC/dz_l (dC_i/dz_l), so ||g_i[W_l]||^2 = ||a_l[i]||^2 ||E_l[i]||^2
+    N = count // Y.shape[1]
+    e_sq = [np.einsum("bo,bo->b", d, d) * N * N for d in deltas]     # ||E_l[i]||^2: (B,)
+    per_sq = sum(np.einsum("bi,bi->b", acts[l], acts[l]) * e for l, e in enumerate(e_sq))
+    if gb is not None:
+        per_sq = per_sq + sum(e_sq)
+    return loss, acts, delta, deltas, gW, gb, float(per_sq.sum())
+
+
 def modified_loss_cached(net, X, Y, lr, b, variance, grad_norm=True,
                          need_grad=True):
-    """modified_loss_and_grad without validation (the GD loop's hot path)."""
-    N = X.shape[0]
-    acts = net.forward_cache(X)
-    loss, delta = mse(acts[-1], Y)                                    # delta: (N, K)
-    deltas = layer_deltas(net, acts, delta)                           # (N, n_out) each
-    g = Grads([acts[l].T @ d for l, d in enumerate(deltas)],
-              None if net.biases is None else [d.sum(axis=0) for d in deltas])
+    """modified_loss_and_grad without validation (the GD loop's hot path). Two passes over
+    pieces of PIECE_ROWS rows: the first sums the loss, g and Gamma's per-sample norms (the
+    Hessian direction needs the whole g), the second sums the R pass (linear in the rows)."""
+    N, count = X.shape[0], Y.size
+    rows = [slice(start, start + PIECE_ROWS) for start in range(0, N, PIECE_ROWS)]
+    pieces = [piece_pass(net, X[r], Y[r], count) for r in rows]
+    loss = sum(p[0] for p in pieces)
+    g = Grads([sum(p[4][l] for p in pieces) for l in range(len(net.weights))],
+              None if net.biases is None else
+              [sum(p[5][l] for p in pieces) for l in range(len(net.weights))])
     g_sq = sum(float(np.vdot(p, p)) for p in g.weights + (g.biases or []))
-    # per-sample gradients, rank one: g_i[W_l] = outer(a_l[i], E_l[i]), g_i[b_l] = E_l[i]
-    E = [N * d for d in deltas]                                       # dC_i/dz_l: (N, n_out)
-    a_sq = [np.einsum("bi,bi->b", acts[l], acts[l]) for l in range(len(E))]
-    e_sq = [np.einsum("bo,bo->b", e, e) for e in E]                   # (N,)
-    per_sq = sum(a * e for a, e in zip(a_sq, e_sq))                   # ||g_i[W]||^2: (N,)
-    if net.biases is not None:
-        per_sq = per_sq + sum(e_sq)
-    gamma = float(per_sq.mean()) - g_sq
+    gamma = sum(p[6] for p in pieces) / N - g_sq                     # mean ||g_i||^2 - ||g||^2
     k = (N - b) / (N - 1) * lr / (4.0 * b) if variance else 0.0
     c = lr / 4.0 if grad_norm else 0.0                                # weight of ||g||^2
     penalty = c * g_sq + k * gamma
@@ -114,10 +133,13 @@ def modified_loss_cached(net, X, Y, lr, b, variance, grad_norm=True,
     L = len(net.weights)
     if alpha == 0.0 and beta == 0.0:                                  # plain C
         return loss, terms, g
-    VW = [[alpha * g.weights[l]] + ([(acts[l], beta * E[l])] if k else []) for l in range(L)]
-    Vb = None if net.biases is None else [alpha * g.biases[l] + beta * E[l] for l in range(L)]
-    Hv = hvp_cached(net, acts, delta, Grads(VW, Vb))
-    total = [p + h for p, h in zip(g.weights + (g.biases or []), Hv.weights + (Hv.biases or []))]
+    total = g.weights + (g.biases or [])
+    for _, acts, delta, deltas, *_ in pieces:
+        E = [N * d for d in deltas]                                   # dC_i/dz_l: (B, n_out)
+        VW = [[alpha * g.weights[l]] + ([(acts[l], beta * E[l])] if k else []) for l in range(L)]
+        Vb = None if net.biases is None else [alpha * g.biases[l] + beta * E[l] for l in range(L)]
+        Hv = hvp_cached(net, acts, delta, Grads(VW, Vb), count)
+        total = [t + h for t, h in zip(total, Hv.weights + (Hv.biases or []))]
     return loss + penalty, terms, Grads(total[:L], total[L:] if net.biases is not None else None)
 
 

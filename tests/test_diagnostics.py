@@ -141,6 +141,20 @@ def test_modified_loss_gradient_matches_finite_differences(activation, bias, var
     assert rel_err(flat(grad), fd_gradient(value_of, net), "grad C_SGD") < TOL
 
 
+@pytest.mark.parametrize("activation,bias", CASES)
+def test_modified_loss_in_pieces_equals_one_piece(activation, bias, monkeypatch):
+    """Rows split into pieces of 3 (7 rows: 3 + 3 + 1) give the one-piece numbers."""
+    import minisgd.modified_loss as ml
+    net, X, y, _ = problem(activation, bias, B=7)
+    whole = modified_loss_and_grad(net, X, y, 0.3, 2)
+    monkeypatch.setattr(ml, "PIECE_ROWS", 3)
+    pieces = modified_loss_and_grad(net, X, y, 0.3, 2)
+    assert pieces[0] == pytest.approx(whole[0], rel=1e-13)
+    for key in ("loss", "grad_norm_sq", "gamma"):
+        assert pieces[1][key] == pytest.approx(whole[1][key], rel=1e-12)
+    assert rel_err(flat(pieces[2]), flat(whole[2]), "pieces") < 1e-12
+
+
 def test_modified_loss_without_terms_is_the_data_loss():
     net, X, y, _ = problem("tanh", True)
     value, terms, grad = modified_loss_and_grad(net, X, y, 0.3, 2, variance=False,
