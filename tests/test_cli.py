@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from minisgd.__main__ import main
-from minisgd.data import Data, make_data
+from minisgd.data import make_data
 from minisgd.model import MLP
 from minisgd.train import Config, train
 

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from minisgd.data import make_data
-from minisgd.metrics import irrelevant_norm, relevant_norm
+from minisgd.metrics import irrelevant_norm
 from minisgd.model import MLP
 from minisgd.optimizers import LRSchedule
 from minisgd.train import (HISTORY_COLUMNS, Config, config_dict, config_from_dict,
