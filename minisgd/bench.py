@@ -5,174 +5,20 @@ thread count is set by environment variables (and torch.set_num_threads), so all
 frameworks use the same number of threads; each measurement is repeated and reported as
 median (min-max). Ratios are what to read: absolute times depend on the machine and on
 whatever else runs on it. PyTorch and JAX are optional: missing ones are skipped with a
-message. Not for: tests (nothing here asserts a time).
-
-What is timed, per training step of the paper's net (15-15-15-15-1, linear, no bias,
-float64, clipping at 1.0, eta = 0.1, sampling without replacement):
-  minisgd   train() as users run it: history recorded at log-spaced steps, over a run as
-            long as a real one. The ensemble table records ~once per decade (evaluating
-            every member on the full data would otherwise dominate a short benchmark run);
-            the width/depth table times the loop body alone, as the PyTorch loop is.
-  pytorch   the usual loop: zero_grad, forward, MSELoss, backward, clip_grad_norm_, step
-  jax       the whole run compiled inside lax.scan (compile time excluded)
-and the float64 GEMM rate (n = 1000 matmul) in the same subprocess, to put the achieved
-GFLOP/s of the training step on a scale.
+message. What is timed, and how, is in bench_loops.py. Not for: tests (nothing here
+asserts a time).
 """
 import json
 import os
 import statistics
 import subprocess
 import sys
-import time
 
 import numpy as np
 
-SIZES = [15, 15, 15, 15, 1]
+from .bench_loops import SIZES, step_flops
 
 
-# ---- workers (run inside a subprocess) -------------------------------------------------
-def step_flops(sizes, b):
-    """Multiply-adds x 2 of one step: forward X W, gradients a^T delta, deltas delta W^T."""
-    pairs = [n_in * n_out for n_in, n_out in zip(sizes[:-1], sizes[1:])]
-    return 2 * b * (2 * sum(pairs) + sum(pairs[1:]))
-
-
-def gemm_gflops(n=1000, repeats=5):
-    A = np.random.default_rng(0).standard_normal((n, n))
-    best = min(timed(lambda: A @ A) for _ in range(repeats))
-    return 2 * n ** 3 / best / 1e9
-
-
-def timed(fn):
-    start = time.perf_counter()
-    fn()
-    return time.perf_counter() - start
-
-
-def problem(spec):
-    """Data, initial weights and batch indices shared by every framework."""
-    from .data import make_data
-    from .model import MLP
-    sizes = spec.get("sizes", SIZES)
-    data = make_data(0, d=sizes[0], support=tuple(range(min(5, sizes[0]))), n=5000)
-    net = MLP(sizes, seed=0)
-    N, b, steps = data.X.shape[0], spec["b"] or data.X.shape[0], spec["steps"]
-    rng = np.random.default_rng(1)
-    epochs = -(-steps * b // N) + 1
-    order = np.concatenate([rng.permutation(N) for _ in range(epochs)])
-    batches = order[:steps * b].reshape(steps, b) if b < N else None
-    return data, net, batches
-
-
-def run_minisgd(spec):
-    from .train import Config, train
-    sizes = spec.get("sizes", SIZES)
-    config = Config(d=sizes[0], support=tuple(range(min(5, sizes[0]))), depth=len(sizes) - 2,
-                    width=sizes[1], optimizer="gd" if spec["b"] is None else "sgd",
-                    batch_size=spec["b"] or 32, steps=spec["steps"],
-                    records_per_decade=spec.get("records_per_decade", 20))
-    if spec.get("loop_only"):
-        return time_loop(config, spec["steps"], spec["repeats"])
-    if spec.get("K", 1) > 1:
-        from .ensemble import train_ensemble
-        # members share one data set (data_seed), as the JAX version's vmap does, and
-        # differ in initialization and batch order
-        first = spec.get("first_seed", 0)
-        configs = [Config(**{**config.__dict__, "seed": first + k, "data_seed": 0})
-                   for k in range(spec["K"])]
-        return [train_ensemble(configs)[0].final["wall_time"] / spec["steps"]
-                for _ in range(spec["repeats"])]          # wall_time is the loop / K
-    return [train(config).final["wall_time"] / spec["steps"] for _ in range(spec["repeats"])]
-
-
-def time_loop(config, steps, repeats):
-    """Per-step time of train's loop body alone (batch, forward, backward, clip, update),
-    without history recording: what the PyTorch loop below does."""
-    from .batches import data_batches
-    from .train import BatchGradient, build_optimizer, prepare
-    times = []
-    for _ in range(repeats):
-        data, net, rngs = prepare(config)
-        optimizer = build_optimizer(config)
-        batches = data_batches(rngs[2], data.X, data.y[:, None], optimizer.batch_size)
-        loss_and_grad = BatchGradient(net)
-        start = time.perf_counter()
-        for _ in range(steps):
-            Xb, Yb = next(batches)
-            loss, grads = loss_and_grad(net, Xb, Yb)
-            optimizer.step(net, grads, config.lr)
-        times.append((time.perf_counter() - start) / steps)
-    return times
-
-
-def run_torch(spec):
-    import torch
-    from .torch_io import to_torch
-    torch.set_num_threads(spec["threads"])
-    data, net, batches = problem(spec)
-    X, y = torch.from_numpy(data.X), torch.from_numpy(data.y[:, None])
-    idx = None if batches is None else torch.from_numpy(batches)
-    times = []
-    for _ in range(spec["repeats"]):
-        model = to_torch(net)
-        opt = torch.optim.SGD(model.parameters(), lr=0.1)
-        loss_fn = torch.nn.MSELoss()
-        start = time.perf_counter()
-        for t in range(spec["steps"]):
-            xb, yb = (X, y) if idx is None else (X[idx[t]], y[idx[t]])
-            opt.zero_grad()
-            loss = loss_fn(model(xb), yb)
-            loss.backward()
-            torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
-            opt.step()
-        times.append((time.perf_counter() - start) / spec["steps"])
-    return times
-
-
-def run_jax(spec):
-    import jax
-    jax.config.update("jax_enable_x64", True)
-    import jax.numpy as jnp
-    data, net, batches = problem(spec)
-    X, y = jnp.asarray(data.X), jnp.asarray(data.y[:, None])
-    K = spec.get("K", 1)
-    Ws = [jnp.asarray(np.stack([W] * K)) for W in net.weights]
-    steps = spec["steps"]
-    idx = jnp.asarray(np.zeros((steps, 1), dtype=np.int64) if batches is None else batches)
-
-    def loss(Ws, xb, yb):
-        a = xb
-        for W in Ws:
-            a = a @ W
-        return jnp.mean((a - yb) ** 2)
-
-    def sgd_step(Ws, rows):
-        xb, yb = (X, y) if batches is None else (X[rows], y[rows])
-        g = jax.grad(loss)(Ws, xb, yb)
-        norm = jnp.sqrt(sum(jnp.sum(gi * gi) for gi in g))
-        coef = jnp.minimum(1.0 / (norm + 1e-6), 1.0)
-        return [W - 0.1 * coef * gi for W, gi in zip(Ws, g)], None
-
-    def run(Ws):
-        one_net = lambda Ws1: jax.lax.scan(sgd_step, Ws1, idx)[0]
-        return jax.vmap(one_net)(Ws)
-
-    compiled = jax.jit(run).lower(Ws).compile()
-    jax.block_until_ready(compiled(Ws))
-    return [timed(lambda: jax.block_until_ready(compiled(Ws))) / steps / K
-            for _ in range(spec["repeats"])]
-
-
-WORKERS = {"minisgd": run_minisgd, "pytorch": run_torch, "jax": run_jax}
-
-
-def worker(spec):
-    """Run one measurement; returns per-step seconds for each repeat, and the GEMM rate."""
-    times = WORKERS[spec["framework"]](spec)
-    return {"times": times, "gemm_gflops": gemm_gflops() if spec.get("gemm") else None}
-
-
-# ---- driver ------------------------------------------------------------------------------
 def available(framework):
     name = {"pytorch": "torch", "jax": "jax", "minisgd": "numpy"}[framework]
     code = f"import {name}"
@@ -180,7 +26,7 @@ def available(framework):
 
 
 def measure(spec, threads):
-    """Run `worker(spec)` in a subprocess with `threads` BLAS/OpenMP threads."""
+    """Run bench_loops.worker(spec) in a subprocess with `threads` BLAS/OpenMP threads."""
     command, env = worker_command(spec, threads)
     out = subprocess.run(command, env=env, capture_output=True, text=True)
     return worker_output(spec, out.returncode, out.stdout, out.stderr)
@@ -208,7 +54,7 @@ def worker_command(spec, threads):
     if threads == 1:
         env["XLA_FLAGS"] = "--xla_cpu_multi_thread_eigen=false"
     spec = {**spec, "threads": threads}
-    return [sys.executable, "-m", "minisgd.bench", json.dumps(spec)], env
+    return [sys.executable, "-m", "minisgd.bench_loops", json.dumps(spec)], env
 
 
 def worker_output(spec, returncode, stdout, stderr):
@@ -346,7 +192,3 @@ def machine_info():
     except OSError:
         pass
     return info
-
-
-if __name__ == "__main__":
-    print(json.dumps(worker(json.loads(sys.argv[1]))))

@@ -1,20 +1,20 @@
 """The benchmark harness runs and reports; nothing here asserts a time."""
 import pytest
 
-from minisgd import bench
+from minisgd import bench, bench_loops
 
 
 def test_step_flops_by_hand():
     # sizes 3-4-1, b=2: forward 2*2*(12+4)=64, weight grads 64, deltas 2*2*4=16
-    assert bench.step_flops([3, 4, 1], 2) == 64 + 64 + 16
+    assert bench_loops.step_flops([3, 4, 1], 2) == 64 + 64 + 16
 
 
 def test_problem_batches_cover_epochs_without_replacement():
-    data, net, batches = bench.problem({"b": 32, "steps": 400})
+    data, net, batches = bench_loops.problem({"b": 32, "steps": 400})
     assert batches.shape == (400, 32)
     first_epoch = batches.reshape(-1)[:data.X.shape[0]]
     assert sorted(first_epoch) == list(range(data.X.shape[0]))
-    assert bench.problem({"b": None, "steps": 3})[2] is None
+    assert bench_loops.problem({"b": None, "steps": 3})[2] is None
 
 
 def test_measure_runs_in_a_subprocess_with_the_thread_count():
