@@ -35,19 +35,8 @@ import time  # noqa: E402
 
 import numpy as np  # noqa: E402
 
-from minisgd.files import write_json_atomic  # noqa: E402
-from minisgd.tables import markdown_table  # noqa: E402
+from minisgd.tables import markdown_table, number_list, write_report  # noqa: E402
 from minisgd.train import Config, train  # noqa: E402
-
-
-def parse_list(p, name, text, kind):
-    try:
-        values = [kind(v) for v in text.split(",")]
-    except ValueError:
-        p.error(f"--{name} must be comma-separated numbers, got {text!r}")
-    if not values or min(values) <= 0:
-        p.error(f"--{name} must be positive, got {text!r}")
-    return values
 
 
 def parse_args(argv=None):
@@ -55,8 +44,8 @@ def parse_args(argv=None):
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--out", default=os.path.join("results", "eta_over_b"))
     p.add_argument("--full", action="store_true", help="budget eta*t = 10000 (several minutes)")
-    p.add_argument("--lrs", default="0.025,0.05,0.1,0.2", help="step sizes eta")
-    p.add_argument("--ratios", default="40,160,640,2560",
+    p.add_argument("--lrs", type=number_list(float, positive=True), default="0.025,0.05,0.1,0.2", help="step sizes eta")
+    p.add_argument("--ratios", type=number_list(float, positive=True), default="40,160,640,2560",
                    help="groups: b / eta for each group (eta / b = 1 / value); eta * value "
                         "must be an integer batch size")
     p.add_argument("--budget", type=float, help="eta * t of every run; default 1000, --full 10000")
@@ -64,8 +53,6 @@ def parse_args(argv=None):
     p.add_argument("--no-gd", action="store_true", help="skip the GD references (faster)")
     p.add_argument("--seed", type=int, default=0)
     args = p.parse_args(argv)
-    args.lrs = parse_list(p, "lrs", args.lrs, float)
-    args.ratios = parse_list(p, "ratios", args.ratios, float)
     if args.budget is None:
         args.budget = 10_000.0 if args.full else 1_000.0
     if args.n is None:
@@ -306,13 +293,11 @@ def main(argv=None):
     plot_rates(runs, fits, os.path.join(args.out, "rates.png"), title)
     as_json = lambda r: ({k: v for k, v in r.items() if k not in ("result", "curve")}
                          | {"curve": r["curve"].tolist(), "run": r["result"].to_dict()})
-    write_json_atomic({"args": vars(args), "fits": fits, "groups_equal_eta_over_b": by_ratio,
-                       "groups_equal_eta": by_lr, "taus": taus.tolist(),
-                       "runs": [as_json(r) for r in runs],
-                       "gd": {str(lr): as_json(r) for lr, r in gd.items()}},
-                      os.path.join(args.out, "summary.json"))
-    print(tables(runs, gd, by_ratio, by_lr, fits, args.budget))
-    print(f"\nfigures and summary.json in {args.out}/  (total {time.perf_counter() - start:.0f} s)")
+    write_report(args.out, {"args": vars(args), "fits": fits, "groups_equal_eta_over_b": by_ratio,
+                            "groups_equal_eta": by_lr, "taus": taus.tolist(),
+                            "runs": [as_json(r) for r in runs],
+                            "gd": {str(lr): as_json(r) for lr, r in gd.items()}},
+                 tables(runs, gd, by_ratio, by_lr, fits, args.budget), start)
     return {"runs": runs, "gd": gd, "fits": fits, "by_ratio": by_ratio, "by_lr": by_lr}
 
 

@@ -30,8 +30,7 @@ import time  # noqa: E402
 
 import numpy as np  # noqa: E402
 
-from minisgd.files import write_json_atomic  # noqa: E402
-from minisgd.tables import markdown_table  # noqa: E402
+from minisgd.tables import markdown_table, number_list, write_report  # noqa: E402
 from minisgd.metrics import gram  # noqa: E402
 from minisgd.train import Config, build_net, make_data, spawn_rngs, train  # noqa: E402
 
@@ -43,7 +42,7 @@ def parse_args(argv=None):
     p.add_argument("--full", action="store_true", help="32 seeds, 100000 steps, n=5000")
     p.add_argument("--seeds", type=int, help="inits per batch size; default 16, --full 32")
     p.add_argument("--steps", type=int, help="default 30000, --full 100000")
-    p.add_argument("--batch-sizes", default="2,8,32,128")
+    p.add_argument("--batch-sizes", type=number_list(int, positive=True), default="2,8,32,128")
     p.add_argument("--lr", type=float, default=0.1)
     p.add_argument("--n", type=int, help="distinct inputs (N = 2n); default 1000, --full 5000")
     p.add_argument("--data-seed", type=int, default=0)
@@ -54,14 +53,10 @@ def parse_args(argv=None):
         args.steps = 100_000 if args.full else 30_000
     if args.n is None:
         args.n = 5_000 if args.full else 1_000
-    try:
-        args.batch_sizes = [int(b) for b in args.batch_sizes.split(",")]
-    except ValueError:
-        p.error(f"--batch-sizes must be comma-separated ints, got {args.batch_sizes!r}")
     if args.seeds < 2:
         p.error(f"--seeds must be >= 2 (a spread across seeds needs two), got {args.seeds}")
-    if args.steps < 1 or args.n < 1 or min(args.batch_sizes) < 1:
-        p.error("--steps, --n and --batch-sizes must be >= 1")
+    if args.steps < 1 or args.n < 1:
+        p.error("--steps and --n must be >= 1")
     return args
 
 
@@ -205,9 +200,7 @@ def main(argv=None):
              f"eta={args.lr}, {args.steps} steps")
     plot_metrics(rows, os.path.join(args.out, "init_dependence.png"), title)
     plot_grams(rows, base.support, os.path.join(args.out, "gram_heatmaps.png"))
-    write_json_atomic({"args": vars(args), "table": rows}, os.path.join(args.out, "summary.json"))
-    print(markdown(rows))
-    print(f"\nfigures and summary.json in {args.out}/  (total {time.perf_counter() - start:.0f} s)")
+    write_report(args.out, {"args": vars(args), "table": rows}, markdown(rows), start)
     return rows
 
 

@@ -38,8 +38,7 @@ from dataclasses import replace  # noqa: E402
 import numpy as np  # noqa: E402
 
 from minisgd.diagnostics import gradient_noise_metrics  # noqa: E402
-from minisgd.files import write_json_atomic  # noqa: E402
-from minisgd.tables import fmt, markdown_table  # noqa: E402
+from minisgd.tables import fmt, markdown_table, number_list, write_report  # noqa: E402
 from minisgd.modified_loss import train_modified  # noqa: E402
 from minisgd.train import Config, build_net, make_data, spawn_rngs, train  # noqa: E402
 
@@ -69,7 +68,7 @@ def parse_args(argv=None):
     p.add_argument("--batch-size", type=int, default=8, help="b of the SGD run and of C_SGD")
     p.add_argument("--lr", type=float, default=0.1)
     p.add_argument("--sgd-orders", type=int, default=4, help="SGD batch orders (seeds)")
-    p.add_argument("--substeps", default="1,4",
+    p.add_argument("--substeps", type=number_list(int, positive=True), default="1,4",
                    help="comma-separated k: GD on each modified loss is run with k steps of "
                         "eta/k per SGD step, for each k (k > 1: closer to the gradient flow; "
                         "costs k times more)")
@@ -79,12 +78,6 @@ def parse_args(argv=None):
         args.steps = 20_000 if args.full else 2_000
     if args.n is None:
         args.n = 5_000 if args.full else 1_000
-    try:
-        args.substeps = [int(k) for k in args.substeps.split(",")]
-    except ValueError:
-        p.error(f"--substeps must be comma-separated ints, got {args.substeps!r}")
-    if min(args.substeps) < 1:
-        p.error(f"--substeps must be >= 1, got {args.substeps}")
     for name in ("steps", "n", "batch_size", "sgd_orders"):
         if getattr(args, name) < 1:
             p.error(f"--{name.replace('_', '-')} must be >= 1, got {getattr(args, name)}")
@@ -249,11 +242,9 @@ def main(argv=None):
          f"same data (N={N}) and init; eta={args.lr}, b={args.batch_size}: "
          f"C_SGD = C + {args.lr / 4:g}|grad C|^2 + {k:.3g} Gamma")
     rows = table_rows(arms)
-    write_json_atomic({"args": vars(args), "gamma_coefficient": k, "table": rows,
-                       "runs": {l: r.to_dict() for l, _, r in arms}},
-                      os.path.join(args.out, "summary.json"))
-    print(markdown(rows))
-    print(f"\nfigure and summary.json in {args.out}/  (total {time.perf_counter() - start:.0f} s)")
+    write_report(args.out, {"args": vars(args), "gamma_coefficient": k, "table": rows,
+                            "runs": {l: r.to_dict() for l, _, r in arms}},
+                 markdown(rows), start)
     return rows
 
 

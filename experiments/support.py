@@ -19,8 +19,7 @@ import time
 
 
 from minisgd.executors import make_engine
-from minisgd.files import write_json_atomic
-from minisgd.tables import fmt, markdown_table
+from minisgd.tables import fmt, markdown_table, number_list, write_report
 from minisgd.plots import first_layer_heatmaps, irrelevant_norm_curves
 from minisgd.train import Config, train
 
@@ -35,7 +34,7 @@ def parse_args(argv=None):
     p.add_argument("--sgd-steps", type=int, help="default 2e5, --quick 5e4")
     p.add_argument("--gd-steps", type=int, help="default 2e4, --quick 5e3")
     p.add_argument("--reg-steps", type=int, help="GD + WD / group-L1 steps; default 5e3, --quick 2e3")
-    p.add_argument("--batch-sizes", default="1,32,128,512")
+    p.add_argument("--batch-sizes", type=number_list(int, positive=True), default="1,32,128,512")
     p.add_argument("--lr", type=float, default=0.1)
     p.add_argument("--weight-decay", type=float, default=0.1)
     p.add_argument("--group-l1", type=float, default=0.01)
@@ -53,10 +52,6 @@ def parse_args(argv=None):
     args.sgd_steps = args.sgd_steps or scale[0]
     args.gd_steps = args.gd_steps or scale[1]
     args.reg_steps = args.reg_steps or scale[2]
-    try:
-        args.batch_sizes = [int(b) for b in args.batch_sizes.split(",")]
-    except ValueError:
-        p.error(f"--batch-sizes must be comma-separated ints, got {args.batch_sizes!r}")
     return args
 
 
@@ -159,13 +154,11 @@ def main(argv=None):
     first_layer_heatmaps([(l, r.net.weights[0]) for l, r in results], support,
                          os.path.join(args.out, "heatmaps.png"))
     rows = table_rows(results)
-    write_json_atomic({"args": vars(args), "table": rows,
-                       "runs": {l: r.to_dict() for l, r in results},
-                       "first_layers": {l: r.net.weights[0].tolist() for l, r in results}},
-                      os.path.join(args.out, "summary.json"))
-    print(markdown(rows, results[0][1].config["threshold"]))
-    print(f"\nfigures and summary.json in {args.out}/  (total {time.perf_counter() - start:.0f} s "
-          f"with {args.workers} worker(s))")
+    write_report(args.out, {"args": vars(args), "table": rows,
+                            "runs": {l: r.to_dict() for l, r in results},
+                            "first_layers": {l: r.net.weights[0].tolist() for l, r in results}},
+                 markdown(rows, results[0][1].config["threshold"]), start,
+                 f" with {args.workers} worker(s)")
     return rows
 
 

@@ -25,8 +25,7 @@ import time  # noqa: E402
 
 import numpy as np  # noqa: E402
 
-from minisgd.files import write_json_atomic  # noqa: E402
-from minisgd.tables import fmt, markdown_table  # noqa: E402
+from minisgd.tables import fmt, markdown_table, write_report  # noqa: E402
 from minisgd.train import Config, train  # noqa: E402
 
 VARIANTS = {
@@ -160,12 +159,10 @@ def main(argv=None):
     plot(results, os.path.join(args.out, "variants.png"),
          f"SGD (b={args.batch_size}) vs GD, eta={args.lr}, {args.steps} steps each, "
          f"N={2 * args.n}; same data and initial weights within a panel")
-    write_json_atomic({"args": vars(args), "table": rows,
-                       "runs": {f"{name} / {opt}": r.to_dict() for name, runs in results.items()
-                                for opt, r in runs.items()}},
-                      os.path.join(args.out, "summary.json"))
-    print(markdown(rows))
-    print(f"\nfigure and summary.json in {args.out}/  (total {time.perf_counter() - start:.0f} s)")
+    write_report(args.out, {"args": vars(args), "table": rows,
+                            "runs": {f"{name} / {opt}": r.to_dict()
+                                     for name, runs in results.items() for opt, r in runs.items()}},
+                 markdown(rows), start)
     return rows
 
 
