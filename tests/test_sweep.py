@@ -26,6 +26,7 @@ from minisgd.__main__ import main
 from minisgd.executors import ExecutorError, make_engine
 from minisgd.progress import Progress, format_duration
 from minisgd.runfiles import SweepError, acquire_lock, run_hash, run_path
+import minisgd.sweep as sweep
 from minisgd.sweep import execute_sweep, make_tasks
 from minisgd.sweep_config import SweepConfigError, parse_sweep
 from minisgd.train import Config, config_dict, train
@@ -384,17 +385,43 @@ def test_kill_mid_sweep_then_restart(tmp_path):
     assert len(os.listdir(out / "runs")) == 5            # and no temp files left
 
 
-def test_a_killed_worker_loses_only_its_runs_and_a_restart_finishes(tmp_path):
+def test_a_run_that_kills_its_worker_is_found_and_failed_and_the_rest_finish(tmp_path):
     spec = spec_of(GRID.replace("seed = [0, 1, 2]", "seed = [0, 1, 2, 3]"))
-    report = quiet_sweep(spec, tmp_path, workers=2, run_fn=killing_run)
-    assert report.lost and not report.complete and "process pool" in report.engine
-    lost = {run_hash(c) for c in report.lost}
-    assert {run_hash(config_dict(c)) for c in spec.configs if c.seed == 2} <= lost
-    saved = {f[:-5] for f in os.listdir(tmp_path / "runs")}
-    assert saved and not saved & lost and len(saved) + len(lost) == 8
-    assert report.done == len(saved)
-    report = quiet_sweep(spec, tmp_path, workers=2)
-    assert report.complete and report.skipped == len(saved) and report.done == len(lost)
+    stream = io.StringIO()
+    report = execute_sweep(spec, str(tmp_path), workers=2, run_fn=killing_run, ensemble=False,
+                           stream=stream)
+    assert "process pool" in report.engine and not report.lost
+    culprits = {run_hash(config_dict(c)) for c in spec.configs if c.seed == 2}
+    for c in map(config_dict, spec.configs):
+        status = load(tmp_path, c)["status"]
+        if run_hash(c) in culprits:
+            assert status.startswith("failed: WorkerDied: its worker process died"), status
+        else:
+            assert status == "ok"
+    assert (report.done, report.failed) == (8, 2) and not report.complete
+    assert "starting the pool again" in stream.getvalue()
+    report = quiet_sweep(spec, tmp_path, workers=2, retry_failed=True)
+    assert report.complete and report.skipped == 6 and report.done == 2
+
+
+def dying_run(config, on_record=None):
+    """Every run kills its worker (a broken environment)."""
+    if multiprocessing.parent_process() is not None:
+        os._exit(1)
+    return train(config, on_record=on_record)
+
+
+def test_workers_that_keep_dying_are_given_up_on(tmp_path):
+    spec = spec_of(GRID.replace("seed = [0, 1, 2]", "seed = [0, 1, 2, 3]"))
+    stream = io.StringIO()
+    report = execute_sweep(spec, str(tmp_path), workers=2, run_fn=dying_run, ensemble=False,
+                           stream=stream)
+    assert "giving up" in stream.getvalue() and not report.complete
+    # the first death loses the calls in flight; each later one is a suspect run alone,
+    # recorded as failed, until MAX_DEATHS_IN_A_ROW deaths without a finished run
+    assert report.failed == report.done == sweep.MAX_DEATHS_IN_A_ROW
+    assert report.done + len(report.lost) == 8
+    assert len(os.listdir(tmp_path / "runs")) == report.done
 
 
 # --- executors and ensembles ---------------------------------------------------------
