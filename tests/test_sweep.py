@@ -26,8 +26,9 @@ from minisgd.__main__ import main
 from minisgd.executors import ExecutorError, make_engine
 from minisgd.progress import Progress, format_duration
 from minisgd.runfiles import SweepError, acquire_lock, run_hash, run_path
-import minisgd.sweep as sweep
-from minisgd.sweep import execute_sweep, make_tasks
+import minisgd.sweep_pool as sweep_pool
+from minisgd.sweep import execute_sweep
+from minisgd.sweep_pool import make_tasks
 from minisgd.sweep_config import SweepConfigError, parse_sweep
 from minisgd.train import Config, config_dict, train
 
@@ -419,7 +420,7 @@ def test_workers_that_keep_dying_are_given_up_on(tmp_path):
     assert "giving up" in stream.getvalue() and not report.complete
     # the first death loses the calls in flight; each later one is a suspect run alone,
     # recorded as failed, until MAX_DEATHS_IN_A_ROW deaths without a finished run
-    assert report.failed == report.done == sweep.MAX_DEATHS_IN_A_ROW
+    assert report.failed == report.done == sweep_pool.MAX_DEATHS_IN_A_ROW
     assert report.done + len(report.lost) == 8
     assert len(os.listdir(tmp_path / "runs")) == report.done
 
@@ -495,7 +496,7 @@ def test_ensembles_group_runs_of_one_shape_and_match_one_by_one(tmp_path):
 
 
 def test_make_tasks_caps_ensembles_and_keeps_every_slot_busy():
-    from minisgd.sweep import MAX_ENSEMBLE
+    from minisgd.sweep_pool import MAX_ENSEMBLE
     configs = [config_dict(Config(seed=s)) for s in range(3 * MAX_ENSEMBLE + 1)]
     tasks = make_tasks(configs, slots=1, free=("seed",))
     assert max(map(len, tasks)) == MAX_ENSEMBLE and sum(map(len, tasks)) == len(configs)
