@@ -41,6 +41,11 @@ def test_members_match_single_runs(kw):
 
 @pytest.mark.parametrize("kw", [
     dict(batch_size=32, steps=400),
+    # batches gathered in blocks of ~256 rows (N = 600): blocks that end in a partial batch,
+    # blocks of one batch, and more than one epoch
+    dict(batch_size=1, steps=700),
+    dict(batch_size=7, steps=300),
+    dict(batch_size=200, steps=20, clip=None),
     dict(optimizer="gd", steps=40, label_noise=0.1),
     dict(batch_size=5, replacement=True, steps=300, momentum=0.5),
 ])
