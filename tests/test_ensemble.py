@@ -120,3 +120,21 @@ def test_float32_members_match_float32_single_runs_to_float32_rounding():
     for res, config in zip(train_ensemble(configs), configs):
         assert res.net.dtype == np.float32
         assert_same_run(res, train(config), tol=1e-4)
+
+
+def test_peak_memory_does_not_grow_with_the_steps():
+    import tracemalloc
+    peaks = {}
+    tracemalloc.start()
+    try:
+        for steps in (1000, 1000, 10000):                   # the first run warms caches up
+            configs = [Config(seed=s, data_seed=0, batch_size=8, steps=steps,
+                              records_per_decade=5, **SMALL) for s in range(4)]
+            tracemalloc.reset_peak()
+            base = tracemalloc.get_traced_memory()[0]
+            results = train_ensemble(configs)
+            peaks[steps] = tracemalloc.get_traced_memory()[1] - base
+            del results
+    finally:
+        tracemalloc.stop()
+    assert peaks[10000] - peaks[1000] < 64 * 1024, peaks
