@@ -111,10 +111,10 @@ def drive(engine, tasks, suspects, report, progress, run_fn, ensemble_fn):
                 try:
                     future = engine.executor.submit(execute_task, task, run_fn, ensemble_fn,
                                                     on_record)
-                except cf.BrokenExecutor as err:
+                except cf.BrokenExecutor as err:       # never ran: not evidence against it
                     broken = broken or err
                     progress.lost(len(task))
-                    lost.append((task, alone))
+                    lost.append((task, False))
                     continue
                 in_flight[future] = (task, alone)
                 if alone:
