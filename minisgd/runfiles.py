@@ -12,9 +12,11 @@
     DIR/.lock              {"pid", "host", "started"} while a sweep writes to DIR
 
 <hash> is the first 16 hex digits of the sha256 of the canonical JSON (sorted keys, no
-spaces) of the run's full config dict, so the same config always maps to the same file.
-A run file is used only if it parses, has every key, a known status and exactly the
-config its name promises; anything else is reported and redone. Not for: running.
+spaces) of the run's config without the fields that hold their Config default, so the same
+config always maps to the same file, and a field added to Config later (whose default keeps
+the old behaviour) leaves existing run files valid. A run file is used only if it parses,
+has every key, a known status and the config its name promises (fields missing from it
+read as their defaults); anything else is reported and redone. Not for: running.
 """
 import csv
 import hashlib
@@ -24,6 +26,7 @@ import os
 import socket
 import time
 
+from .config import Config, config_dict
 from .files import write_json_atomic
 
 RUN_KEYS = ("config", "history", "final", "status", "version", "wall_time")
@@ -43,9 +46,18 @@ def canonical(config):
     return json.dumps(config, sort_keys=True, separators=(",", ":"))
 
 
+DEFAULTS = {k: canonical(v) for k, v in config_dict(Config()).items()}
+
+
+def non_default(config):
+    """The config dict without the fields equal to their Config default."""
+    return {k: v for k, v in config.items() if DEFAULTS.get(k) != canonical(v)}
+
+
 def run_hash(config):
-    """The run's file name stem: sha256 of its canonical config JSON, 16 hex digits."""
-    return hashlib.sha256(canonical(config).encode()).hexdigest()[:16]
+    """The run's file name stem: sha256 of the canonical JSON of its non-default fields,
+    16 hex digits."""
+    return hashlib.sha256(canonical(non_default(config)).encode()).hexdigest()[:16]
 
 
 def run_path(out, config):
@@ -71,8 +83,10 @@ def check_run(record, config):
     if not isinstance(record, dict) or any(k not in record for k in RUN_KEYS):
         missing = [k for k in RUN_KEYS if not isinstance(record, dict) or k not in record]
         return f"missing keys {missing}"
-    if not isinstance(record["config"], dict) or canonical(record["config"]) != canonical(config):
-        return "its config is not the one its name stands for"
+    if not isinstance(record["config"], dict) or \
+            canonical(non_default(record["config"])) != canonical(non_default(config)):
+        return ("its config is not the one its name stands for (or a Config default has "
+                "changed since it was written)")
     status = record["status"]
     if not isinstance(status, str) or not status.startswith(("ok", "diverged at step", "failed")):
         return f"unknown status {status!r}"

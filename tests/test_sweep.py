@@ -139,6 +139,31 @@ def test_run_hash_ignores_key_order_and_differs_between_configs():
     assert run_hash({**a, "seed": 1}) != run_hash(a) and len(run_hash(a)) == 16
 
 
+def test_run_files_survive_a_new_config_field_but_not_a_changed_default(tmp_path):
+    spec = spec_of(GRID)
+    quiet_sweep(spec, tmp_path)
+    config = config_dict(spec.configs[0])
+    path = run_path(str(tmp_path), config)
+    with open(path) as fh:
+        record = json.load(fh)
+    # written before `dtype` existed: the field is missing, its default keeps old behaviour
+    old = {k: v for k, v in record["config"].items() if k != "dtype"}
+    assert run_hash(old) == run_hash(config)
+    with open(path, "w") as fh:
+        json.dump({**record, "config": old}, fh)
+    CALLS.clear()
+    report = quiet_sweep(spec, tmp_path, run_fn=counting_run)
+    assert CALLS == [] and report.skipped == len(spec.configs) and report.notes == []
+    # written when the default of `threshold` was another value (stored explicitly): redone
+    changed = {**record["config"], "threshold": 0.2}
+    assert run_hash({k: v for k, v in changed.items() if k != "threshold"}) == run_hash(config)
+    with open(path, "w") as fh:
+        json.dump({**record, "config": changed}, fh)
+    report = quiet_sweep(spec, tmp_path, run_fn=counting_run)
+    assert len(CALLS) == 1 and report.complete
+    assert any("a Config default has changed" in n for n in report.notes)
+
+
 @pytest.mark.parametrize("text, expected", [
     ("[run]\nsteps = 10\nsteps = 20\n", "line 3"),
     ("[run\nsteps = 1\n", "line 1, column"),
