@@ -44,7 +44,8 @@ def parse_args(argv=None):
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--out", default=os.path.join("results", "eta_over_b"))
     p.add_argument("--full", action="store_true", help="budget eta*t = 10000 (several minutes)")
-    p.add_argument("--lrs", type=number_list(float, positive=True), default="0.025,0.05,0.1,0.2", help="step sizes eta")
+    p.add_argument("--lrs", type=number_list(float, positive=True), default="0.025,0.05,0.1,0.2",
+                   help="step sizes eta")
     p.add_argument("--ratios", type=number_list(float, positive=True), default="40,160,640,2560",
                    help="groups: b / eta for each group (eta / b = 1 / value); eta * value "
                         "must be an integer batch size")
