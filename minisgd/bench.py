@@ -4,7 +4,8 @@
 thread count is set by environment variables (and torch.set_num_threads), so all
 frameworks use the same number of threads; each measurement is repeated and reported as
 median (min-max). Ratios are what to read: absolute times depend on the machine and on
-whatever else runs on it. PyTorch and JAX are optional: missing ones are skipped with a
+whatever else runs on it. A plain NumPy loop (bench_loops.run_plain) runs beside them and
+says how fast this machine is against the one the targets were written on. PyTorch and JAX are optional: missing ones are skipped with a
 message. What is timed, and how, is in bench_loops.py. Not for: tests (nothing here
 asserts a time).
 """
@@ -18,9 +19,15 @@ import numpy as np
 
 from .bench_loops import SIZES, step_flops
 
+# The plain NumPy loop (bench_loops.run_plain) on the reference machine the performance issue
+# was written against, in us per (net-)step: single nets by batch size, and K = 64 stacked
+# nets. The same loop measured here says how much slower or faster this machine is.
+REFERENCE_PLAIN_US = {1: 22.0, 32: 27.0, 512: 110.0, 10000: 2000.0}
+REFERENCE_PLAIN_STACKED_US = {1: 4.7, 32: 8.5}
+
 
 def available(framework):
-    name = {"pytorch": "torch", "jax": "jax", "minisgd": "numpy"}[framework]
+    name = {"pytorch": "torch", "jax": "jax", "minisgd": "numpy", "plain": "numpy"}[framework]
     code = f"import {name}"
     return subprocess.run([sys.executable, "-c", code], capture_output=True).returncode == 0
 
@@ -99,7 +106,7 @@ def ensemble_table(threads, repeats, frameworks, log=print):
     for b in (1, 32):
         for K in (1, 8, 64):
             row = {"b": b, "K": K}
-            for fw in [f for f in frameworks if f in ("minisgd", "jax")]:
+            for fw in [f for f in frameworks if f in ("minisgd", "plain", "jax")]:
                 spec = {"framework": fw, "b": b, "K": K, "repeats": repeats,
                         "steps": 20000 if b == 1 else 5000, "records_per_decade": 1}
                 row[fw] = summarize(measure(spec, threads)["times"])
@@ -131,29 +138,41 @@ def ratio(row, a, b):
     return row[b]["median_us"] / row[a]["median_us"] if a in row and b in row else None
 
 
+def machine_factors(report):
+    """plain NumPy us here / on the reference machine, per measured case (> 1: slower)."""
+    factors = {f"b={r['b']}": r["plain"]["median_us"] / REFERENCE_PLAIN_US[r["b"]]
+               for r in report.get("single", []) if "plain" in r and r["b"] in REFERENCE_PLAIN_US}
+    factors.update({f"K=64 b={r['b']}": r["plain"]["median_us"] / REFERENCE_PLAIN_STACKED_US[r["b"]]
+                    for r in report.get("ensembles", []) if "plain" in r and r["K"] == 64})
+    return factors
+
+
 def markdown(report):
     fmt = lambda v, f="{:.1f}": "–" if v is None else f.format(v)
     lines = [f"threads: {report['threads']}, repeats: {report['repeats']}, "
              f"float64 GEMM (n=1000): {fmt(report.get('gemm_gflops'))} GFLOP/s", "",
-             "| batch | minisgd µs/step | PyTorch µs/step | JAX µs/step | PyTorch / minisgd "
-             "| JAX / minisgd | minisgd GFLOP/s | % of GEMM |", "|---|---|---|---|---|---|---|---|"]
+             "| batch | minisgd µs/step | PyTorch µs/step | JAX µs/step | plain NumPy µs/step "
+             "| PyTorch / minisgd | JAX / minisgd | plain / minisgd | minisgd GFLOP/s "
+             "| % of GEMM |", "|---|---|---|---|---|---|---|---|---|---|"]
     for r in report["single"]:
         m = r["minisgd"]["median_us"]
         gf = r["flops"] / m / 1e3
         cell = lambda fw: (f"{r[fw]['median_us']:.1f} ({r[fw]['min_us']:.1f}–"
                            f"{r[fw]['max_us']:.1f})" if fw in r else "–")
         lines.append(f"| {r['b']} | {cell('minisgd')} | {cell('pytorch')} | {cell('jax')} | "
-                     f"{fmt(ratio(r, 'minisgd', 'pytorch'), '{:.1f}x')} | "
-                     f"{fmt(ratio(r, 'minisgd', 'jax'), '{:.2f}x')} | {gf:.2f} | "
+                     f"{cell('plain')} | {fmt(ratio(r, 'minisgd', 'pytorch'), '{:.1f}x')} | "
+                     f"{fmt(ratio(r, 'minisgd', 'jax'), '{:.2f}x')} | "
+                     f"{fmt(ratio(r, 'minisgd', 'plain'), '{:.1f}x')} | {gf:.2f} | "
                      f"{fmt(100 * gf / report['gemm_gflops'] if report.get('gemm_gflops') else None)} |")
     if report.get("ensembles"):
         lines += ["", f"| batch | K | minisgd µs/net-step (1 process, {report['threads']} "
                   f"threads) | minisgd, {report['threads']} processes of K / "
-                  f"{report['threads']} | JAX (vmap+scan) µs/net-step |", "|---|---|---|---|---|"]
+                  f"{report['threads']} | JAX (vmap+scan) µs/net-step | plain stacked NumPy "
+                  f"µs/net-step |", "|---|---|---|---|---|---|"]
         us = lambda r, key: fmt(r[key]["median_us"] if key in r else None, "{:.2f}")
         for r in report["ensembles"]:
             lines.append(f"| {r['b']} | {r['K']} | {us(r, 'minisgd')} | {us(r, 'split')} | "
-                         f"{us(r, 'jax')} |")
+                         f"{us(r, 'jax')} | {us(r, 'plain')} |")
     if report.get("scaling"):
         lines += ["", "| width | depth | minisgd µs/step (b=32) | PyTorch µs/step | PyTorch / minisgd |",
                   "|---|---|---|---|---|"]
@@ -161,11 +180,15 @@ def markdown(report):
             lines.append(f"| {r['width']} | {r['depth']} | {r['minisgd']['median_us']:.1f} | "
                          f"{fmt(r['pytorch']['median_us'] if 'pytorch' in r else None)} | "
                          f"{fmt(ratio(r, 'minisgd', 'pytorch'), '{:.1f}x')} |")
+    factors = machine_factors(report)
+    if factors:
+        lines += ["", "This machine against the reference machine (plain NumPy loop here / there; "
+                  "> 1: slower here): " + ", ".join(f"{k} {v:.2f}x" for k, v in factors.items())]
     return "\n".join(lines)
 
 
 def run_bench(threads=2, repeats=5, quick=False, log=print):
-    frameworks = [fw for fw in ("minisgd", "pytorch", "jax") if available(fw)]
+    frameworks = [fw for fw in ("minisgd", "plain", "pytorch", "jax") if available(fw)]
     for fw in ("pytorch", "jax"):
         if fw not in frameworks:
             log(f"  {fw} is not installed: skipped (pip install "

@@ -11,6 +11,10 @@ float64, clipping at 1.0, eta = 0.1, sampling without replacement):
   jax       the whole run compiled inside lax.scan (compile time excluded); an ensemble
             is jax.vmap of that over K copies of the weights, all on the same batches
             (minisgd's members share the data but each draws its own batch order)
+  plain     the reference a NumPy user writes first: per step, gather the batch, four
+            matmuls forward, backward, clip, update, new arrays every time (the issue's
+            "plain NumPy step", and for K > 1 its "plain stacked-matmul version"); it
+            measures how fast this machine is against the reference machine's numbers
 and the float64 GEMM rate (n = 1000 matmul) in the same subprocess, to put the achieved
 GFLOP/s of the training step on a scale.
 """
@@ -155,7 +159,40 @@ def run_jax(spec):
             for _ in range(spec["repeats"])]
 
 
-WORKERS = {"minisgd": run_minisgd, "pytorch": run_torch, "jax": run_jax}
+def run_plain(spec):
+    data, net, batches = problem(spec)
+    X, y = data.X, data.y[:, None]
+    K = spec.get("K", 1)
+    times = []
+    for _ in range(spec["repeats"]):
+        Ws = [np.stack([W] * K) if K > 1 else W.copy() for W in net.weights]
+        start = time.perf_counter()
+        for t in range(spec["steps"]):
+            xb, yb = (X, y) if batches is None else (X[batches[t]], y[batches[t]])
+            plain_sgd_step(Ws, xb, yb)
+        times.append((time.perf_counter() - start) / spec["steps"] / K)
+    return times
+
+
+def plain_sgd_step(Ws, xb, yb, lr=0.1, clip=1.0):
+    """One clipped SGD step on mean (f - y)^2, written the straightforward way. Weights
+    (n_in, n_out), or (K, n_in, n_out) for K nets on the same batch (matmul broadcasts)."""
+    acts = [xb]
+    for W in Ws:
+        acts.append(acts[-1] @ W)
+    delta = 2.0 * (acts[-1] - yb) / xb.shape[0]
+    grads = [None] * len(Ws)
+    for l in reversed(range(len(Ws))):
+        grads[l] = acts[l].mT @ delta
+        if l > 0:
+            delta = delta @ Ws[l].mT
+    norm = np.sqrt(sum((g * g).sum(axis=(-2, -1), keepdims=True) for g in grads))
+    coef = np.minimum(clip / (norm + 1e-6), 1.0)
+    for W, g in zip(Ws, grads):
+        W -= lr * coef * g
+
+
+WORKERS = {"minisgd": run_minisgd, "pytorch": run_torch, "jax": run_jax, "plain": run_plain}
 
 
 def worker(spec):

@@ -57,3 +57,43 @@ def test_markdown_ensemble_table_has_the_split_column():
               "ensembles": [{"b": 1, "K": 64, "minisgd": us(2.5), "split": us(1.9),
                              "jax": us(0.9)}]}
     assert "| 1 | 64 | 2.50 | 1.90 | 0.90 |" in bench.markdown(report)
+
+
+def test_plain_step_is_the_same_clipped_sgd_step_as_minisgd():
+    # the plain reference loop must time the same computation: one step from the same
+    # weights on the same batch lands where minisgd's train() lands (rounding aside)
+    import numpy as np
+    from minisgd.train import Config, train
+    data, net, batches = bench_loops.problem({"b": 32, "steps": 3})
+    config = Config(batch_size=32, steps=3, records_per_decade=1)
+    result = train(config, data=data, net=net, batches=batches)
+    Ws = [W.copy() for W in net.weights]
+    X, y = data.X, data.y[:, None]
+    for rows in batches:
+        bench_loops.plain_sgd_step(Ws, X[rows], y[rows])
+    for W_plain, W_minisgd, W0 in zip(Ws, result.net.weights, net.weights):
+        assert not np.allclose(W_minisgd, W0)                 # the steps moved the weights
+        np.testing.assert_allclose(W_plain, W_minisgd, rtol=1e-12, atol=1e-14)
+
+
+def test_plain_stacked_step_is_k_single_steps():
+    import numpy as np
+    rng = np.random.default_rng(0)
+    singles = [[rng.standard_normal((4, 3)), rng.standard_normal((3, 1))] for _ in range(3)]
+    stacked = [np.stack([s[l] for s in singles]) for l in range(2)]
+    xb, yb = rng.standard_normal((5, 4)), rng.standard_normal((5, 1))
+    bench_loops.plain_sgd_step(stacked, xb, yb, lr=0.5, clip=0.1)   # clipping active
+    for k, Ws in enumerate(singles):
+        bench_loops.plain_sgd_step(Ws, xb, yb, lr=0.5, clip=0.1)
+        for l in range(2):
+            np.testing.assert_allclose(stacked[l][k], Ws[l], rtol=1e-13)
+
+
+def test_markdown_says_how_fast_the_machine_is_against_the_reference():
+    us = lambda v: {"median_us": v, "min_us": v, "max_us": v}
+    report = {"threads": 2, "repeats": 1, "gemm_gflops": 50.0,
+              "single": [{"b": 1, "flops": 1e3, "minisgd": us(20.0), "plain": us(44.0)}],
+              "ensembles": [{"b": 32, "K": 64, "minisgd": us(5.0), "plain": us(17.0)}]}
+    text = bench.markdown(report)
+    assert "b=1 2.00x" in text and "K=64 b=32 2.00x" in text
+    assert "| 1 | 64 |" not in text and "2.2x" in text     # plain / minisgd at b=1
