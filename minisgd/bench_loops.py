@@ -85,7 +85,8 @@ def time_loop(config, steps, repeats):
     """Per-step time of train's loop body alone (batch, forward, backward, clip, update),
     without history recording: what the PyTorch loop below does."""
     from .batches import data_batches
-    from .train import BatchGradient, build_optimizer, prepare
+    from .batch_gradient import BatchGradient
+    from .train import build_optimizer, prepare
     times = []
     for _ in range(repeats):
         data, net, rngs = prepare(config)

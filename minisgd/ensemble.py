@@ -19,8 +19,8 @@ import numpy as np
 from .data import make_data
 from .model import MLP
 from .optimizers import LRSchedule
-from .train import (HISTORY_COLUMNS, BatchGradient, build_net, build_optimizer, cast_data,
-                    config_dict,
+from .batch_gradient import BatchGradient, default_threads
+from .train import (HISTORY_COLUMNS, build_net, build_optimizer, cast_data, config_dict,
                     finish, log_spaced_steps, measure, spawn_rngs)
 
 PER_MEMBER = {"seed", "data_seed", "lr", "threshold", "support_rule", "diverge_factor"}
@@ -133,8 +133,9 @@ class Recorder:
         return np.array([h["train_loss"][-1] for h in self.histories])
 
 
-def train_ensemble(configs):
-    """Train len(configs) runs in lockstep; returns one Result per config, as train()."""
+def train_ensemble(configs, threads=None):
+    """Train len(configs) runs in lockstep; returns one Result per config, as train().
+    threads: as train()'s (batches of more than CHUNK_ROWS rows)."""
     config = check_compatible(configs)
     K = len(configs)
     rngs = [spawn_rngs(c.seed, c.data_seed) for c in configs]   # data, init, batch, noise
@@ -159,12 +160,12 @@ def train_ensemble(configs):
     diverged = [False] * K
     frozen = ens.theta.copy()                                # parameters at divergence
     start = time.perf_counter()
-    with np.errstate(all="ignore"):                          # frozen members may overflow
+    loss_and_grad = BatchGradient(ens, default_threads(threads))
+    with np.errstate(all="ignore"), loss_and_grad:           # frozen members may overflow
         record(0, schedule(0), active)
         limits = np.array([c.diverge_factor for c in configs]) * record.train_losses()
         record_at = iter(log_spaced_steps(config.steps, config.records_per_decade)[1:])
         next_record = next(record_at)
-        loss_and_grad = BatchGradient(ens)
         for t in range(config.steps):
             Xb, Yb = next(batches)                           # (K, b, d), (K, b, 1)
             if optimizer.label_noise:
