@@ -24,10 +24,10 @@ import numpy as np
 
 from .checks import (check_choice, check_float, check_float_array, check_int, describe,
                      make_rng)
+from .initializers import INITS, init_layer
 from .losses import LOSSES, check_targets, loss_value_and_grad
 
 ACTIVATIONS = ("linear", "relu", "tanh")
-INITS = ("kaiming_normal", "torch_default", "normal")
 
 
 class Grads(NamedTuple):
@@ -78,31 +78,6 @@ def activation_derivative(name, a):
     if name == "tanh":
         return 1.0 - a * a
     return None                                   # linear: derivative 1, nothing to multiply
-
-
-def init_layer(rng, n_in, n_out, init, scale, bias):
-    """Draw one layer's (W, b).
-
-    kaiming_normal: W ~ N(0, 2 / n_in)  (PyTorch kaiming_normal_, fan_in, relu gain), b = 0
-    torch_default:  W, b ~ U(-1/sqrt(n_in), 1/sqrt(n_in))    (PyTorch nn.Linear default)
-    normal:         W ~ N(0, scale^2), b = 0
-    For kaiming_normal and torch_default a given `scale` multiplies the draw.
-    """
-    if init == "normal":
-        W = rng.standard_normal((n_in, n_out)) * scale
-        return W, (np.zeros(n_out) if bias else None)
-    if init == "kaiming_normal":
-        W = rng.standard_normal((n_in, n_out)) * np.sqrt(2.0 / n_in)
-        b = np.zeros(n_out) if bias else None
-    else:
-        bound = 1.0 / np.sqrt(n_in)
-        W = rng.uniform(-bound, bound, size=(n_in, n_out))
-        b = rng.uniform(-bound, bound, size=n_out) if bias else None
-    if scale is not None:
-        W *= scale
-        if b is not None:
-            b *= scale
-    return W, b
 
 
 def check_sizes(sizes):
