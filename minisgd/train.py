@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from . import __version__
-from .batch_gradient import BatchGradient, default_threads, piece_starts  # noqa: F401
+from .batch_gradient import BatchGradient, default_threads, piece_starts
 from .batches import data_batches
 from .checks import check_int
 from .config import Config, config_dict, config_from_dict  # noqa: F401  (re-exported)
