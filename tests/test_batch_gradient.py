@@ -14,6 +14,7 @@ def small(**kw):
     base.update(kw)
     return Config(**base)
 
+
 @pytest.mark.parametrize("rows", [1, 2048, 2049, 4096, 5000, 10000, 12289])
 def test_piece_starts_are_an_even_number_of_near_equal_pieces(rows):
     from minisgd.batch_gradient import CHUNK_ROWS, piece_starts
