@@ -15,17 +15,17 @@ from .model import Grads, Workspace
 CHUNK_ROWS = 2048
 
 
-def piece_starts(rows):
-    """Where the pieces of a batch of `rows` rows start: an even number of near-equal
+def piece_slices(rows):
+    """The pieces of a batch of `rows` rows, as slices: an even number of near-equal
     pieces of at most CHUNK_ROWS rows (10000 -> 6 pieces of 1667), so that two threads
     get the same work. One piece when rows <= CHUNK_ROWS. Fixed by `rows` alone: the
     numbers never depend on how many threads compute them."""
     if rows <= CHUNK_ROWS:
-        return [0]
+        return [slice(0, rows)]
     count = -(-rows // CHUNK_ROWS)
     count += count % 2
     size = -(-rows // count)
-    return list(range(0, rows, size))
+    return [slice(a, min(a + size, rows)) for a in range(0, rows, size)]
 
 
 def blas_threads():
@@ -49,7 +49,7 @@ class BatchGradient:
     """C_batch = mean over the batch of (f - y)^2 and its Grads, computed in preallocated
     Workspaces (one per batch size seen) so a step allocates nothing.
 
-    A batch of more than CHUNK_ROWS rows is done in pieces (piece_starts): each piece's
+    A batch of more than CHUNK_ROWS rows is done in pieces (piece_slices): each piece's
     mse takes its mean over the whole batch (count=B), so the pieces' values and gradients
     add up to the batch's. Same math, but the activations of a piece stay in the CPU cache
     (the full-batch GD step on N = 10000 runs ~1.35x faster than in one piece).
@@ -91,10 +91,10 @@ class BatchGradient:
         """X (B, d), Y (B, 1); for an ensemble X (K, B, d), Y (K, B, 1)."""
         B = X.shape[-2]
         count = B * Y.shape[-1]                               # terms of each net's mean
-        starts = piece_starts(B)
-        if len(starts) == 1:
+        slices = piece_slices(B)
+        if len(slices) == 1:
             return self.piece(net, X, Y, count)
-        pieces = [(X[..., a:b, :], Y[..., a:b, :]) for a, b in zip(starts, starts[1:] + [B])]
+        pieces = [(X[..., rows, :], Y[..., rows, :]) for rows in slices]
         if self.helpers is None:
             results = (self.piece(net, Xp, Yp, count) for Xp, Yp in pieces)
         else:

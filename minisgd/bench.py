@@ -5,9 +5,9 @@ thread count is set by environment variables (and torch.set_num_threads), so all
 frameworks use the same number of threads; each measurement is repeated and reported as
 median (min-max). Ratios are what to read: absolute times depend on the machine and on
 whatever else runs on it. A plain NumPy loop (bench_loops.run_plain) runs beside them and
-says how fast this machine is against the one the targets were written on. PyTorch and JAX are optional: missing ones are skipped with a
-message. What is timed, and how, is in bench_loops.py. Not for: tests (nothing here
-asserts a time).
+says how fast this machine is against the one the targets were written on. PyTorch and
+JAX are optional: missing ones are skipped with a message. What is timed, and how, is in
+bench_loops.py. Not for: tests (nothing here asserts a time).
 """
 import json
 import os

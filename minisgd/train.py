@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from . import __version__
-from .batch_gradient import BatchGradient, default_threads, piece_starts
+from .batch_gradient import BatchGradient, default_threads, piece_slices
 from .batches import data_batches
 from .checks import check_int
 from .config import Config, config_dict, config_from_dict  # noqa: F401  (re-exported)
@@ -87,14 +87,12 @@ def spawn_rngs(seed, data_seed=None):
 
 
 def dataset_loss(net, X, Y):
-    """mse of net on a whole data set, forward in the pieces of batch_gradient.piece_starts
+    """mse of net on a whole data set, forward in the pieces of batch_gradient.piece_slices
     (same value up to rounding; the pieces stay in cache, and no (N, width) activations
     are kept)."""
-    N = X.shape[0]
-    starts = piece_starts(N)
     loss = 0.0
-    for a, b in zip(starts, starts[1:] + [N]):
-        loss += mse(net.forward_cache(X[a:b])[-1], Y[a:b], count=Y.size)[0]
+    for rows in piece_slices(X.shape[0]):
+        loss += mse(net.forward_cache(X[rows])[-1], Y[rows], count=Y.size)[0]
     return loss
 
 

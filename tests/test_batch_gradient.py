@@ -16,15 +16,18 @@ def small(**kw):
 
 
 @pytest.mark.parametrize("rows", [1, 2048, 2049, 4096, 5000, 10000, 12289])
-def test_piece_starts_are_an_even_number_of_near_equal_pieces(rows):
-    from minisgd.batch_gradient import CHUNK_ROWS, piece_starts
-    starts = piece_starts(rows)
-    sizes = np.diff(starts + [rows])
-    assert starts[0] == 0 and sizes.sum() == rows and sizes.max() <= CHUNK_ROWS
+def test_piece_slices_are_an_even_number_of_near_equal_pieces(rows):
+    from minisgd.batch_gradient import CHUNK_ROWS, piece_slices
+    slices = piece_slices(rows)
+    starts = [s.start for s in slices]
+    sizes = np.array([s.stop - s.start for s in slices])
+    assert starts[0] == 0 and slices[-1].stop == rows and sizes.sum() == rows
+    assert all(a.stop == b.start for a, b in zip(slices, slices[1:]))   # adjacent
+    assert sizes.max() <= CHUNK_ROWS
     if rows <= CHUNK_ROWS:
-        assert starts == [0]
+        assert slices == [slice(0, rows)]
     else:
-        assert len(starts) % 2 == 0 and sizes.max() - sizes.min() <= len(starts)
+        assert len(slices) % 2 == 0 and sizes.max() - sizes.min() <= len(slices)
 
 
 @pytest.mark.parametrize("threads", [2, 3])
