@@ -18,7 +18,7 @@ import sys
 import time
 
 
-from minisgd.executors import make_engine
+from minisgd.sweep.executors import make_engine
 from minisgd.tables import fmt, markdown_table, number_list, write_report
 from minisgd.plots import first_layer_heatmaps, irrelevant_norm_curves
 from minisgd.train import Config, train

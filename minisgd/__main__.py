@@ -10,7 +10,7 @@ import typing
 from dataclasses import fields
 
 from .sweep import add_sweep_parser, run_sweep
-from .sweep_plots import add_plot_parser, run_plot
+from .sweep.plots import add_plot_parser, run_plot
 from .train import Config
 
 HELP = {
@@ -160,7 +160,7 @@ def add_bench_parser(sub):
 
 
 def run_bench_command(args, parser):
-    from .bench import markdown, run_bench
+    from .bench.driver import markdown, run_bench
     from .files import write_json_atomic
     if args.threads < 1 or args.repeats < 1:
         parser.error(f"--threads and --repeats must be >= 1, got {args.threads}, {args.repeats}")

@@ -10,7 +10,7 @@ import numpy as np
 
 from .checks import check_int
 from .losses import mse
-from .model import Grads, Workspace
+from .models import Grads, Workspace
 
 CHUNK_ROWS = 2048
 

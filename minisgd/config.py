@@ -9,8 +9,8 @@ import numpy as np
 
 from .checks import check_choice, check_float, check_int
 from .data import INPUTS, TARGETS, check_support
-from .initializers import INITS
-from .model import ACTIVATIONS
+from .models.initializers import INITS
+from .models import ACTIVATIONS
 from .optimizers import LRSchedule
 
 

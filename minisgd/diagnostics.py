@@ -45,7 +45,7 @@ import numpy as np
 from .checks import check_float_array, check_int, describe
 from .data import check_support
 from .losses import check_targets, mse
-from .model import MLP, Grads, activation_derivative
+from .models.mlp import MLP, Grads, activation_derivative
 
 GROUPS = ("irrelevant", "relevant", "rest")
 

@@ -17,7 +17,7 @@ import time
 import numpy as np
 
 from .data import make_data
-from .model import MLP
+from .models import MLP
 from .optimizers import LRSchedule
 from .batch_gradient import BatchGradient, default_threads
 from .train import (HISTORY_COLUMNS, build_net, build_optimizer, cast_data, config_dict,

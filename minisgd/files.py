@@ -16,7 +16,7 @@ import numpy as np
 
 from .checks import check_float_array
 from .data import Data, check_support
-from .model import MLP
+from .models import MLP
 
 
 def load_npz(path, what):

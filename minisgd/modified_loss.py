@@ -35,7 +35,7 @@ import numpy as np
 from .checks import check_float, check_float_array, check_int, describe
 from .diagnostics import hvp_cached
 from .losses import check_targets, mse
-from .model import MLP, Grads, activation_derivative
+from .models.mlp import MLP, Grads, activation_derivative
 from .optimizers import clip_global_norm
 from . import train as training
 

@@ -6,7 +6,7 @@ in PyTorch (the cross-check tests do that themselves).
 """
 import numpy as np
 
-from .model import MLP
+from .models import MLP
 
 
 def import_torch():

@@ -27,7 +27,7 @@ from .config import Config, config_dict, config_from_dict  # noqa: F401  (re-exp
 from .data import Data, make_data
 from .losses import mse
 from .metrics import irrelevant_norm, relevant_norm, steps_to_threshold, support_summary
-from .model import MLP
+from .models import MLP
 from .optimizers import GD, SGD, GroupL1Prox, L1Prox, LRSchedule
 
 HISTORY_COLUMNS = ("step", "train_loss", "penalty", "test_loss", "irrelevant_norm",

@@ -4,7 +4,7 @@ import pytest
 
 from minisgd.data import make_data
 from minisgd.ensemble import train_ensemble
-from minisgd.model import MLP
+from minisgd.models import MLP
 from minisgd.train import Config, train
 
 

@@ -9,7 +9,7 @@ import pytest
 
 from minisgd.__main__ import main
 from minisgd.data import make_data
-from minisgd.model import MLP
+from minisgd.models import MLP
 from minisgd.train import Config, train
 
 SMALL = ["--steps", "300", "--n", "300", "--n-test", "200"]

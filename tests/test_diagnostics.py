@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from minisgd.diagnostics import gradient_noise, gradient_noise_metrics, hvp
-from minisgd.model import MLP, Grads
+from minisgd.models import MLP, Grads
 from minisgd.modified_loss import (ModifiedLossGD, modified_loss_and_grad,
                                    train_modified)
 from minisgd.train import (HISTORY_COLUMNS, Config, build_net, log_spaced_steps, make_data,

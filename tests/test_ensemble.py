@@ -3,7 +3,7 @@ import numpy as np
 import pytest
 
 from minisgd.ensemble import train_ensemble
-from minisgd.model import MLP, Workspace
+from minisgd.models import MLP, Workspace
 from minisgd.losses import mse
 from minisgd.train import Config, train
 

@@ -1,4 +1,4 @@
-"""Numerical core of minisgd.model.MLP: gradients, per-sample gradients, hand-worked
+"""Numerical core of minisgd.models.MLP: gradients, per-sample gradients, hand-worked
 examples, initialization statistics and argument validation.
 
 Every expected value here is either derived independently (finite differences, a
@@ -11,7 +11,7 @@ import re
 import numpy as np
 import pytest
 
-from minisgd.model import MLP, Grads
+from minisgd.models import MLP, Grads
 
 ACTIVATIONS = ["linear", "relu", "tanh"]
 # (loss, number of outputs): mse with y of shape (B,) for one output and (B, K) for K

@@ -4,7 +4,7 @@ torch is installed)."""
 import numpy as np
 import pytest
 
-from minisgd.model import MLP, Grads
+from minisgd.models import MLP, Grads
 from minisgd.optimizers import (GD, SGD, GroupL1Prox, L1Prox, LRSchedule, clip_global_norm,
                                 global_norm)
 
@@ -362,7 +362,7 @@ def test_matches_torch_sgd_momentum_weight_decay_clipping():
 
 def test_flat_backed_grads_give_the_same_step():
     # the training loop hands the optimizer Grads whose arrays are views of one flat vector
-    from minisgd.model import Workspace
+    from minisgd.models import Workspace
     rng = np.random.default_rng(0)
     X, y = rng.standard_normal((6, 3)), rng.standard_normal(6)
     a, b = tiny(bias=True), tiny(bias=True)

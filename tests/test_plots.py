@@ -10,8 +10,8 @@ import pytest
 from minisgd import plots
 from minisgd.__main__ import main
 from minisgd.sweep import execute_sweep
-from minisgd.sweep_plots import arm_label, metric_lines, plot_path
-from minisgd.sweep_config import parse_sweep
+from minisgd.sweep.plots import arm_label, metric_lines, plot_path
+from minisgd.sweep.config import parse_sweep
 from minisgd.train import Config, config_dict, train
 
 MAGIC = {"png": b"\x89PNG\r\n\x1a\n", "pdf": b"%PDF-", "svg": b"<?xml"}

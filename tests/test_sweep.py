@@ -20,16 +20,16 @@ import time
 import pytest
 
 import minisgd
-import minisgd.runfiles as runfiles
-import minisgd.sweep_task as sweep_task
+import minisgd.sweep.runfiles as runfiles
+import minisgd.sweep.task as sweep_task
 from minisgd.__main__ import main
-from minisgd.executors import ExecutorError, make_engine
-from minisgd.progress import Progress, format_duration
-from minisgd.runfiles import SweepError, acquire_lock, run_hash, run_path
-import minisgd.sweep_pool as sweep_pool
+from minisgd.sweep.executors import ExecutorError, make_engine
+from minisgd.sweep.progress import Progress, format_duration
+from minisgd.sweep.runfiles import SweepError, acquire_lock, run_hash, run_path
+import minisgd.sweep.pool as sweep_pool
 from minisgd.sweep import execute_sweep
-from minisgd.sweep_pool import make_tasks
-from minisgd.sweep_config import SweepConfigError, parse_sweep
+from minisgd.sweep.pool import make_tasks
+from minisgd.sweep.config import SweepConfigError, parse_sweep
 from minisgd.train import Config, config_dict, train
 
 TINY = "[run]\nn = 200\nn_test = 100\nsteps = 200\n"
@@ -521,7 +521,7 @@ def test_ensembles_group_runs_of_one_shape_and_match_one_by_one(tmp_path):
 
 
 def test_make_tasks_caps_ensembles_and_keeps_every_slot_busy():
-    from minisgd.sweep_pool import MAX_ENSEMBLE
+    from minisgd.sweep.pool import MAX_ENSEMBLE
     configs = [config_dict(Config(seed=s)) for s in range(3 * MAX_ENSEMBLE + 1)]
     tasks = make_tasks(configs, slots=1, free=("seed",))
     assert max(map(len, tasks)) == MAX_ENSEMBLE and sum(map(len, tasks)) == len(configs)

@@ -9,7 +9,7 @@ import pytest
 torch = pytest.importorskip("torch")
 nn = torch.nn
 
-from minisgd.model import MLP  # noqa: E402
+from minisgd.models import MLP  # noqa: E402
 from minisgd.torch_io import from_state_dict, from_torch, to_torch  # noqa: E402
 
 F64 = torch.float64

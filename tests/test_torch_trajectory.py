@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from minisgd.data import make_data
-from minisgd.model import MLP
+from minisgd.models import MLP
 from minisgd.torch_io import to_torch
 from minisgd.train import Config, train
 

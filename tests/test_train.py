@@ -9,7 +9,7 @@ import pytest
 
 from minisgd.data import make_data
 from minisgd.metrics import irrelevant_norm
-from minisgd.model import MLP
+from minisgd.models import MLP
 from minisgd.optimizers import LRSchedule
 from minisgd.train import (HISTORY_COLUMNS, Config, config_dict, config_from_dict,
                            log_spaced_steps, spawn_rngs, train)

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .checks import check_choice, check_float, check_int, describe, make_rng
+from ..checks import check_choice, check_float, check_int, describe, make_rng
 
 INPUTS = ("gaussian", "rademacher")
 TARGETS = ("linear", "sine", "staircase", "product", "teacher")
@@ -57,7 +57,7 @@ def sample_inputs(rng, n, d, kind="gaussian"):
 
 def make_teacher(rng, r, width=32):
     """A random ReLU teacher r -> width -> 1 (Kaiming init), reading only the support."""
-    from .model import MLP
+    from ..models import MLP
     return MLP([r, width, 1], activation="relu", bias=True, init="torch_default", seed=rng)
 
 

@@ -1,7 +1,7 @@
 """Handing a sweep's runs to an executor: grouping them into calls (ensembles of runs that
 share a shape), keeping a few calls in flight, writing each result as it arrives, and
 carrying on when a worker process dies. Used by sweep.execute_sweep. Not for: what one
-call does (sweep_task.py) or the run files' format (runfiles.py).
+call does (task.py) or the run files' format (runfiles.py).
 """
 import concurrent.futures as cf
 import json
@@ -10,7 +10,7 @@ import os
 
 from .executors import make_engine
 from .runfiles import write_run
-from .sweep_task import ensemble_free_fields, execute_task, failed_record
+from .task import ensemble_free_fields, execute_task, failed_record
 
 
 def estimated_cost(config):

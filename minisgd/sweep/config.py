@@ -22,7 +22,7 @@ import tomllib
 import typing
 from dataclasses import dataclass, fields
 
-from .train import Config
+from ..train import Config
 
 FIELDS = {f.name: f for f in fields(Config)}
 TYPES = typing.get_type_hints(Config)                 # field name -> annotation (resolved)

@@ -15,7 +15,7 @@ import os
 import numpy as np
 
 from .runfiles import load_runs
-from .train import Config
+from ..train import Config
 
 SWITCHES = ("weight_decay", "l1", "group_l1", "momentum", "label_noise", "warmup", "decay_at",
             "decoupled_wd", "replacement", "bias")   # left out of labels while off (0, false, [])
@@ -87,7 +87,7 @@ def varying_keys(records):
 
 
 def draw_all(records, axes, name, metric, x):
-    from . import plots
+    from .. import plots
     finished = [r for r in records if isinstance(r.get("history"), dict)]
     if not finished:
         raise ValueError("every run failed; nothing to plot")

@@ -1,5 +1,5 @@
 """The timed training loops of `python -m minisgd bench`, one per framework, each run in
-a fresh subprocess (`python -m minisgd.bench_loops SPEC_JSON` prints the result as JSON).
+a fresh subprocess (`python -m minisgd.bench.loops SPEC_JSON` prints the result as JSON).
 
 What is timed, per training step of the paper's net (15-15-15-15-1, linear, no bias,
 float64, clipping at 1.0, eta = 0.1, sampling without replacement):
@@ -47,8 +47,8 @@ def timed(fn):
 
 def problem(spec):
     """Data, initial weights and batch indices shared by every framework."""
-    from .data import make_data
-    from .model import MLP
+    from ..data import make_data
+    from ..models import MLP
     sizes = spec.get("sizes", SIZES)
     data = make_data(0, d=sizes[0], support=tuple(range(min(5, sizes[0]))), n=5000)
     net = MLP(sizes, seed=0)
@@ -61,7 +61,7 @@ def problem(spec):
 
 
 def run_minisgd(spec):
-    from .train import Config, train
+    from ..train import Config, train
     sizes = spec.get("sizes", SIZES)
     config = Config(d=sizes[0], support=tuple(range(min(5, sizes[0]))), depth=len(sizes) - 2,
                     width=sizes[1], optimizer="gd" if spec["b"] is None else "sgd",
@@ -70,7 +70,7 @@ def run_minisgd(spec):
     if spec.get("loop_only"):
         return time_loop(config, spec["steps"], spec["repeats"])
     if spec.get("K", 1) > 1:
-        from .ensemble import train_ensemble
+        from ..ensemble import train_ensemble
         # members share one data set (data_seed), as the JAX version's vmap does, and
         # differ in initialization and batch order
         first = spec.get("first_seed", 0)
@@ -84,9 +84,9 @@ def run_minisgd(spec):
 def time_loop(config, steps, repeats):
     """Per-step time of train's loop body alone (batch, forward, backward, clip, update),
     without history recording: what the PyTorch loop below does."""
-    from .batches import data_batches
-    from .batch_gradient import BatchGradient
-    from .train import build_optimizer, prepare
+    from ..batches import data_batches
+    from ..batch_gradient import BatchGradient
+    from ..train import build_optimizer, prepare
     times = []
     for _ in range(repeats):
         data, net, rngs = prepare(config)
@@ -104,7 +104,7 @@ def time_loop(config, steps, repeats):
 
 def run_torch(spec):
     import torch
-    from .torch_io import to_torch
+    from ..torch_io import to_torch
     torch.set_num_threads(spec["threads"])
     data, net, batches = problem(spec)
     X, y = torch.from_numpy(data.X), torch.from_numpy(data.y[:, None])

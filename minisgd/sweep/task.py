@@ -9,8 +9,8 @@ import sys
 import time
 import traceback
 
-from . import __version__
-from .train import config_from_dict, finite_or_none, train
+from .. import __version__
+from ..train import config_from_dict, finite_or_none, train
 
 ENSEMBLE_FREE = ("seed", "lr", "batch_size")    # fields that may differ inside an ensemble,
                                                 # unless the ensemble's module says (PER_MEMBER)
@@ -69,7 +69,7 @@ def execute_task(configs, run_fn=train_config, ensemble_fn=None, on_record=None)
 def default_ensemble_fn():
     """minisgd.ensemble.train_ensemble if that module exists, else None."""
     try:
-        from .ensemble import train_ensemble
+        from ..ensemble import train_ensemble
     except ImportError:
         return None
     return train_ensemble

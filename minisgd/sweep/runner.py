@@ -1,18 +1,18 @@
 """`python -m minisgd sweep CONFIG.toml --out DIR`: run a grid of training runs, keeping
 every finished run safe, so that an interrupted sweep started again does only what is left.
 
-    read + validate the config (sweep_config.py)      nothing runs if anything is wrong
+    read + validate the config (config.py)      nothing runs if anything is wrong
     lock DIR, look at DIR/runs (runfiles.py)         done runs are skipped, corrupt ones redone
-    submit runs to an executor (sweep_pool.py,       at most a few in flight at a time
+    submit runs to an executor (pool.py,       at most a few in flight at a time
       executors.py)
     as each run finishes: write its run file         at once, atomically
     rebuild DIR/summary.csv and summary.md
 
-Each submitted call is sweep_task.execute_task (in a worker process, on a Dask worker, or
+Each submitted call is task.execute_task (in a worker process, on a Dask worker, or
 here), which never raises for a run's own error: it returns a record with status
 "failed: <error>". Runs that share a shape can be trained together by
 minisgd.ensemble.train_ensemble when that module exists (--ensemble); the one-by-one path
-is the reference. Not for: the training itself (train.py) or figures (sweep_plots.py).
+is the reference. Not for: the training itself (train.py) or figures (plots.py).
 """
 import argparse
 import os
@@ -21,16 +21,16 @@ import sys
 import time
 from dataclasses import dataclass, field
 
-from . import __version__
+from .. import __version__
 from .executors import ExecutorError
-from .files import write_json_atomic
+from ..files import write_json_atomic
 from .progress import Progress
 from .runfiles import (SweepError, acquire_lock, read_run, release_lock, remove_temp_files,
                        run_hash, run_path, set_aside, write_or_explain, write_summary)
-from .sweep_config import SweepConfigError, read_sweep
-from .sweep_pool import run_all
-from .sweep_task import default_ensemble_fn, train_config
-from .train import config_dict
+from .config import SweepConfigError, read_sweep
+from .pool import run_all
+from .task import default_ensemble_fn, train_config
+from ..train import config_dict
 
 # --- the runner -------------------------------------------------------------------
 

@@ -26,8 +26,8 @@ import os
 import socket
 import time
 
-from .config import Config, config_dict
-from .files import write_json_atomic
+from ..config import Config, config_dict
+from ..files import write_json_atomic
 
 RUN_KEYS = ("config", "history", "final", "status", "version", "wall_time")
 METRICS = ("irrelevant_norm", "relevant_norm", "precision", "recall", "detected_support",

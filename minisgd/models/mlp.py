@@ -22,10 +22,10 @@ from typing import NamedTuple, Optional
 
 import numpy as np
 
-from .checks import (check_choice, check_float, check_float_array, check_int, describe,
+from ..checks import (check_choice, check_float, check_float_array, check_int, describe,
                      make_rng)
 from .initializers import INITS, init_layer
-from .losses import LOSSES, check_targets, loss_value_and_grad
+from ..losses import LOSSES, check_targets, loss_value_and_grad
 
 ACTIVATIONS = ("linear", "relu", "tanh")
 

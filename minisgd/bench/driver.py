@@ -4,10 +4,10 @@
 thread count is set by environment variables (and torch.set_num_threads), so all
 frameworks use the same number of threads; each measurement is repeated and reported as
 median (min-max). Ratios are what to read: absolute times depend on the machine and on
-whatever else runs on it. A plain NumPy loop (bench_loops.run_plain) runs beside them and
+whatever else runs on it. A plain NumPy loop (loops.run_plain) runs beside them and
 says how fast this machine is against the one the targets were written on. PyTorch and
 JAX are optional: missing ones are skipped with a message. What is timed, and how, is in
-bench_loops.py. Not for: tests (nothing here asserts a time).
+loops.py. Not for: tests (nothing here asserts a time).
 """
 import json
 import os
@@ -17,9 +17,9 @@ import sys
 
 import numpy as np
 
-from .bench_loops import SIZES, step_flops
+from .loops import SIZES, step_flops
 
-# The plain NumPy loop (bench_loops.run_plain) on the reference machine the performance issue
+# The plain NumPy loop (loops.run_plain) on the reference machine the performance issue
 # was written against, in us per (net-)step: single nets by batch size, and K = 64 stacked
 # nets. The same loop measured here says how much slower or faster this machine is.
 REFERENCE_PLAIN_US = {1: 22.0, 32: 27.0, 512: 110.0, 10000: 2000.0}
@@ -33,7 +33,7 @@ def available(framework):
 
 
 def measure(spec, threads):
-    """Run bench_loops.worker(spec) in a subprocess with `threads` BLAS/OpenMP threads."""
+    """Run loops.worker(spec) in a subprocess with `threads` BLAS/OpenMP threads."""
     command, env = worker_command(spec, threads)
     out = subprocess.run(command, env=env, capture_output=True, text=True)
     return worker_output(spec, out.returncode, out.stdout, out.stderr)
@@ -61,7 +61,7 @@ def worker_command(spec, threads):
     if threads == 1:
         env["XLA_FLAGS"] = "--xla_cpu_multi_thread_eigen=false"
     spec = {**spec, "threads": threads}
-    return [sys.executable, "-m", "minisgd.bench_loops", json.dumps(spec)], env
+    return [sys.executable, "-m", "minisgd.bench.loops", json.dumps(spec)], env
 
 
 def worker_output(spec, returncode, stdout, stderr):

@@ -1,0 +1,14 @@
+"""Sweeps: grids of training runs that survive interruption (the machinery around the loop).
+
+  config.py     TOML text -> the validated list of run Configs
+  runfiles.py   one JSON file per finished run, the lock, summary tables
+  pool.py       grouping runs into calls (ensembles) and driving an executor
+  task.py       what one call does on a worker: train, turn results into run records
+  executors.py  in-process, process pool, Dask
+  progress.py   the progress line
+  runner.py     `python -m minisgd sweep`: plan, run, write, summarize
+  plots.py      `python -m minisgd plot`: the figures of a sweep folder or a run file
+"""
+from .runner import add_sweep_parser, execute_sweep, run_sweep
+
+__all__ = ["add_sweep_parser", "execute_sweep", "run_sweep"]
