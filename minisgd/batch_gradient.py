@@ -9,8 +9,8 @@ from concurrent.futures import ThreadPoolExecutor
 import numpy as np
 
 from .checks import check_int
-from .losses import mse
-from .models import Grads, Workspace
+from .losses import LOSSES, terms
+from .models import Grads
 
 CHUNK_ROWS = 2048
 
@@ -46,12 +46,12 @@ def default_threads(threads=None):
 
 
 class BatchGradient:
-    """C_batch = mean over the batch of (f - y)^2 and its Grads, computed in preallocated
-    Workspaces (one per batch size seen) so a step allocates nothing.
+    """C_batch (the `loss` of losses.py: mse, or cross-entropy) and its Grads, computed in
+    preallocated Workspaces (one per batch size seen) so a step allocates nothing.
 
     A batch of more than CHUNK_ROWS rows is done in pieces (piece_slices): each piece's
-    mse takes its mean over the whole batch (count=B), so the pieces' values and gradients
-    add up to the batch's. Same math, but the activations of a piece stay in the CPU cache
+    loss takes its mean over the whole batch (count = its terms in all), so the pieces'
+    values and gradients add up to the batch's. Same math, but the activations of a piece stay in the CPU cache
     (the full-batch GD step on N = 10000 runs ~1.35x faster than in one piece).
 
     threads=2 shares the pieces between this thread and a helper thread (NumPy releases
@@ -61,9 +61,10 @@ class BatchGradient:
     to stop the helper.
     """
 
-    def __init__(self, net, threads=1):
+    def __init__(self, net, threads=1, loss="mse"):
+        self.loss, self.loss_fn = loss, LOSSES[loss]
         self.spaces = [{} for _ in range(max(1, threads))]   # per thread: rows -> Workspace
-        self.total = Workspace(net, 1).grads                  # flat accumulator for pieces
+        self.total = net.workspace(1).grads                   # flat accumulator for pieces
         self.helpers = ThreadPoolExecutor(threads - 1) if threads > 1 else None
 
     def __enter__(self):
@@ -78,19 +79,19 @@ class BatchGradient:
 
     def workspace(self, net, rows, thread=0):
         if rows not in self.spaces[thread]:
-            self.spaces[thread][rows] = Workspace(net, rows)
+            self.spaces[thread][rows] = net.workspace(rows)
         return self.spaces[thread][rows]
 
     def piece(self, net, X, Y, count, thread=0):
         ws = self.workspace(net, X.shape[-2], thread)
         acts = net.forward_cache(X, ws)                       # forward
-        loss, delta = mse(acts[-1], Y, out=ws.deltas[-1], count=count)   # C, dC/df
+        loss, delta = self.loss_fn(acts[-1], Y, out=ws.deltas[-1], count=count)  # C, dC/df
         return loss, net.backward(acts, delta, ws=ws)         # backward
 
     def __call__(self, net, X, Y):
-        """X (B, d), Y (B, 1); for an ensemble X (K, B, d), Y (K, B, 1)."""
+        """X (B, d), Y (B, n_out); for an ensemble X (K, B, d), Y (K, B, n_out)."""
         B = X.shape[-2]
-        count = B * Y.shape[-1]                               # terms of each net's mean
+        count = terms(self.loss, B, Y.shape[-1])              # terms of each net's mean
         slices = piece_slices(B)
         if len(slices) == 1:
             return self.piece(net, X, Y, count)

@@ -12,16 +12,16 @@ stacked and single matmuls round differently, so members agree to float32 roundi
 diverges is frozen at its divergence step (its parameters are restored from that step for
 the final metrics) while the others go on. Not for: runs of different shapes (use train).
 """
+import dataclasses
 import time
 
 import numpy as np
 
-from .data import make_data
-from .models import MLP
 from .optimizers import LRSchedule
 from .batch_gradient import BatchGradient, default_threads
-from .train import (HISTORY_COLUMNS, build_net, build_optimizer, cast_data, config_dict,
-                    finish, log_spaced_steps, measure, spawn_rngs)
+from .tasks import history_row
+from .train import (build_net, build_optimizer, config_dict, draw_problem, finish,
+                    log_spaced_steps, spawn_rngs)
 
 PER_MEMBER = {"seed", "data_seed", "lr", "threshold", "support_rule", "diverge_factor"}
 
@@ -113,18 +113,17 @@ def stacked_batches(config, rngs, X, Y):
 
 
 class Recorder:
-    """Per-member history rows at the record steps, computed by train.measure on each
+    """Per-member history rows at the record steps, computed by tasks.history_row on each
     member (a view of the stacked parameters): the same numbers train() records."""
 
-    def __init__(self, ens, optimizer, datas):
-        self.ens, self.optimizer, self.datas = ens, optimizer, datas
-        self.histories = [{c: [] for c in HISTORY_COLUMNS} for _ in datas]
+    def __init__(self, ens, optimizer, problems):
+        self.ens, self.optimizer, self.problems = ens, optimizer, problems
+        self.histories = [{c: [] for c in p.history_columns()} for p in problems]
 
     def __call__(self, t, lrs, active):
         for k in np.flatnonzero(active):
-            data = self.datas[k]
-            row = measure(self.ens.member(k, copy=False), self.optimizer, data,
-                          data.y[:, None], data.support, lrs[k])
+            row = history_row(self.ens.member(k, copy=False), self.optimizer,
+                              self.problems[k], lrs[k])
             self.histories[k]["step"].append(t)
             for key, value in row.items():
                 self.histories[k][key].append(float(value))
@@ -140,34 +139,34 @@ def train_ensemble(configs, threads=None):
     K = len(configs)
     rngs = [spawn_rngs(c.seed, c.data_seed) for c in configs]   # data, init, batch, noise
     data_seeds = {c.seed if c.data_seed is None else c.data_seed for c in configs}
-    make = lambda c, r: cast_data(make_data(r[0], c.d, c.support, c.n, c.target, c.input,
-                                            c.center, c.double, c.label_eps, c.n_test), c.dtype)
     if len(data_seeds) == 1:                                 # one data set for everyone
-        datas = [make(config, rngs[0])] * K
-        X, Y = datas[0].X, datas[0].y[:, None]               # (N, d), (N, 1)
+        shared = draw_problem(config, rngs[0][0])
+        problems = [dataclasses.replace(shared, config=c) for c in configs]
+        X, Y = shared.data.X, shared.Y                       # (N, d), (N, n_out)
     else:
-        datas = [make(c, r) for c, r in zip(configs, rngs)]
-        X = np.stack([d.X for d in datas])                   # (K, N, d)
-        Y = np.stack([d.y for d in datas])[..., None]        # (K, N, 1)
-    ens = MLP.stack([build_net(c, r[1]) for c, r in zip(configs, rngs)])
+        problems = [draw_problem(c, r[0]) for c, r in zip(configs, rngs)]
+        X = np.stack([p.data.X for p in problems])           # (K, N, d)
+        Y = np.stack([p.Y for p in problems])                # (K, N, n_out)
+    nets = [build_net(c, r[1]) for c, r in zip(configs, rngs)]
+    ens = type(nets[0]).stack(nets)
     optimizer = build_optimizer(config)
     schedule = LRSchedule(np.array([c.lr for c in configs]), config.steps, config.decay_at,
                           config.decay_factor, config.warmup)
     batches = stacked_batches(config, [r[2] for r in rngs], X, Y)
     noise_rngs = [r[3] for r in rngs]
-    record = Recorder(ens, optimizer, datas)
+    record = Recorder(ens, optimizer, problems)
     active, all_active = np.ones(K, dtype=bool), True
     diverged = [False] * K
     frozen = ens.theta.copy()                                # parameters at divergence
     start = time.perf_counter()
-    loss_and_grad = BatchGradient(ens, default_threads(threads))
+    loss_and_grad = BatchGradient(ens, default_threads(threads), config.loss)
     with np.errstate(all="ignore"), loss_and_grad:           # frozen members may overflow
         record(0, schedule(0), active)
         limits = np.array([c.diverge_factor for c in configs]) * record.train_losses()
         record_at = iter(log_spaced_steps(config.steps, config.records_per_decade)[1:])
         next_record = next(record_at)
         for t in range(config.steps):
-            Xb, Yb = next(batches)                           # (K, b, d), (K, b, 1)
+            Xb, Yb = next(batches)                           # (K, b, d), (K, b, n_out)
             if optimizer.label_noise:
                 noise = np.stack([r.standard_normal(Yb.shape[-2:]) for r in noise_rngs])
                 Yb = Yb + optimizer.label_noise * noise
@@ -190,5 +189,5 @@ def train_ensemble(configs, threads=None):
                 next_record = next(record_at, None)
     wall = time.perf_counter() - start
     ens.theta[~active] = frozen[~active]
-    return [finish(ens.member(k), c, datas[k], record.histories[k], diverged[k], wall / K)
-            for k, c in enumerate(configs)]
+    return [finish(ens.member(k), problems[k], record.histories[k], diverged[k], wall / K)
+            for k in range(K)]

@@ -32,22 +32,42 @@ def mse(f, y, out=None, count=None):
     return value, r
 
 
-def cross_entropy(logits, labels):
-    """Softmax cross-entropy with integer labels, PyTorch ``CrossEntropyLoss`` (mean).
+def cross_entropy(logits, targets, out=None, count=None):
+    """Softmax cross-entropy, PyTorch ``CrossEntropyLoss`` (reduction="mean").
 
-        p_i = softmax(z_i),   C = -(1 / B) sum_i log p_{i, y_i}  z: (B, K), y: (B,) ints
-        dC/dz = (p - onehot(y)) / B                              (B, K)
+        log p_i = z_i - max_k z_ik - log sum_k exp(z_ik - max_k z_ik)   log-softmax, (B, C)
+        C       = -(1 / B) sum_i sum_k y_ik log p_ik                   z, y: (B, C)
+        dC/dz   = (p - y) / B          (rows of y sum to 1: one-hot, or class probabilities)
+
+    targets: one-hot rows (B, C) (how the training loop stores labels), or int labels (B,)
+    (then y_ik = 1[k = y_i], i.e. C = -(1/B) sum_i log p_{i, y_i}). For an ensemble, logits
+    (M, B, C) and targets (M, B, C) or (B, C): one value per member. out: buffer for dC/dz;
+    count: the rows of the mean when (z, y) is one piece of a larger batch (default B), so
+    that the pieces' values and gradients add up. p is exp(log p), as torch's backward.
     """
-    B = logits.shape[0]
-    z = logits - logits.max(axis=1, keepdims=True)               # shift for stability
-    log_norm = np.log(np.exp(z).sum(axis=1, keepdims=True))      # (B, 1)
-    log_p = z - log_norm                                         # (B, K) log-softmax
-    rows = np.arange(B)
-    value = -np.mean(log_p[rows, labels])
-    grad = np.exp(log_p)                                         # softmax p
-    grad[rows, labels] -= 1.0
-    grad /= B
-    return value, grad
+    if np.issubdtype(np.asarray(targets).dtype, np.integer):
+        targets = one_hot(targets, logits.shape[-1], logits.dtype)
+    count = logits.shape[-2] if count is None else count
+    z = logits - logits.max(axis=-1, keepdims=True)             # shift for stability
+    log_p = z - np.log(np.exp(z).sum(axis=-1, keepdims=True))    # (B, C) log-softmax
+    value = -np.sum(targets * log_p, axis=(-2, -1)) / count
+    grad = np.exp(log_p, out=out)                                # softmax p
+    grad -= targets
+    grad /= count                                                # (B, C) dC/dz
+    return (float(value) if np.ndim(value) == 0 else value), grad
+
+
+def one_hot(labels, classes, dtype=np.float64):
+    """(N, C) rows e_{y_i}: 1.0 at column y_i, zeros elsewhere, for int labels (N,)."""
+    rows = np.zeros(np.shape(labels) + (classes,), dtype=dtype)
+    np.put_along_axis(rows, np.asarray(labels)[..., None], 1.0, axis=-1)
+    return rows
+
+
+def terms(loss, rows, outputs):
+    """How many terms a batch loss is the mean of: mse averages over rows and outputs
+    (B * C), cross-entropy over rows (B)."""
+    return rows * outputs if loss == "mse" else rows
 
 
 LOSSES = {"mse": mse, "cross_entropy": cross_entropy}

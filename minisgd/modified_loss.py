@@ -206,15 +206,18 @@ def train_modified(config, variance=True, data=None, net=None, on_record=None,
         if tuple(np.atleast_1d(getattr(config, name))) != tuple(np.atleast_1d(default)):
             raise ValueError(f"train_modified runs plain GD on C_SGD: config.{name} must be "
                              f"{default!r}, got {getattr(config, name)!r}")
-    data, net, _ = training.prepare(config, data, net)
-    check_int("batch_size", config.batch_size, low=1, high=data.X.shape[0])
-    X, Y = data.X, data.y[:, None]                                    # (N, d), (N, 1)
+    if config.task != "support" or config.model != "mlp":
+        raise ValueError(f"train_modified runs the support task's MLP: task must be 'support' "
+                         f"and model 'mlp', got {config.task!r}, {config.model!r}")
+    problem, net, _ = training.prepare(config, data, net)
+    check_int("batch_size", config.batch_size, low=1, high=problem.data.X.shape[0])
+    X, Y = problem.data.X, problem.Y                                  # (N, d), (N, 1)
     opt = ModifiedLossGD(config.lr, config.batch_size, X, Y, config.clip, variance, substeps,
                          grad_norm)
-    history = training.History(net, opt, data, on_record, extra_metrics)
+    history = training.History(net, opt, problem, on_record, extra_metrics)
     start = time.perf_counter()
     diverged = modified_loop(net, opt, config, history)
-    result = training.finish(net, config, data, history.columns, diverged,
+    result = training.finish(net, problem, history.columns, diverged,
                              time.perf_counter() - start)
     result.config.update(optimizer="gd", objective=objective_name(grad_norm, variance),
                          substeps=substeps)

@@ -2,8 +2,10 @@
 
 One readable loop: batch -> forward -> loss -> backward -> (clip) update (prox) -> record.
 The history is recorded at log-spaced steps (step 0 is the initialization, the last step is
-always included): data loss on the whole training set, explicit penalty, test loss, the
-irrelevant/relevant first-layer norms and the learning rate.
+always included): data loss on the whole training set, explicit penalty, test loss, what
+the task records (tasks.py: the support task's irrelevant/relevant first-layer norms, a
+classifier's accuracies, a sparse predictor's l0), the learning rate, and the metric sets
+the config names.
 
 Divergence: a run stops at the first step t whose batch loss is non-finite or exceeds
 `diverge_factor` times the initial training loss (this catches the runaway-but-finite runs,
@@ -24,14 +26,15 @@ from .batch_gradient import BatchGradient, default_threads, piece_slices
 from .batches import data_batches
 from .checks import check_int
 from .config import Config, config_dict, config_from_dict  # noqa: F401  (re-exported)
-from .data import Data, make_data
+from .data import Data, make_data  # noqa: F401  (make_data re-exported)
 from .losses import mse
-from .metrics import irrelevant_norm, relevant_norm, steps_to_threshold, support_summary
 from .models import MLP
 from .optimizers import GD, SGD, GroupL1Prox, L1Prox, LRSchedule
+from .tasks import (check_data, draw_data, history_row, make_problem, randomize_labels,
+                    task_final)
 
 HISTORY_COLUMNS = ("step", "train_loss", "penalty", "test_loss", "irrelevant_norm",
-                   "relevant_norm", "lr")
+                   "relevant_norm", "lr")                     # the support task's
 
 
 @dataclass
@@ -40,7 +43,7 @@ class Result:
     config: dict
     history: dict
     final: dict
-    net: MLP = field(repr=False)
+    net: object = field(repr=False)                   # MLP or DiagonalNet
 
     def to_dict(self):
         """The stable JSON layout: {"config", "history", "final", "version"}."""
@@ -56,9 +59,18 @@ def log_spaced_steps(steps, per_decade=20):
 
 
 def build_net(config, rng):
-    sizes = [config.d] + [config.width] * config.depth + [1]
-    net = MLP(sizes, activation=config.activation, bias=config.bias, init=config.init_scheme,
-              scale=config.init_scale, seed=rng)             # drawn in float64 ...
+    """The initial net of a validated config, drawn from the init generator rng: an MLP
+    d -> width x depth -> n_out, or a diagonal net."""
+    if config.model == "diagonal":
+        from .models.diagonal import DiagonalNet
+        net = DiagonalNet(config.d, parametrization=config.parametrization,
+                          init="published" if config.init_scheme == "constant" else "random",
+                          scale=config.init_scale, seed=rng)
+    else:
+        sizes = [config.d] + [config.width] * config.depth + [config.n_out]
+        kwargs = {} if config.weight_norm == "none" else {"weight_norm": config.weight_norm}
+        net = MLP(sizes, activation=config.activation, bias=config.bias,
+                  init=config.init_scheme, scale=config.init_scale, seed=rng, **kwargs)
     return net if config.dtype == "float64" else net.copy(dtype=np.dtype(config.dtype))
 
 
@@ -89,36 +101,26 @@ def spawn_rngs(seed, data_seed=None):
 def dataset_loss(net, X, Y):
     """mse of net on a whole data set, forward in the pieces of batch_gradient.piece_slices
     (same value up to rounding; the pieces stay in cache, and no (N, width) activations
-    are kept)."""
+    are kept). tasks.evaluate is the same for any loss, with accuracy."""
     loss = 0.0
     for rows in piece_slices(X.shape[0]):
         loss += mse(net.forward_cache(X[rows])[-1], Y[rows], count=Y.size)[0]
     return loss
 
 
-def measure(net, optimizer, data, Y, support, lr):
-    """One history row (without the step): losses on the full sets, penalty, norms, lr."""
-    W1 = net.weights[0]
-    return {"train_loss": dataset_loss(net, data.X, Y),
-            "penalty": optimizer.penalty(net),
-            "test_loss": dataset_loss(net, data.X_test, data.y_test[:, None]),
-            "irrelevant_norm": irrelevant_norm(W1, support),
-            "relevant_norm": relevant_norm(W1, support), "lr": lr}
-
-
 class History:
-    """The history of a run: one row per record step, computed by `measure` (plus
+    """The history of a run: one row per record step, computed by tasks.history_row (plus
     extra_metrics(net, data) -> dict of more columns, e.g. gradient-noise diagnostics);
     on_record(t, row) is told every row (progress displays use it)."""
 
-    def __init__(self, net, optimizer, data, on_record=None, extra_metrics=None):
-        self.net, self.optimizer, self.data = net, optimizer, data
-        self.Y = data.y[:, None]                                 # (N, 1)
+    def __init__(self, net, optimizer, problem, on_record=None, extra_metrics=None):
+        self.net, self.optimizer, self.problem = net, optimizer, problem
+        self.data = problem.data
         self.on_record, self.extra_metrics = on_record, extra_metrics
-        self.columns = {c: [] for c in HISTORY_COLUMNS}
+        self.columns = {c: [] for c in problem.history_columns()}
 
     def record(self, t, lr):
-        row = measure(self.net, self.optimizer, self.data, self.Y, self.data.support, lr)
+        row = history_row(self.net, self.optimizer, self.problem, lr)
         if self.extra_metrics is not None:
             row.update(self.extra_metrics(self.net, self.data))
         self.columns["step"].append(t)
@@ -132,20 +134,21 @@ def run_loop(net, optimizer, schedule, batches, steps, record_at, noise_rng, his
              diverge_factor, threads=1):
     """The training loop. Returns the step at which the run diverged, or False.
 
-    batches yields (X_batch (b, d), Y_batch (b, 1)) per step; history.record(t, lr) is
-    called at step 0 and at each step of record_at; threads: see BatchGradient.
+    batches yields (X_batch (b, d), Y_batch (b, n_out)) per step; history.record(t, lr)
+    is called at step 0 and at each step of record_at; threads: see BatchGradient.
     """
     history.record(0, schedule(0))
     limit = diverge_factor * history.columns["train_loss"][0]
     next_records = iter(record_at[1:])
     next_record = next(next_records)
-    with BatchGradient(net, threads) as loss_and_grad:
+    loss = history.problem.loss
+    with BatchGradient(net, threads, loss) as loss_and_grad:
         for t in range(steps):
-            Xb, Yb = next(batches)                               # (b, d), (b, 1)
+            Xb, Yb = next(batches)                               # (b, d), (b, n_out)
             if optimizer.label_noise:
                 Yb = Yb + optimizer.label_noise * noise_rng.standard_normal(Yb.shape)
-            loss, grads = loss_and_grad(net, Xb, Yb)             # forward, backward
-            if not loss <= limit:                                # NaN, inf or runaway
+            value, grads = loss_and_grad(net, Xb, Yb)            # forward, backward
+            if not value <= limit:                               # NaN, inf or runaway
                 return t
             optimizer.step(net, grads, schedule(t))              # (clip) update (prox)
             if t + 1 == next_record:
@@ -154,16 +157,11 @@ def run_loop(net, optimizer, schedule, batches, steps, record_at, noise_rng, his
     return False
 
 
-def final_metrics(net, config, data, history, diverged, wall_time):
+def final_metrics(net, problem, history, diverged, wall_time):
     """The run's final numbers (JSON-ready; non-finite values become None)."""
-    final = support_summary(net.weights[0], data.support, rule=config.support_rule)
-    Y = data.y[:, None]
-    final["train_loss"] = dataset_loss(net, data.X, Y)
-    final["test_loss"] = dataset_loss(net, data.X_test, data.y_test[:, None])
-    final["steps_to_threshold"] = steps_to_threshold(
-        history["step"], history["irrelevant_norm"], history["relevant_norm"], config.threshold)
+    final = task_final(net, problem, history)
     final["diverged"] = diverged
-    final["steps_done"] = diverged if diverged is not False else config.steps
+    final["steps_done"] = diverged if diverged is not False else problem.config.steps
     final["wall_time"] = wall_time
     return {k: finite_or_none(v) for k, v in final.items()}
 
@@ -177,35 +175,50 @@ def finite_or_none(value):
 
 
 def prepare(config, data=None, net=None):
-    """Validate a run and draw what it starts from: (data, net, rngs). Given `data` and
+    """Validate a run and draw what it starts from: (problem, net, rngs). Given `data` and
     `net` (copied) replace the draws; rngs = [data, init, batches, label noise]."""
     data_seed = None if config.data_seed is None else check_int("data_seed", config.data_seed, low=0)
     rngs = spawn_rngs(check_int("seed", config.seed, low=0), data_seed)
     if data is None:
         config.validate()
-        data = make_data(rngs[0], config.d, config.support, config.n, config.target,
-                         config.input, config.center, config.double, config.label_eps,
-                         config.n_test)
     else:
         config.validate(n_train=data.X.shape[0])
-        if data.X.shape[1] != config.d:
-            raise ValueError(f"d must equal the data's width {data.X.shape[1]}, got {config.d}")
-        if tuple(data.support) != tuple(config.support):
-            raise ValueError(f"support of the config {tuple(config.support)} must equal the "
-                             f"data's support {tuple(data.support)}")
-    if net is not None and (net.sizes[0] != config.d or net.sizes[-1] != 1):
-        raise ValueError(f"the initial net must map d={config.d} inputs to 1 output, "
-                         f"got sizes {net.sizes}")
+        check_data(config, data)
+    if net is not None:
+        check_initial_net(config, net)
+    problem = draw_problem(config, rngs[0], data)
     net = build_net(config, rngs[1]) if net is None else net.copy(dtype=np.dtype(config.dtype))
-    return cast_data(data, config.dtype), net, rngs
+    return problem, net, rngs
+
+
+def draw_problem(config, rng, data=None):
+    """The Problem of a validated config: its data (drawn from rng unless given), labels
+    randomized as random_labels says (from rng), cast to the run's dtype."""
+    data = draw_data(config, rng) if data is None else data
+    if config.task == "classification":
+        data = randomize_labels(data, config.random_labels, rng)
+    return make_problem(config, cast_data(data, config.dtype))
+
+
+def check_initial_net(config, net):
+    """A given initial net must have the config's inputs, outputs and kind."""
+    kind = "diagonal" if hasattr(net, "effective_predictor") else "mlp"
+    if kind != config.model:
+        raise ValueError(f"the initial net is a {kind} net: model must be {kind!r}, got "
+                         f"{config.model!r}")
+    if net.sizes[0] != config.d or net.sizes[-1] != config.n_out:
+        raise ValueError(f"the initial net must map d={config.d} inputs to {config.n_out} "
+                         f"output(s), got sizes {net.sizes}")
 
 
 def cast_data(data, dtype):
-    """The data in the run's dtype (drawn in float64; a float32 run gets a float32 copy)."""
+    """The data in the run's dtype (drawn in float64; a float32 run gets a float32 copy of
+    the inputs and the regression targets; class labels stay ints)."""
     if data.X.dtype == dtype:
         return data
-    return Data(*(a.astype(dtype) for a in (data.X, data.y, data.X_test, data.y_test)),
-                data.support)
+    cast = lambda a: a if a is None or not np.issubdtype(a.dtype, np.floating) else a.astype(dtype)
+    return Data(cast(data.X), cast(data.y), cast(data.X_test), cast(data.y_test), data.support,
+                data.classes, data.beta, data.y_clean)
 
 
 def train(config=None, data=None, net=None, batches=None, on_record=None,
@@ -215,22 +228,23 @@ def train(config=None, data=None, net=None, batches=None, on_record=None,
     on_record / extra_metrics: see History. threads: for batches of more than CHUNK_ROWS
     rows (see BatchGradient; same numbers either way); None takes default_threads()."""
     config = Config() if config is None else config
-    data, net, (_, _, batch_rng, noise_rng) = prepare(config, data, net)
+    problem, net, (_, _, batch_rng, noise_rng) = prepare(config, data, net)
     optimizer = build_optimizer(config)
     schedule = LRSchedule(config.lr, config.steps, config.decay_at, config.decay_factor,
                           config.warmup)
-    stream = data_batches(batch_rng, data.X, data.y[:, None], optimizer.batch_size,
+    stream = data_batches(batch_rng, problem.data.X, problem.Y, optimizer.batch_size,
                           optimizer.replacement, batches, config.steps)
-    history = History(net, optimizer, data, on_record, extra_metrics)
+    history = History(net, optimizer, problem, on_record, extra_metrics)
     record_at = log_spaced_steps(config.steps, config.records_per_decade)
     start = time.perf_counter()
     diverged = run_loop(net, optimizer, schedule, stream, config.steps, record_at, noise_rng,
                         history, config.diverge_factor, default_threads(threads))
-    return finish(net, config, data, history.columns, diverged, time.perf_counter() - start)
+    return finish(net, problem, history.columns, diverged, time.perf_counter() - start)
 
 
-def finish(net, config, data, history, diverged, wall_time):
+def finish(net, problem, history, diverged, wall_time):
     """The Result of a run: final metrics, JSON-ready history and config."""
-    final = final_metrics(net, config, data, history, diverged, wall_time)
+    config = problem.config
+    final = final_metrics(net, problem, history, diverged, wall_time)
     history = {k: finite_or_none(v) for k, v in history.items()}
     return Result(config_dict(config), history, final, net)

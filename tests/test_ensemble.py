@@ -65,6 +65,7 @@ def test_data_seed_shares_data_but_not_init():
     da, na, _ = prepare(Config(seed=0, **SMALL))
     db, nb, _ = prepare(Config(seed=5, data_seed=0, **SMALL))
     dc, _, _ = prepare(Config(seed=5, **SMALL))
+    da, db, dc = da.data, db.data, dc.data
     assert np.array_equal(da.X, db.X) and np.array_equal(da.y, db.y)
     assert not np.array_equal(da.X, dc.X)
     assert not np.array_equal(na.weights[0], nb.weights[0])

@@ -89,9 +89,9 @@ def time_loop(config, steps, repeats):
     from ..train import build_optimizer, prepare
     times = []
     for _ in range(repeats):
-        data, net, rngs = prepare(config)
+        problem, net, rngs = prepare(config)
         optimizer = build_optimizer(config)
-        batches = data_batches(rngs[2], data.X, data.y[:, None], optimizer.batch_size)
+        batches = data_batches(rngs[2], problem.data.X, problem.Y, optimizer.batch_size)
         loss_and_grad = BatchGradient(net)
         start = time.perf_counter()
         for _ in range(steps):

@@ -18,12 +18,21 @@ TARGETS = ("linear", "sine", "staircase", "product", "teacher")
 
 @dataclass
 class Data:
-    """Training and test sets. X: (N, d), y: (N,), X_test: (n_test, d), y_test: (n_test,)."""
+    """Training and test sets. X: (N, d), y: (N,), X_test: (n_test, d), y_test: (n_test,).
+
+    Regression: y, y_test float targets; support the true support (None when unknown);
+    beta the true linear predictor (d,) when there is one (sparse regression), else None.
+    Classification: y, y_test int labels in [0, classes); support None; y_clean the
+    training labels before any were replaced by random ones (y itself when none were).
+    """
     X: np.ndarray
     y: np.ndarray
     X_test: np.ndarray
     y_test: np.ndarray
-    support: tuple
+    support: tuple = None
+    classes: int = None
+    beta: np.ndarray = None
+    y_clean: np.ndarray = None
 
     @property
     def d(self):

@@ -1,6 +1,76 @@
-"""Metrics, pure functions of weights and data: support.py (first-layer support)."""
+"""Metrics, pure functions of weights and data, one module per family:
+
+  support.py    first-layer support: irrelevant / relevant norms, detected support
+  accuracy.py   classification accuracy
+  sparsity.py   the sparse-regression predictor: l0, distance to beta*, support hits
+  norms.py      the `layer_norms` metric set
+
+Metric sets: a run's Config.metrics names extra sets of numbers recorded at every history
+step and in `final` (the value at the end). A set is a function (net, problem) -> {column:
+float}, registered here with @metric_set(name, tasks, models); problem is the run's
+tasks.Problem (data, targets, loss). Later sets (rank, collapse, noise, sharpness, ...)
+register the same way, in a module of their own imported at the bottom of this file.
+"""
+from dataclasses import dataclass
+
 from .support import (column_norms, complement, detect_support, gram, irrelevant_norm,
                       precision_recall, relevant_norm, steps_to_threshold, support_summary)
 
-__all__ = ["column_norms", "complement", "detect_support", "gram", "irrelevant_norm",
-           "precision_recall", "relevant_norm", "steps_to_threshold", "support_summary"]
+ALL_TASKS = ("support", "classification", "sparse_regression")
+ALL_MODELS = ("mlp", "diagonal")
+
+
+@dataclass(frozen=True)
+class MetricSet:
+    name: str
+    compute: object          # (net, problem) -> {column name: float}
+    tasks: tuple
+    models: tuple
+    about: str
+
+
+METRIC_SETS = {}
+
+
+def metric_set(name, tasks=ALL_TASKS, models=ALL_MODELS):
+    """Register fn(net, problem) -> dict as the metric set `name` (a decorator)."""
+    def register(fn):
+        if name in METRIC_SETS:
+            raise ValueError(f"metric set {name!r} is registered twice")
+        about = (fn.__doc__ or "").strip().split("\n")[0]
+        METRIC_SETS[name] = MetricSet(name, fn, tuple(tasks), tuple(models), about)
+        return fn
+    return register
+
+
+def check_metric_names(names, task, model):
+    """names as a tuple of registered metric sets that apply to the task and model."""
+    if isinstance(names, str) or not isinstance(names, (tuple, list)):
+        raise TypeError(f"metrics must be a list of metric-set names, got {names!r}")
+    for name in names:
+        if name not in METRIC_SETS:
+            raise ValueError(f"metrics: unknown metric set {name!r}; known: "
+                             f"{sorted(METRIC_SETS)}")
+        entry = METRIC_SETS[name]
+        if task not in entry.tasks or model not in entry.models:
+            raise ValueError(f"metrics: {name!r} applies to tasks {list(entry.tasks)} and "
+                             f"models {list(entry.models)}, got task={task!r}, model={model!r}")
+    if len(set(names)) != len(names):
+        raise ValueError(f"metrics must not name a set twice, got {list(names)}")
+    return tuple(names)
+
+
+def compute_metric_sets(names, net, problem):
+    """{column: value} of every named set, in the order named."""
+    row = {}
+    for name in names:
+        row.update(METRIC_SETS[name].compute(net, problem))
+    return row
+
+
+from . import norms  # noqa: E402,F401  (registers its metric sets)
+
+__all__ = ["METRIC_SETS", "MetricSet", "metric_set", "check_metric_names",
+           "compute_metric_sets", "column_norms", "complement", "detect_support", "gram",
+           "irrelevant_norm", "precision_recall", "relevant_norm", "steps_to_threshold",
+           "support_summary"]
