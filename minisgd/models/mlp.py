@@ -205,6 +205,15 @@ class MLP:
         return MLP.from_weights(self.weights, self.biases, self.activation,
                                 dtype=self.dtype if dtype is None else dtype)
 
+    def workspace(self, batch):
+        """Preallocated forward/backward buffers for batches of `batch` rows (Workspace)."""
+        return Workspace(self, batch)
+
+    def effective_weights(self):
+        """The weight matrices the forward pass multiplies by, (n_in, n_out) each: the
+        parameters themselves (metrics read these, whatever the parametrization)."""
+        return self.weights
+
     def __repr__(self):
         return (f"MLP(sizes={self.sizes}, activation={self.activation!r}, "
                 f"bias={self.biases is not None})")
