@@ -5,6 +5,7 @@ default, so the CLI, the Python API and sweep configs share one list of options.
 end with a message naming the flag and exit status 2. Not for: any training logic.
 """
 import argparse
+import re
 import sys
 import typing
 from dataclasses import fields
@@ -14,6 +15,19 @@ from .sweep.plots import add_plot_parser, run_plot
 from .train import Config
 
 HELP = {
+    "task": "what is learned: the sparse-support regression, a classifier, sparse regression",
+    "model": "an MLP or a diagonal linear net <u*v, x>",
+    "classes": "classification: number of classes C (default 3)",
+    "dataset": "classification: data set drawn in code (default gaussian_mixture)",
+    "blobs": "gaussian_mixture: blobs per class", "separation": "how far apart the classes are",
+    "random_labels": "classification: fraction of training labels made random (default 0)",
+    "label_scale": "classification with mse: targets label_scale * one-hot (default 1)",
+    "noise": "sparse_regression: std of the label noise (default 0)",
+    "l0_threshold": "sparse_regression: |beta_j| above it counts in l0 (default 1e-3)",
+    "weight_norm": "weight normalization of the hidden layers: W = g V / ||V||",
+    "parametrization": "diagonal net: beta = u*v (uv, default) or u^2 - v^2 (u2v2)",
+    "loss": "mse (regression, one-hot square loss) or cross_entropy (classification)",
+    "metrics": "extra metric sets recorded along the run, comma-separated (e.g. layer_norms)",
     "d": "input dimension", "support": "support coordinates, comma-separated (e.g. 0,1,2,3,4)",
     "n": "distinct training inputs (2n training pairs while label doubling is on)",
     "n_test": "test-set size", "target": "target on the support",
@@ -41,7 +55,12 @@ HELP = {
 }
 CHOICES = {"target": ("linear", "sine", "staircase", "product", "teacher"),
            "input": ("gaussian", "rademacher"), "activation": ("linear", "relu", "tanh"),
-           "init_scheme": ("kaiming_normal", "torch_default", "normal"),
+           "init_scheme": ("kaiming_normal", "torch_default", "normal", "constant"),
+           "task": ("support", "classification", "sparse_regression"),
+           "model": ("mlp", "diagonal"), "loss": ("mse", "cross_entropy"),
+           "weight_norm": ("none", "layer", "unit"),
+           "dataset": ("gaussian_mixture", "teacher", "signals"),
+           "parametrization": ("uv", "u2v2"),
            "optimizer": ("sgd", "gd"), "support_rule": ("gap", "fraction"),
            "dtype": ("float64", "float32")}
 
@@ -52,6 +71,22 @@ def optional_float(text):
 
 def optional_int(text):
     return None if text.lower() in ("none", "off") else int(text)
+
+
+def optional_choice(name):
+    def parse(text):
+        if text.lower() in ("none", "off"):
+            return None
+        if text not in CHOICES[name]:
+            raise argparse.ArgumentTypeError(f"invalid choice {text!r} (choose from "
+                                             f"{', '.join(CHOICES[name])})")
+        return text
+    parse.__name__ = name
+    return parse
+
+
+def name_list(text):
+    return tuple(v.strip() for v in text.split(",") if v.strip())
 
 
 def int_list(text):
@@ -73,6 +108,10 @@ def add_config_flags(parser):
             kwargs["type"] = int_list
         elif f.name == "decay_at":
             kwargs["type"] = float_list
+        elif f.name == "metrics":
+            kwargs["type"] = name_list
+        elif typing.get_origin(f.type) is typing.Union and str in typing.get_args(f.type):
+            kwargs["type"] = optional_choice(f.name)
         elif typing.get_origin(f.type) is typing.Union:
             kwargs["type"] = optional_int if int in typing.get_args(f.type) else optional_float
         else:
@@ -85,13 +124,16 @@ def add_config_flags(parser):
 def add_train_parser(sub):
     p = sub.add_parser("train", help="train one net and print a summary",
                        usage="python -m minisgd train [options]  (--help lists them)",
-                       description="Train one MLP on a sparse target (defaults: the paper's "
-                                   "setup, SGD with batch size 32).")
+                       description="Train one net (defaults: the paper's setup, an MLP on a "
+                                   "sparse-support target, SGD with batch size 32; --task "
+                                   "classification / sparse_regression for the others).")
     add_config_flags(p)
     p.add_argument("--json", metavar="PATH", help="write {config, history, final} as JSON")
-    p.add_argument("--data", metavar="PATH.npz", help="training data: X, y (X_test, y_test)")
-    p.add_argument("--init", metavar="PATH", help="initial weights: .npz (W0, W1, ..., b0, ...) "
-                                                  "or a PyTorch state_dict .pt")
+    p.add_argument("--data", metavar="PATH.npz", help="training data: X, y (X_test, y_test); "
+                   "y float (N,) or (N, 1) for regression, int labels (N,) or one-hot (N, C) "
+                   "for classification")
+    p.add_argument("--init", metavar="PATH", help="initial weights: .npz (W0, W1, ..., b0, ...; "
+                   "u, v for a diagonal net) or a PyTorch state_dict .pt")
     p.add_argument("--batches", metavar="PATH.npy", help="(steps, b) int array of batch rows")
     p.add_argument("--save", metavar="PATH.npz", help="write the final weights here")
     p.add_argument("--quiet", action="store_true", help="print nothing")
@@ -104,7 +146,8 @@ def config_from_args(args):
 
 def flagged(message):
     """Prefix a validation message with the flag of the Config field it names."""
-    name = message.split(" ", 1)[0]
+    match = re.match(r"[a-z_0-9]+", message)
+    name = match.group(0) if match else ""
     if name in {f.name for f in fields(Config)}:
         return f"argument --{name.replace('_', '-')}: {message}"
     return message
@@ -115,10 +158,14 @@ def run_train(args, parser):
     from .train import train
     config = config_from_args(args)
     try:
-        data = load_data(args.data, config.support) if args.data else None
-        if data is not None:
+        data = None
+        if args.data:
+            data = load_data(args.data, config.support, config.classes, config.task)
             config.d = data.d
-        net = load_init(args.init, config.activation) if args.init else None
+            if config.task == "classification" and config.classes is None:
+                config.classes = data.classes
+        net = load_init(args.init, config.activation, config.model,
+                        config.parametrization or "uv") if args.init else None
         batches = load_batches(args.batches) if args.batches else None
         result = train(config, data=data, net=net, batches=batches)
     except (ValueError, TypeError) as err:
@@ -137,14 +184,24 @@ def format_summary(result):
     status = "ok" if f["diverged"] is False else f"diverged at step {f['diverged']}"
     arm = "GD" if c["optimizer"] == "gd" else f"SGD b={c['batch_size']}"
     fmt = lambda v: "nan" if v is None else f"{v:.4g}"
-    return "\n".join([
-        f"{arm}, lr={c['lr']}, {f['steps_done']} steps, {status}, {f['wall_time']:.2f} s",
-        f"  irrelevant norm ||W1[:, S^c]||_F = {fmt(f['irrelevant_norm'])}   "
-        f"relevant ||W1[:, S]||_F = {fmt(f['relevant_norm'])}",
-        f"  detected support {f['detected_support']} (true {c['support']}), "
-        f"precision {f['precision']:.2f}, recall {f['recall']:.2f}",
-        f"  train loss {fmt(f['train_loss'])}   test loss {fmt(f['test_loss'])}",
-    ])
+    lines = [f"{arm}, lr={c['lr']}, {f['steps_done']} steps, {status}, {f['wall_time']:.2f} s"]
+    if c["task"] == "support":
+        lines += [f"  irrelevant norm ||W1[:, S^c]||_F = {fmt(f['irrelevant_norm'])}   "
+                  f"relevant ||W1[:, S]||_F = {fmt(f['relevant_norm'])}",
+                  f"  detected support {f['detected_support']} (true {c['support']}), "
+                  f"precision {f['precision']:.2f}, recall {f['recall']:.2f}"]
+    elif c["task"] == "sparse_regression":
+        lines += [f"  l0 of beta = {f['l0']} (|beta_j| > {c['l0_threshold']:g}), "
+                  f"||beta - beta*|| = {fmt(f['beta_error'])}, support {c['support']} "
+                  f"among the top |S|: {fmt(f['top_hits'])}"]
+    else:
+        clean = f"   clean-label train accuracy {fmt(f['clean_accuracy'])}" \
+            if "clean_accuracy" in f else ""
+        lines += [f"  train accuracy {fmt(f['train_accuracy'])}   test accuracy "
+                  f"{fmt(f['test_accuracy'])}{clean}"]
+    loss = "cross-entropy" if c["loss"] == "cross_entropy" else "mse"
+    lines.append(f"  train {loss} {fmt(f['train_loss'])}   test {loss} {fmt(f['test_loss'])}")
+    return "\n".join(lines)
 
 
 def add_bench_parser(sub):

@@ -30,9 +30,10 @@ def check_compatible(configs):
     """All configs equal except in PER_MEMBER fields; returns the shared Config."""
     if not configs:
         raise ValueError("configs must hold at least one Config, got []")
+    for c in configs:
+        c.validate()
     first = config_dict(configs[0])
     for k, c in enumerate(configs):
-        c.validate()
         for key, value in config_dict(c).items():
             if key not in PER_MEMBER and value != first[key]:
                 raise ValueError(f"configs[{k}].{key} = {value!r} differs from configs[0].{key} "

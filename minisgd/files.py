@@ -2,8 +2,11 @@
 JSON results (written atomically). Used by the CLI to replay a framework's run exactly.
 
 File formats:
-  data  .npz   arrays X (N, d), y (N,), optional X_test, y_test
-  init  .npz   arrays W0, W1, ... ((n_in, n_out) layout) and, with biases, b0, b1, ...
+  data  .npz   arrays X (N, d), y, optional X_test, y_test; y is, for regression, float
+               targets (N,) or (N, 1) (what torch's MSELoss reads), for classification
+               int labels (N,) or one-hot rows (N, C)
+  init  .npz   arrays W0, W1, ... ((n_in, n_out) layout) and, with biases, b0, b1, ...;
+               a diagonal net: arrays u, v (d,)
         .pt    a PyTorch state_dict of an nn.Sequential of Linear layers (needs torch)
   batches .npy int array (steps, b): the training-row indices of each step's batch
 Not for: the training logic.
@@ -14,7 +17,7 @@ import tempfile
 
 import numpy as np
 
-from .checks import check_float_array
+from .checks import check_float_array, check_int_array, describe
 from .data import Data, check_support
 from .models import MLP
 
@@ -26,32 +29,74 @@ def load_npz(path, what):
         raise ValueError(f"{what} must be a readable .npz file, could not read {path!r}: {err}") from None
 
 
-def load_data(path, support):
+def load_data(path, support=None, classes=None, task="support"):
     """Data from an .npz with X, y (and optional X_test, y_test; else the training set is
-    used as test set). `support` names the true support for the metrics."""
+    used as test set). Regression: `support` names the true support for the metrics.
+    Classification (task="classification"): labels as ints or one-hot rows; `classes`
+    None takes the largest label + 1."""
     arrays = load_npz(path, "--data")
     for key in ("X", "y"):
         if key not in arrays:
             raise ValueError(f"--data file {path!r} must contain an array {key!r}, "
                              f"found {sorted(arrays)}")
     X = check_float_array("data X", arrays["X"], ndim=2)
-    y = check_float_array("data y", arrays["y"], shape=(X.shape[0],))
-    X_test = arrays.get("X_test", X)
-    X_test = check_float_array("data X_test", X_test, shape=(None, X.shape[1]))
-    y_test = check_float_array("data y_test", arrays.get("y_test", y), shape=(X_test.shape[0],))
+    if X.shape[0] == 0:
+        raise ValueError(f"data X must hold at least one row, got shape {X.shape}")
+    X_test = check_float_array("data X_test", arrays.get("X_test", X), shape=(None, X.shape[1]))
+    y, y_test = arrays["y"], arrays.get("y_test", arrays["y"])
+    if task == "classification":
+        y = class_labels("data y", y, X.shape[0])
+        y_test = class_labels("data y_test", y_test, X_test.shape[0])
+        if np.unique(y).size < 2:
+            raise ValueError("data y (class labels) must hold at least two classes, got only "
+                             f"{np.unique(y).tolist()}")
+        classes = int(max(y.max(), y_test.max())) + 1 if classes is None else classes
+        return Data(X.astype(np.float64), y, X_test.astype(np.float64), y_test, None,
+                    classes=classes)
+    y = regression_targets("data y", y, X.shape[0])
+    y_test = regression_targets("data y_test", y_test, X_test.shape[0])
     return Data(X.astype(np.float64), y.astype(np.float64), X_test.astype(np.float64),
                 y_test.astype(np.float64), check_support(support, X.shape[1]))
 
 
+def regression_targets(name, y, rows):
+    """Float targets (rows,) from (rows,) or (rows, 1)."""
+    if isinstance(y, np.ndarray) and y.ndim == 2 and y.shape[1] == 1:
+        y = y[:, 0]
+    return check_float_array(name, y, shape=(rows,))
+
+
+def class_labels(name, y, rows):
+    """Int labels (rows,) from int labels (rows,) or one-hot rows (rows, C)."""
+    if not isinstance(y, np.ndarray) or y.ndim not in (1, 2) or y.shape[0] != rows:
+        raise ValueError(f"{name} must be int labels ({rows},) or one-hot rows ({rows}, C), "
+                         f"got {describe(y)}")
+    if y.ndim == 2:
+        if not (np.issubdtype(y.dtype, np.number) and np.isin(y, (0, 1)).all()
+                and (y.sum(axis=1) == 1).all()):
+            bad = int(np.flatnonzero(~(np.isin(y, (0, 1)).all(axis=1) & (y.sum(axis=1) == 1)))[0]) \
+                if np.issubdtype(y.dtype, np.number) else 0
+            raise ValueError(f"{name} of shape {y.shape} must be one-hot rows (one 1, the rest "
+                             f"0); row {bad} is {y[bad].tolist()}")
+        return np.argmax(y, axis=1).astype(np.int64)
+    check_int_array(name, y, ndim=1, low=0)
+    return y.astype(np.int64)
+
+
 def weights_to_arrays(net):
+    if hasattr(net, "effective_predictor"):                   # a diagonal net
+        return {"u": net.u, "v": net.v}
     arrays = {f"W{l}": W for l, W in enumerate(net.weights)}
     if net.biases is not None:
         arrays.update({f"b{l}": b for l, b in enumerate(net.biases)})
     return arrays
 
 
-def load_init(path, activation):
-    """An MLP from an .npz (W0, W1, ..., b0, ...) or a PyTorch state_dict .pt."""
+def load_init(path, activation, model="mlp", parametrization="uv"):
+    """An MLP from an .npz (W0, W1, ..., b0, ...) or a PyTorch state_dict .pt; a diagonal
+    net (model="diagonal") from an .npz with u, v."""
+    if model == "diagonal":
+        return load_diagonal(path, parametrization)
     if str(path).endswith(".pt"):
         return load_state_dict(path, activation)
     arrays = load_npz(path, "--init")
@@ -65,6 +110,15 @@ def load_init(path, activation):
     if biases is not None and any(b is None for b in biases):
         raise ValueError(f"--init file {path!r} has some biases but not b0..b{L - 1}")
     return MLP.from_weights([arrays[k] for k in names], biases, activation=activation)
+
+
+def load_diagonal(path, parametrization):
+    from .models.diagonal import DiagonalNet
+    arrays = load_npz(path, "--init")
+    if set(arrays) != {"u", "v"}:
+        raise ValueError(f"--init file {path!r} for model='diagonal' must hold exactly the "
+                         f"arrays 'u' and 'v' (d,), found {sorted(arrays)}")
+    return DiagonalNet.from_arrays(arrays["u"], arrays["v"], parametrization=parametrization)
 
 
 def load_state_dict(path, activation):

@@ -63,23 +63,49 @@ def first_layer_heatmaps(runs, support, path):
 
 
 def irrelevant_norm_groups(groups, path, title=None):
-    """||W1[:, S^c]||_F against the step (log x), one colour per group of runs (e.g. the
-    seeds of one arm): each run a thin line, the group mean a thick one (over the runs
-    recorded at the same steps). A diverged run is dotted and ends in an x; the y-axis is
-    scaled to the runs that did not diverge, so one blow-up does not flatten the rest.
+    """||W1[:, S^c]||_F against the step (log x), one colour per group of runs: see
+    curve_groups."""
+    curve_groups(groups, path, [("irrelevant_norm",
+                                 r"irrelevant first-layer norm $\|W_1[:, S^c]\|_F$", False)],
+                 title)
+
+
+def curve_groups(groups, path, panels, title=None):
+    """History columns against the step (log x), one panel per (column, y label, log_y) in
+    `panels`, one colour per group of runs (e.g. the seeds of one arm): each run a thin
+    line, the group mean a thick one (over the runs recorded at the same steps). A diverged
+    run is dotted and ends in an x; the y-axis is scaled to the runs that did not diverge,
+    so one blow-up does not flatten the rest.
 
     groups: list of (label, [result_dict, ...]). Step 0 is drawn at x = 1/2 of the first
     recorded step, as in irrelevant_norm_curves.
     """
-    fig, ax = plt.subplots(figsize=(7.5, 4.8))
+    k = len(panels)
+    fig, axes = plt.subplots(1, k, figsize=(7.5 if k == 1 else 5.2 * k, 4.8), squeeze=False)
+    for ax, (column, y_label, log_y) in zip(axes[0], panels):
+        draw_groups(ax, groups, column, log_y)
+        ax.set_xscale("log")
+        ax.set_xlabel("training step t (log scale)")
+        ax.set_ylabel(y_label)
+        ax.grid(True, which="major", alpha=0.3)
+    axes[0, 0].legend(fontsize=8)
+    if title:
+        fig.suptitle(title, fontsize=10) if k > 1 else axes[0, 0].set_title(title, fontsize=10)
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+
+
+def draw_groups(ax, groups, column, log_y=False):
+    """One column of every group's runs on ax (see curve_groups)."""
     colors = plt.cm.tab10.colors if len(groups) <= 10 else plt.cm.tab20.colors
-    top = 0.0
+    top, bottom = 0.0, np.inf
     for i, (label, runs) in enumerate(groups):
         color = colors[i % len(colors)]
         style = "--" if runs[0]["config"]["optimizer"] == "gd" else "-"
-        ok = [history_xy(r, "irrelevant_norm") for r in runs if not diverged(r)]
+        ok = [history_xy(r, column) for r in runs if not diverged(r)]
         for run in runs:
-            x, y = history_xy(run, "irrelevant_norm")
+            x, y = history_xy(run, column)
             if diverged(run):
                 ax.plot(x, y, ":", color=color, lw=1.2)
                 ax.plot(x[-1:], y[-1:], "x", color=color, ms=7)
@@ -93,20 +119,18 @@ def irrelevant_norm_groups(groups, path, title=None):
             x = next(x for x, _ in ok if len(x) == longest)
             mean = np.mean([y for x_, y in ok if len(x_) == longest], axis=0)
             ax.plot(x, mean, style, color=color, lw=2.0, label=label)
-            top = max(top, np.nanmax([np.nanmax(y) for _, y in ok]))
+            finite = np.concatenate([y[np.isfinite(y)] for _, y in ok])
+            if finite.size:
+                top = max(top, finite.max())
+                positive = finite[finite > 0]
+                bottom = min(bottom, positive.min()) if positive.size else bottom
         else:
             ax.plot([], [], ":", color=color, label=label)
-    ax.set_xscale("log")
-    ax.set_xlabel("training step t (log scale)")
-    ax.set_ylabel(r"irrelevant first-layer norm $\|W_1[:, S^c]\|_F$")
-    ax.set_ylim(0, 1.15 * top if top > 0 else None)
-    ax.grid(True, which="major", alpha=0.3)
-    ax.legend(fontsize=8)
-    if title:
-        ax.set_title(title, fontsize=10)
-    fig.tight_layout()
-    fig.savefig(path, dpi=120)
-    plt.close(fig)
+    if log_y and np.isfinite(bottom) and top > 0:
+        ax.set_yscale("log")
+        ax.set_ylim(bottom / 1.5, 1.5 * top)
+    else:
+        ax.set_ylim(0, 1.15 * top if top > 0 else None)
 
 
 def diverged(run):

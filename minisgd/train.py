@@ -184,6 +184,10 @@ def prepare(config, data=None, net=None):
     else:
         config.validate(n_train=data.X.shape[0])
         check_data(config, data)
+        if config.task == "classification":        # not drawn: no data set recipe ran
+            config.dataset = config.blobs = config.separation = None
+        if config.task == "sparse_regression":
+            config.noise = None
     if net is not None:
         check_initial_net(config, net)
     problem = draw_problem(config, rngs[0], data)

@@ -26,7 +26,7 @@ from ..train import Config
 
 FIELDS = {f.name: f for f in fields(Config)}
 TYPES = typing.get_type_hints(Config)                 # field name -> annotation (resolved)
-ELEMENT_TYPES = {"support": int, "decay_at": float}   # tuple fields: type of their entries
+ELEMENT_TYPES = {"support": int, "decay_at": float, "metrics": str}   # tuple fields' entries
 TOP_LEVEL = ("run", "sweep", "description")
 NONE_WORDS = ("none", "off")
 
@@ -134,6 +134,10 @@ def check_value(key, value, at):
         if element is not None:
             value = [check_value_element(key, v, element, bad) for v in value]
         value = tuple(value)
+    elif typing.get_origin(kind) is typing.Union and str in typing.get_args(kind):
+        if not isinstance(value, str):
+            raise bad('a string (or "none")')
+        value = None if value.lower() in NONE_WORDS else value
     elif typing.get_origin(kind) is typing.Union and float in typing.get_args(kind):
         if isinstance(value, str) and value.lower() in NONE_WORDS:
             value = None
@@ -150,6 +154,10 @@ def check_value(key, value, at):
 
 
 def check_value_element(key, v, element, bad):
+    if element is str:
+        if not isinstance(v, str):
+            raise bad("a list of strings")
+        return v
     ok = isinstance(v, (int, float) if element is float else int) and not isinstance(v, bool)
     if not ok:
         raise bad(f"a list of {element.__name__}s")

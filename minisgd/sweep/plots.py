@@ -1,11 +1,16 @@
 """`python -m minisgd plot PATH`: the figures of a sweep folder or of one run JSON file.
 
-  irrelevant_norm.<fmt>   ||W1[:, S^c]||_F against the step (log x), one colour per arm
-                          (an arm = one value of every swept key except the seed)
-  heatmaps.<fmt>          |W1| and |W1^T W1| per arm (its lowest seed; needs the first-layer
-                          weights that sweep run files keep under "weights")
-  <metric>_vs_<axis>.<fmt>  a final metric against one swept axis, one line per value of the
-                          other axes, mean ± std over seeds (sweep folders only)
+The curves follow the task (of the first run):
+  support:            irrelevant_norm.<fmt>  ||W1[:, S^c]||_F against the step (log x), one
+                      colour per arm (an arm = one value of every swept key except the seed);
+                      heatmaps.<fmt>  |W1| and |W1^T W1| per arm (its lowest seed; needs the
+                      first-layer weights that sweep run files keep under "weights")
+  classification:     accuracy.<fmt>  train and test accuracy; loss.<fmt>  train and test loss
+  sparse_regression:  sparsity.<fmt>  l0 of beta and ||beta - beta*||; loss.<fmt>
+and for sweep folders
+  <metric>_vs_<axis>.<fmt>  a final metric (default: the task's headline, --metric any
+                      numeric final key) against one swept axis, one line per value of the
+                      other axes, mean ± std over seeds
 
 matplotlib's Agg backend is used (headless). Not for: drawing (plots.py) or running.
 """
@@ -32,8 +37,9 @@ def add_plot_parser(sub):
     p.add_argument("--out", metavar="DIR",
                    help="where to write (default: DIR/plots, or the run file's folder)")
     p.add_argument("--format", choices=("png", "pdf", "svg"), default="png")
-    p.add_argument("--metric", default="irrelevant_norm",
-                   help="final metric for the metric-vs-axis plot (default: irrelevant_norm)")
+    p.add_argument("--metric", default=None,
+                   help="final metric for the metric-vs-axis plot (default: irrelevant_norm, "
+                        "test_accuracy for classification, l0 for sparse regression)")
     p.add_argument("--x", metavar="AXIS", help="swept key on the x-axis (default: batch_size, "
                                                "else lr, else the first swept key)")
     return p
@@ -49,7 +55,22 @@ def run_plot(args, parser):
     return 0
 
 
-def plot_path(path, out=None, fmt="png", metric="irrelevant_norm", x=None):
+HEADLINE = {"support": "irrelevant_norm", "classification": "test_accuracy",
+            "sparse_regression": "l0"}
+CURVES = {    # task -> [(figure stem, [(history column, y label, log y), ...])]
+    "classification": [("accuracy", [("train_accuracy", "train accuracy", False),
+                                     ("test_accuracy", "test accuracy", False)]),
+                       ("loss", [("train_loss", "train loss (log scale)", True),
+                                 ("test_loss", "test loss (log scale)", True)])],
+    "sparse_regression": [("sparsity", [("l0", r"$\ell_0$ of $\beta$ (|β_j| > threshold)", False),
+                                        ("beta_error", r"$\|\beta - \beta^*\|_2$ (log scale)",
+                                         True)]),
+                          ("loss", [("train_loss", "train loss (log scale)", True),
+                                    ("test_loss", "test loss (log scale)", True)])],
+}
+
+
+def plot_path(path, out=None, fmt="png", metric=None, x=None):
     """Draw the figures for a sweep folder or a run file; returns the written paths."""
     if os.path.isdir(path):
         info, runs = load_runs(path)
@@ -92,19 +113,45 @@ def draw_all(records, axes, name, metric, x):
     if not finished:
         raise ValueError("every run failed; nothing to plot")
     arm_axes = [a for a in axes if a != "seed"]
+    c = finished[0]["config"]
+    task = c.get("task", "support")
+    metric = HEADLINE[task] if metric is None else metric
     x = check_axis_and_metric(finished, axes, arm_axes, x, metric)
     arms = group(finished, arm_axes)
-    c = finished[0]["config"]
+    runs = f", {len(finished)} runs" if len(finished) > 1 else ""
+    if task != "support":
+        return draw_curves(task, c, arms, runs, name, plots, arm_axes) + \
+            draw_metric(finished, arm_axes, x, metric, name, plots)
     written = [name("irrelevant_norm")]
     plots.irrelevant_norm_groups(list(arms.items()), written[-1],
                                  title=f"d={c['d']}, S={c['support']}, {c['target']} target"
-                                       + (f", {len(finished)} runs" if len(finished) > 1 else ""))
+                                       + runs)
     heat = [(label, np.asarray(min(runs, key=lambda r: r["config"]["seed"])["weights"]["W0"],
                                dtype=float))
             for label, runs in arms.items() if all(has_weights(r) for r in runs)][:MAX_HEATMAPS]
     if heat:
         written.append(name("heatmaps"))
         plots.first_layer_heatmaps(heat, c["support"], written[-1])
+    return written + draw_metric(finished, arm_axes, x, metric, name, plots)
+
+
+def draw_curves(task, c, arms, runs, name, plots, arm_axes):
+    """The task's history figures (CURVES); returns their paths."""
+    if task == "classification":
+        loss = "" if "loss" in arm_axes else f", {c['loss'].replace('_', '-')} loss"
+        what = f"{c['classes']} classes, {c['dataset'] or 'given data'}{loss}"
+    else:
+        what = f"sparse regression, d={c['d']}, |S|={len(c['support'])}, n={c['n']}"
+    written = []
+    for stem, panels in CURVES[task]:
+        written.append(name(stem))
+        plots.curve_groups(list(arms.items()), written[-1], panels, title=what + runs)
+    return written
+
+
+def draw_metric(finished, arm_axes, x, metric, name, plots):
+    """The final metric against the x axis (when there is one); returns the paths."""
+    written = []
     kept = [r for r in finished if not plots.diverged(r)]
     if x is not None and kept:
         n_left = len(finished) - len(kept)
@@ -152,7 +199,7 @@ def arm_label(config, keys):
         parts.append(("SGD" if sgd else "GD") + (f" b={config['batch_size']}"
                                                  if sgd and "batch_size" in keys else ""))
     parts += [f"{k}={config[k]:g}" if isinstance(config[k], float) else f"{k}={config[k]}"
-              for k in keys if k not in ("optimizer", "batch_size")
+              for k in keys if k not in ("optimizer", "batch_size") and config[k] is not None
               and not (k in SWITCHES and not config[k])]
     return ", ".join(parts) or config["optimizer"].upper()
 

@@ -32,6 +32,13 @@ from ..files import write_json_atomic
 RUN_KEYS = ("config", "history", "final", "status", "version", "wall_time")
 METRICS = ("irrelevant_norm", "relevant_norm", "precision", "recall", "detected_support",
            "train_loss", "test_loss", "steps_to_threshold", "steps_done", "wall_time")
+TASK_METRICS = {                                   # the summary's columns, per task
+    "support": METRICS,
+    "classification": ("train_accuracy", "test_accuracy", "clean_accuracy", "train_loss",
+                       "test_loss", "steps_done", "wall_time"),
+    "sparse_regression": ("l0", "beta_error", "precision", "recall", "top_hits",
+                          "train_loss", "test_loss", "steps_done", "wall_time"),
+}
 
 
 class SweepError(RuntimeError):
@@ -204,14 +211,17 @@ def remove_quietly(path):
 def summary_rows(out, configs, axes):
     """One row per run of the sweep (in grid order), read back from the run files."""
     rows = []
+    tasks = list(dict.fromkeys(c.get("task", "support") for c in configs))
+    metrics = list(dict.fromkeys(m for task in tasks for m in TASK_METRICS[task]))
     for config in configs:
         record, _ = read_run(run_path(out, config), config)
         row = {"run": run_hash(config), "status": record["status"] if record else "missing"}
         row.update({axis: config[axis] for axis in axes})
         final = (record or {}).get("final") or {}
         history = (record or {}).get("history") or {}
-        row["irrelevant_start"] = (history.get("irrelevant_norm") or [None])[0]
-        row.update({m: final.get(m) for m in METRICS})
+        if "support" in tasks:
+            row["irrelevant_start"] = (history.get("irrelevant_norm") or [None])[0]
+        row.update({m: final.get(m) for m in metrics})
         if record:
             row["wall_time"] = record["wall_time"]
         rows.append(row)

@@ -29,7 +29,8 @@ def run_record(config, result, wall_time):
     record.update(config=config, status=status, wall_time=wall_time)
     net = getattr(result, "net", None)
     if net is not None:
-        record["weights"] = {"W0": finite_or_none(net.weights[0].tolist())}
+        W0 = net.effective_weights()[0]          # what the first layer multiplies by
+        record["weights"] = {"W0": finite_or_none(W0.tolist())}
     return record
 
 
