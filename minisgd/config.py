@@ -8,7 +8,7 @@ from typing import Optional
 import numpy as np
 
 from .checks import check_choice, check_float, check_int
-from .data import INPUTS, TARGETS, check_support
+from .data import DATASETS, INPUTS, TARGETS, check_support, dataset_defaults
 from .models import ACTIVATIONS
 from .models.initializers import INITS
 from .optimizers import LRSchedule
@@ -175,10 +175,9 @@ def applying_fields(config):
     if task == "sparse_regression":
         own.update(support=None, noise=0.0, l0_threshold=1e-3)
     if task == "classification":
-        from .data.classification import dataset_defaults
         dataset = config.dataset if config.dataset is not None else "gaussian_mixture"
         own.update(classes=3, dataset="gaussian_mixture", random_labels=0.0)
-        if dataset in DATASET_NAMES:
+        if dataset in DATASETS:
             defaults = dataset_defaults(dataset)
             own.update({k: v for k, v in defaults.items() if k in ("blobs", "separation")})
         if config.loss == "mse":
@@ -194,7 +193,6 @@ OWNED = ("support", "target", "input", "center", "double", "label_eps", "thresho
          "support_rule", "noise", "l0_threshold", "classes", "dataset", "blobs",
          "separation", "random_labels", "label_scale", "depth", "width", "activation",
          "bias", "weight_norm", "parametrization")
-DATASET_NAMES = ("gaussian_mixture", "teacher", "signals")
 
 
 def resolve_fields(config):
@@ -203,7 +201,7 @@ def resolve_fields(config):
     check_choice("model", config.model, MODELS)
     check_choice("loss", config.loss, LOSSES)
     if config.task == "classification" and config.dataset is not None:
-        check_choice("dataset", config.dataset, DATASET_NAMES)
+        check_choice("dataset", config.dataset, DATASETS)
     own = applying_fields(config)
     what = f"task={config.task!r}" if config.model == "mlp" else \
         f"task={config.task!r} with model='diagonal'"
