@@ -136,3 +136,15 @@ def test_some_reference_run_diverged(reference):
     """The comparison covers a diverged run (its kept history and frozen weights)."""
     info, _ = reference
     assert any(f["diverged"] is not False for f in info["finals"])
+
+
+def test_run_files_written_by_the_reference_stay_usable(reference):
+    """A sweep folder of 0.3.0 resumes: its run files' configs (without the new keys) are
+    accepted for the same runs today (check_run compares the non-default fields)."""
+    from minisgd.sweep.runfiles import check_run
+    info, _ = reference
+    singles, ensemble = all_configs()
+    for old, values in zip(info["configs"], singles + ensemble):
+        record = {"config": old, "history": {}, "final": {}, "status": "ok",
+                  "version": "0.3.0", "wall_time": 0.0}
+        assert check_run(record, config_dict(as_config(values).validate())) is None
