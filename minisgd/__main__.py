@@ -165,7 +165,7 @@ def run_train(args, parser):
             if config.task == "classification" and config.classes is None:
                 config.classes = data.classes
         net = load_init(args.init, config.activation, config.model,
-                        config.parametrization or "uv") if args.init else None
+                        config.parametrization or "uv", config.weight_norm) if args.init else None
         batches = load_batches(args.batches) if args.batches else None
         result = train(config, data=data, net=net, batches=batches)
     except (ValueError, TypeError) as err:

@@ -6,7 +6,9 @@ File formats:
                targets (N,) or (N, 1) (what torch's MSELoss reads), for classification
                int labels (N,) or one-hot rows (N, C)
   init  .npz   arrays W0, W1, ... ((n_in, n_out) layout) and, with biases, b0, b1, ...;
-               a diagonal net: arrays u, v (d,)
+               a diagonal net: arrays u, v (d,); a weight-normalized MLP: W0.. are the
+               directions V of its hidden layers and g0, g1, ... their gains (without
+               g's, W0.. are taken as effective weights and normalized as torch does)
         .pt    a PyTorch state_dict of an nn.Sequential of Linear layers (needs torch)
   batches .npy int array (steps, b): the training-row indices of each step's batch
 Not for: the training logic.
@@ -89,17 +91,26 @@ def weights_to_arrays(net):
     arrays = {f"W{l}": W for l, W in enumerate(net.weights)}
     if net.biases is not None:
         arrays.update({f"b{l}": b for l, b in enumerate(net.biases)})
+    if getattr(net, "gains", None) is not None:
+        arrays.update({f"g{l}": g for l, g in enumerate(net.gains)})
     return arrays
 
 
-def load_init(path, activation, model="mlp", parametrization="uv"):
-    """An MLP from an .npz (W0, W1, ..., b0, ...) or a PyTorch state_dict .pt; a diagonal
-    net (model="diagonal") from an .npz with u, v."""
+def load_init(path, activation, model="mlp", parametrization="uv", weight_norm="none"):
+    """An MLP from an .npz (W0, W1, ..., b0, ..., g0, ... for weight norm) or a PyTorch
+    state_dict .pt; a diagonal net (model="diagonal") from an .npz with u, v."""
     if model == "diagonal":
         return load_diagonal(path, parametrization)
     if str(path).endswith(".pt"):
         return load_state_dict(path, activation)
     arrays = load_npz(path, "--init")
+    gains = [arrays.pop(f"g{l}") for l in range(len(arrays)) if f"g{l}" in arrays]
+    if any(k.startswith("g") for k in arrays):
+        raise ValueError(f"--init file {path!r} must number its gains g0, g1, ... without "
+                         f"gaps, found {sorted(k for k in arrays if k.startswith('g'))}")
+    if gains and weight_norm in (None, "none"):
+        raise ValueError(f"--init file {path!r} holds weight-norm gains g0..g{len(gains) - 1}: "
+                         "weight_norm must be 'layer' or 'unit' to read it")
     L = sum(1 for k in arrays if k.startswith("W"))
     names = [f"W{l}" for l in range(L)]
     if L == 0 or any(k not in arrays for k in names):
@@ -109,7 +120,8 @@ def load_init(path, activation, model="mlp", parametrization="uv"):
     biases = [arrays.get(f"b{l}") for l in range(L)] if has_b else None
     if biases is not None and any(b is None for b in biases):
         raise ValueError(f"--init file {path!r} has some biases but not b0..b{L - 1}")
-    return MLP.from_weights([arrays[k] for k in names], biases, activation=activation)
+    return MLP.from_weights([arrays[k] for k in names], biases, activation=activation,
+                            weight_norm=weight_norm or "none", gains=gains or None)
 
 
 def load_diagonal(path, parametrization):

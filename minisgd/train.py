@@ -210,6 +210,9 @@ def check_initial_net(config, net):
     if kind != config.model:
         raise ValueError(f"the initial net is a {kind} net: model must be {kind!r}, got "
                          f"{config.model!r}")
+    if kind == "mlp" and getattr(net, "weight_norm", "none") != config.weight_norm:
+        raise ValueError(f"the initial net has weight_norm={net.weight_norm!r}: weight_norm "
+                         f"must be the same, got {config.weight_norm!r}")
     if net.sizes[0] != config.d or net.sizes[-1] != config.n_out:
         raise ValueError(f"the initial net must map d={config.d} inputs to {config.n_out} "
                          f"output(s), got sizes {net.sizes}")

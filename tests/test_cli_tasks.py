@@ -154,3 +154,20 @@ def test_sweep_refuses_a_bad_task_key_before_running(tmp_path):
         parse_sweep(SWEEP.replace("random_labels = [0.0, 0.5]", "random_labels = [0.0, 2.0]"))
     with pytest.raises(SweepConfigError, match=r"metrics must be a list of strings"):
         parse_sweep(SWEEP.replace('metrics = ["layer_norms"]', "metrics = [1]"))
+
+
+@pytest.mark.parametrize("kind", ["layer", "unit"])
+def test_weight_norm_save_and_init_round_trip(tmp_path, capsys, kind):
+    base = CLS + ["--weight-norm", kind, "--depth", "2"]
+    saved = tmp_path / "wn.npz"
+    assert run(base + ["--save", str(saved), "--json", str(tmp_path / "a.json")], capsys)[0] == 0
+    with np.load(saved) as arrays:
+        assert {"g0", "g1"} <= set(arrays) and "g2" not in arrays     # hidden layers only
+    assert run(base + ["--init", str(saved), "--steps", "1", "--lr", "1e-300",
+                       "--json", str(tmp_path / "b.json")], capsys)[0] == 0
+    a = json.loads((tmp_path / "a.json").read_text())
+    b = json.loads((tmp_path / "b.json").read_text())
+    assert b["history"]["train_loss"][0] == a["final"]["train_loss"]
+    with pytest.raises(SystemExit) as stop:
+        main(CLS + ["--depth", "2", "--init", str(saved)])
+    assert stop.value.code == 2 and "weight_norm must be 'layer' or 'unit'" in capsys.readouterr().err

@@ -21,8 +21,9 @@ DATASETS = ("gaussian_mixture", "teacher", "signals")
 # Defaults chosen by measurement at d = 20, classes = 5, n = 1000, n_test = 5000, seeds
 # 0-4, test accuracy averaged over seeds (chance 20%). "lstsq": least squares on one-hot
 # targets with an intercept; "MLP": a 2-layer ReLU net (torch, width 256, Adam lr 1e-3,
-# batch 50, 200 epochs; best test accuracy seen, an optimistic ceiling; it reaches 100%
-# training accuracy everywhere); "Bayes": the posterior argmax under the true centres.
+# batch 50, 200 epochs; best test accuracy seen, an optimistic ceiling: the last epoch's
+# is 1-7 points lower, training accuracy 100% everywhere); "Bayes": the posterior argmax
+# under the true centres.
 #   gaussian_mixture  separation 1.5: lstsq 50%  MLP 51%
 #                     separation 2.0: lstsq 61%  MLP 65%  Bayes 69%
 #                     separation 2.5: lstsq 70%  MLP 76%  Bayes 81%   <- default
@@ -44,7 +45,8 @@ SIGNAL_NOISE_WIDTH = 2.0                  # MNIST-1D's gaussian_filter sigma, in
 
 
 def dataset_defaults(dataset):
-    """{"blobs": ..., "separation": ...} used when the caller passes None (None = unused)."""
+    """{"blobs": ..., "separation": ...}: the values used when the caller passes None
+    (a None here: the dataset does not use that option)."""
     check_choice("dataset", dataset, DATASETS)
     return dict(DEFAULTS[dataset])
 
@@ -77,7 +79,7 @@ def mixture_centres(rng, d, classes, blobs, separation):
     ||centre|| ~ separation and two centres are ~ sqrt(2) * separation apart, in units of
     the noise std, whatever d. With classes * blobs <= d + 1 centres (in general position)
     every labelling of the centres is linearly separable, so a linear classifier is not
-    far behind the MLP there (the measurements above); with more blobs than that it is.
+    far behind the MLP there (the measurements above); with more centres it need not be.
     """
     return separation * rng.standard_normal((classes, blobs, d)) / np.sqrt(d)
 
@@ -117,10 +119,12 @@ def teacher_logits(teacher, X):
 
 
 def balance_biases(logits, steps=200):
-    """(C,) bias b with argmax(logits + b) about uniform over the classes of `logits` (m, C).
+    """(C,) bias b making argmax(logits + b) about uniform over the classes; logits (m, C).
 
-    A random ReLU net's argmax is dominated by a few classes (its hidden units are
-    non-negative, so a shared mean shifts all outputs). Start from b = -mean logit, then
+    A random ReLU net's argmax is dominated by a few classes: its hidden units h are
+    non-negative, so the logits have class-dependent means W2^T E[h] and the largest
+    wins most often (at d = 20, C = 5, b = 0: class frequencies from 0% to 48%).
+    Start from b = -mean logit (over the m rows), then
     repeat b_c <- b_c - s * log(C * freq_c) with s a tenth of the logit std: a class
     that wins too often is pushed down, a rare one up.
     """
@@ -233,8 +237,8 @@ def check_dataset_options(dataset, d, blobs, separation):
     defaults = dataset_defaults(dataset)
     for name, value in (("blobs", blobs), ("separation", separation)):
         if value is not None and defaults[name] is None:
-            raise ValueError(f"{name} is not used by dataset={dataset!r}; pass {name}=None, "
-                             f"got {value!r}")
+            raise ValueError(f"{name} is not used by dataset={dataset!r}; pass "
+                             f"{name}=None, got {value!r}")
     if dataset == "signals" and d < 2 * SIGNAL_MAX_FREQ:
         raise ValueError(f"d must be >= {2 * SIGNAL_MAX_FREQ} for dataset='signals' (a "
                          f"template of frequencies up to {SIGNAL_MAX_FREQ} needs that many "
@@ -255,6 +259,9 @@ def make_classification(seed, dataset, d, classes, n, n_test, blobs=None, separa
                 signals: template-to-noise RMS ratio (default 0.75); teacher: unused (None).
     n must be >= classes so that every class appears in the training set; classes are
     balanced up to rounding in both sets (module docstring).
+
+    seed: an int or a Generator (split with .spawn, so the same Generator passed twice
+    gives two different data sets).
 
     Returns Data(X, y, X_test, y_test, support=None, classes=classes, y_clean=y), X
     float64, y int64.

@@ -28,6 +28,9 @@ def make_sparse_regression(seed, d, support, n, n_test, noise=0.0):
     """Training set X (n, d), y = X beta* + noise * N(0, 1); test set of n_test rows with
     noiseless targets y_test = X_test beta*.  x ~ N(0, I_d) for both sets.
 
+    seed: an int or a Generator (split with .spawn, so the same Generator passed twice
+    gives two different data sets).
+
     Returns Data(X, y, X_test, y_test, support=tuple(support), beta=beta*).
 
     What the published code does (tml-epfl/sgd-sparse-features; the README's
@@ -36,7 +39,7 @@ def make_sparse_regression(seed, d, support, n, n_test, noise=0.0):
 
         np.random.seed(0)
         X      = np.random.multivariate_normal(np.zeros(d), np.eye(d), n)
-        X_test = np.random.multivariate_normal(np.zeros(d), np.eye(d), n_test)  # n_test = 1000
+        X_test = np.random.multivariate_normal(np.zeros(d), np.eye(d), n_test)  # 1000
         theta_star = np.random.randn(d); theta_star[r:] = 0
         theta_star = np.abs(theta_star) / np.linalg.norm(theta_star)
         y, y_test = X @ theta_star, X_test @ theta_star          # no label noise
