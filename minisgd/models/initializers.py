@@ -1,5 +1,6 @@
 """How a layer's first weights are drawn (the schemes PyTorch users know), from an explicit
-numpy Generator. Not for: the network itself (model.py)."""
+numpy Generator. A weight-normalized layer starts from the same draw, as torch's weight_norm
+does: V = W, g = ||W|| (weight_norm.init_gains). Not for: the network itself (mlp.py)."""
 import numpy as np
 
 INITS = ("kaiming_normal", "torch_default", "normal")

@@ -16,6 +16,12 @@ Per-sample gradients (the gradient of each sample's own loss C_i, with C = mean_
 from the same pass: dC_i/dW_l = B * outer(a_{l-1}[i], delta_l[i]), no loop over samples.
 The same code runs an ensemble of K nets (MLP.stack): every array then has a leading
 member axis, weights (K, n_in, n_out), and the products are batched matmuls.
+
+Weight normalization (weight_norm="layer" or "unit", hidden layers only): the forward pass
+multiplies by the effective weights W_l = g_l V_l / ||V_l||, backward computes dC/dW_l as
+above (deltas propagated through the effective W_l) and then (dC/dV_l, dC/dg_l) by the
+chain rule of weight_norm.py.
+
 Not for: optimizers, batching or penalties (see optimizers.py and train.py).
 """
 from typing import NamedTuple, Optional
@@ -25,21 +31,25 @@ import numpy as np
 from ..checks import (check_choice, check_float, check_float_array, check_int, describe,
                      make_rng)
 from .initializers import INITS, init_layer
+from .weight_norm import (WEIGHT_NORMS, effective_weight, init_gains, weight_norm_backward,
+                          weight_norms)
 from ..losses import LOSSES, check_targets, loss_value_and_grad
 
 ACTIVATIONS = ("linear", "relu", "tanh")
 
 
 class Grads(NamedTuple):
-    """Gradients shaped like the parameters: lists matching net.weights / net.biases.
+    """Gradients shaped like the parameters: lists matching net.weights / net.biases /
+    net.gains (gains: None without weight normalization).
 
     For per-sample gradients every array has an extra leading batch axis (B, *shape).
     `flat`, when set, is one vector (n_params,) of which the arrays are views, in the
-    order of net.theta (weights, then biases).
+    order of net.theta (weights, then biases, then gains).
     """
     weights: list
     biases: Optional[list]
     flat: Optional[np.ndarray] = None
+    gains: Optional[list] = None
 
 
 def split_flat(flat, shapes):
@@ -80,6 +90,57 @@ def activation_derivative(name, a):
     return None                                   # linear: derivative 1, nothing to multiply
 
 
+def flat_grads(net, dtype=None):
+    """Grads whose arrays are views of one new flat vector shaped like net.theta (of
+    theta's dtype unless given)."""
+    lead = net.theta.shape[:-1]                           # () or (K,) for an ensemble
+    flat = np.empty_like(net.theta, dtype=dtype)
+    views = split_flat(flat, [p.shape[len(lead):] for p in net.params])
+    L, nb = len(net.weights), len(net.biases or [])
+    return Grads(views[:L], views[L:L + nb] if net.biases is not None else None, flat,
+                 views[L + nb:] if net.gains is not None else None)
+
+
+def check_weight_norm(weight_norm, layers):
+    """weight_norm is one of WEIGHT_NORMS and, unless "none", the net has a hidden layer."""
+    check_choice("weight_norm", weight_norm, WEIGHT_NORMS)
+    if weight_norm != "none" and layers < 2:
+        raise ValueError(f"weight_norm={weight_norm!r} normalizes the hidden layers, but a net "
+                         f"of {layers} layer has none; use weight_norm='none'")
+    return weight_norm
+
+
+def check_gains(gains, weights, weight_norm):
+    """gains for from_weights: None, or one per hidden layer, shaped () ("layer") or
+    (n_out,) ("unit"). Returns them as arrays, or None."""
+    if gains is None:
+        return None
+    if weight_norm == "none":
+        raise ValueError("gains were given but weight_norm='none'; pass weight_norm='layer' "
+                         "or 'unit', or gains=None")
+    hidden = len(weights) - 1
+    if not isinstance(gains, (list, tuple)) or len(gains) != hidden:
+        raise ValueError(f"gains must be None or a list of {hidden} arrays (one per hidden "
+                         f"layer), got {describe(gains)}")
+    checked = []
+    for l, (g, W) in enumerate(zip(gains, weights)):
+        shape = () if weight_norm == "layer" else (W.shape[1],)
+        if weight_norm == "layer" and isinstance(g, (float, np.floating)):
+            g = np.asarray(g)
+        check_float_array(f"gains[{l}]", g, shape=shape)
+        checked.append(g)
+    return checked
+
+
+def check_directions(weights, weight_norm):
+    """The normalized layers' V must have non-zero norms (W = g V / ||V||)."""
+    for l, V in enumerate(weights[:-1]):
+        if np.any(weight_norms(np.asarray(V, dtype=np.float64), weight_norm) == 0.0):
+            part = "" if weight_norm == "layer" else "a column of "
+            raise ValueError(f"weights[{l}]: {part}V has norm 0, which weight_norm="
+                             f"{weight_norm!r} cannot normalize")
+
+
 def check_sizes(sizes):
     if not isinstance(sizes, (list, tuple)) or len(sizes) < 2:
         raise ValueError("sizes must be a list of at least two layer widths "
@@ -92,13 +153,18 @@ class MLP:
 
     MLP([15, 15, 15, 15, 1]) is the paper's net: three hidden layers of width 15, no bias,
     linear activation (a deep linear network), Kaiming-normal init.
+
+    weight_norm="layer" or "unit" normalizes the hidden layers 0 .. L-2 (weight_norm.py):
+    net.weights then holds their directions V (and the output layer's W), net.gains their
+    gains g, initialized as torch does (V = the drawn W, g = ||W||).
     """
 
     def __init__(self, sizes, activation="linear", bias=False, init="kaiming_normal",
-                 scale=None, seed=0):
+                 scale=None, seed=0, weight_norm="none"):
         sizes = check_sizes(sizes)
         check_choice("activation", activation, ACTIVATIONS)
         check_choice("init", init, INITS)
+        check_weight_norm(weight_norm, len(sizes) - 1)
         if not isinstance(bias, (bool, np.bool_)):
             raise TypeError(f"bias must be True or False, got {describe(bias)}")
         if init == "normal" and scale is None:
@@ -109,12 +175,22 @@ class MLP:
         layers = [init_layer(rng, n_in, n_out, init, scale, bias)
                   for n_in, n_out in zip(sizes[:-1], sizes[1:])]
         self.activation = activation
-        self.set_params([W for W, _ in layers], [b for _, b in layers] if bias else None)
+        weights = [W for W, _ in layers]
+        gains = None if weight_norm == "none" else \
+            [init_gains(W, weight_norm) for W in weights[:-1]]
+        self.set_params(weights, [b for _, b in layers] if bias else None,
+                        weight_norm=weight_norm, gains=gains)
 
     @classmethod
-    def from_weights(cls, weights, biases=None, activation="linear", dtype=np.float64):
+    def from_weights(cls, weights, biases=None, activation="linear", dtype=np.float64,
+                     weight_norm="none", gains=None):
         """Build a net from given arrays (copied, float64 unless dtype=np.float32),
-        layout (n_in, n_out) / (n_out,)."""
+        layout (n_in, n_out) / (n_out,).
+
+        weight_norm="layer" / "unit": the hidden layers are normalized. With gains (one per
+        hidden layer: shape () for "layer", (n_out,) for "unit") weights[l] are the
+        directions V_l; with gains=None they are the effective weights, normalized as
+        torch does (V = W, g = ||W||)."""
         check_choice("activation", activation, ACTIVATIONS)
         if not isinstance(weights, (list, tuple)) or len(weights) < 1:
             raise ValueError(f"weights must be a non-empty list of 2-d arrays, got {describe(weights)}")
@@ -129,26 +205,41 @@ class MLP:
                                  f"got {describe(biases)}")
             for l, (b, W) in enumerate(zip(biases, weights)):
                 check_float_array(f"biases[{l}]", b, shape=(W.shape[1],))
+        check_weight_norm(weight_norm, len(weights))
+        gains = check_gains(gains, weights, weight_norm)
+        if weight_norm != "none":
+            check_directions(weights, weight_norm)
+            if gains is None:
+                gains = [init_gains(np.asarray(W, dtype=dtype), weight_norm)
+                         for W in weights[:-1]]
         net = cls.__new__(cls)
         net.activation = activation
-        net.set_params(weights, biases, dtype=dtype)
+        net.set_params(weights, biases, dtype=dtype, weight_norm=weight_norm, gains=gains)
         return net
 
-    def set_params(self, weights, biases, dtype=np.float64):
-        """Copy the arrays into one flat vector `theta` (n_params,); net.weights[l] and
-        net.biases[l] are views of it, so an optimizer can update every parameter with one
-        vector operation. Update the views in place (W -= ...), don't rebind them.
-        An ensemble (see `stack`) has theta (K, n_params) and views (K, *shape)."""
+    def set_params(self, weights, biases, dtype=np.float64, weight_norm="none", gains=None):
+        """Copy the arrays into one flat vector `theta` (n_params,); net.weights[l],
+        net.biases[l] and net.gains[l] are views of it, so an optimizer can update every
+        parameter with one vector operation. Update the views in place (W -= ...), don't
+        rebind them. Order: weights, biases, then gains (last, so that a net without weight
+        normalization has the same theta as before it existed). An ensemble (see `stack`)
+        has theta (K, n_params) and views (K, *shape).
+
+        gains: None for weight_norm="none", else the gains of the hidden layers: shape ()
+        each for "layer", (n_out,) for "unit" (with a leading K for an ensemble)."""
         lead = weights[0].shape[:-2]                          # () or (K,)
         shapes = [W.shape[len(lead):] for W in weights] + \
-                 [b.shape[len(lead):] for b in (biases or [])]
+                 [b.shape[len(lead):] for b in (biases or [])] + \
+                 [np.shape(g)[len(lead):] for g in (gains or [])]
         self.theta = np.empty(lead + (sum(int(np.prod(sh)) for sh in shapes),), dtype=dtype)
         views = split_flat(self.theta, shapes)
-        for view, array in zip(views, list(weights) + list(biases or [])):
+        for view, array in zip(views, list(weights) + list(biases or []) + list(gains or [])):
             view[...] = array
-        L = len(weights)
+        L, nb = len(weights), len(biases or [])
         self.weights = views[:L]
-        self.biases = views[L:] if biases is not None else None
+        self.biases = views[L:L + nb] if biases is not None else None
+        self.gains = views[L + nb:] if gains is not None else None
+        self.weight_norm = weight_norm
 
     @classmethod
     def stack(cls, nets):
@@ -158,15 +249,19 @@ class MLP:
         matmuls; member k computes exactly what nets[k] computes alone."""
         first = nets[0]
         if any(n.sizes != first.sizes or n.activation != first.activation
-               or (n.biases is None) != (first.biases is None) for n in nets):
-            raise ValueError("nets must share sizes, activation and bias to be stacked")
+               or (n.biases is None) != (first.biases is None)
+               or n.weight_norm != first.weight_norm for n in nets):
+            raise ValueError("nets must share sizes, activation, bias and weight_norm to be "
+                             "stacked")
         ens = cls.__new__(cls)
         ens.activation = first.activation
         L = len(first.weights)
         ens.set_params([np.stack([n.weights[l] for n in nets]) for l in range(L)],
                        None if first.biases is None else
                        [np.stack([n.biases[l] for n in nets]) for l in range(L)],
-                       dtype=first.dtype)
+                       dtype=first.dtype, weight_norm=first.weight_norm,
+                       gains=None if first.gains is None else
+                       [np.stack([n.gains[l] for n in nets]) for l in range(L - 1)])
         return ens
 
     @property
@@ -179,11 +274,14 @@ class MLP:
         parameters are views into the ensemble's."""
         weights = [W[k] for W in self.weights]
         biases = None if self.biases is None else [b[k] for b in self.biases]
+        gains = None if self.gains is None else [g[k, ...] for g in self.gains]  # views
         if copy:
-            return MLP.from_weights(weights, biases, self.activation, dtype=self.dtype)
+            return MLP.from_weights(weights, biases, self.activation, dtype=self.dtype,
+                                    weight_norm=self.weight_norm, gains=gains)
         net = MLP.__new__(MLP)
         net.activation, net.theta = self.activation, self.theta[k]
-        net.weights, net.biases = weights, biases
+        net.weights, net.biases, net.gains = weights, biases, gains
+        net.weight_norm = self.weight_norm
         return net
 
     @property
@@ -197,38 +295,49 @@ class MLP:
 
     @property
     def params(self):
-        """All parameter arrays in one list (weights first, then biases); optimizers update
-        these in place."""
-        return self.weights + (self.biases or [])
+        """All parameter arrays in one list (weights, then biases, then gains), in the
+        order of theta; optimizers update these in place."""
+        return self.weights + (self.biases or []) + (self.gains or [])
 
     def copy(self, dtype=None):
         return MLP.from_weights(self.weights, self.biases, self.activation,
-                                dtype=self.dtype if dtype is None else dtype)
+                                dtype=self.dtype if dtype is None else dtype,
+                                weight_norm=self.weight_norm, gains=self.gains)
 
     def workspace(self, batch):
         """Preallocated forward/backward buffers for batches of `batch` rows (Workspace)."""
         return Workspace(self, batch)
 
-    def effective_weights(self):
-        """The weight matrices the forward pass multiplies by, (n_in, n_out) each: the
-        parameters themselves (metrics read these, whatever the parametrization)."""
-        return self.weights
+    def effective_weights(self, out=None):
+        """The weight matrices the forward pass multiplies by, (n_in, n_out) each (metrics
+        read these, whatever the parametrization): the parameters themselves (views) without
+        weight normalization; else new arrays W_l = g_l V_l / ||V_l|| for the hidden layers
+        (out: buffers for them, a Workspace's) and the output layer's own W."""
+        if self.gains is None:
+            return self.weights
+        hidden = [effective_weight(V, g, self.weight_norm, out=None if out is None else out[l])
+                  for l, (V, g) in enumerate(zip(self.weights, self.gains))]
+        return hidden + [self.weights[-1]]
 
     def __repr__(self):
+        norm = "" if self.gains is None else f", weight_norm={self.weight_norm!r}"
         return (f"MLP(sizes={self.sizes}, activation={self.activation!r}, "
-                f"bias={self.biases is not None})")
+                f"bias={self.biases is not None}{norm})")
 
     # ---- forward / backward, no validation (the training loop's hot path) ------------
     def forward_cache(self, X, ws=None):
         """Forward pass keeping every layer's output a_l (what backward needs).
 
         Returns [a_0 = X, a_1, ..., a_L = f]; a_l: (B, sizes[l]). With a Workspace `ws`
-        the outputs are written into its preallocated buffers (same numbers).
+        the outputs are written into its preallocated buffers (same numbers), and so are
+        the effective weights of weight-normalized layers (ws.weights, which backward
+        with the same ws then reuses).
         """
         acts = [X]
         last = len(self.weights) - 1
         mm = np.dot if self.members is None else np.matmul  # dot: less overhead on 2-d
-        for l, W in enumerate(self.weights):
+        Ws = self.effective_weights(out=None if ws is None else ws.weights)
+        for l, W in enumerate(Ws):
             z = mm(acts[-1], W, out=None if ws is None else ws.acts[l])   # (B, n_out)
             if self.biases is not None:
                 z += self.biases[l][..., None, :]              # broadcast over the batch
@@ -245,16 +354,31 @@ class MLP:
         the gradients are written into ws.grads (flat-backed) and the deltas into its
         buffers: same numbers, no allocation. (For an ensemble every array has a leading
         member axis K; `.mT` transposes the last two axes, i.e. each member's matrix.)
+
+        Weight-normalized layers: dC/dW_l of the effective W_l as above, deltas through the
+        effective W_l (from ws.weights, as forward_cache(X, ws) left them, or recomputed),
+        then (dC/dV_l, dC/dg_l) by weight_norm_backward. Their batch Grads are flat-backed
+        (Grads.flat set) with or without ws; Grads.gains holds dC/dg.
         """
         if per_sample and ws is not None:
             raise ValueError("per_sample=True allocates its (B, *shape) gradients: pass ws=None")
         L = len(self.weights)
         B = delta.shape[-2]
         mm = np.dot if self.members is None else np.matmul
+        normed = self.gains is not None
         if ws is not None:
-            gW, gb = ws.grads.weights, ws.grads.biases
+            grads, Ws = ws.grads, ws.weights if normed else self.weights
+        else:
+            grads, Ws = None, self.effective_weights()
+            if normed and not per_sample:     # flat-backed, so optimizers see the gains;
+                # float64 inputs to a float32 net give float64 gradients, as without ws
+                grads = flat_grads(self, np.result_type(self.theta, acts[0], delta))
+        into = grads is not None                               # write into grads' views
+        if into:
+            gW, gb, gg = grads.weights, grads.biases, grads.gains
         else:
             gW, gb = [None] * L, ([None] * L if self.biases is not None else None)
+            gg = [None] * (L - 1) if normed else None
         for l in reversed(range(L)):
             a_in = acts[l]                                     # (B, n_in) input of layer l
             if per_sample:
@@ -263,21 +387,28 @@ class MLP:
                 # one sample per member: K outer products, exact, so einsum gives the same
                 # numbers as K tiny matmuls (and is ~2x faster than NumPy's stacked loop)
                 gW[l] = np.einsum("...bi,...bo->...io", a_in, delta,
-                                  out=None if ws is None else gW[l])
+                                  out=gW[l] if into else None)
             else:
-                gW[l] = mm(a_in.mT, delta, out=None if ws is None else gW[l])   # (n_in, n_out)
+                gW[l] = mm(a_in.mT, delta, out=gW[l] if into else None)   # (n_in, n_out)
             if gb is not None:
                 gb[l] = delta * B if per_sample else \
-                    np.sum(delta, axis=-2, out=None if ws is None else gb[l])   # (n_out,)
+                    np.sum(delta, axis=-2, out=gb[l] if into else None)   # (n_out,)
+            if normed and l < L - 1:                           # dC/dW_l -> dC/dV_l, dC/dg_l
+                _, dg = weight_norm_backward(                  # in place on gW[l]
+                    self.weights[l], self.gains[l], gW[l], self.weight_norm, dV=gW[l],
+                    dg=gg[l] if into else None,
+                    scratch=None if ws is None else ws.directions[l])
+                if not into:
+                    gg[l] = dg
             if l > 0:
                 # dC/da_{l-1} = delta_l W_l^T, then times sigma'(z_{l-1}): (B, n_in)
-                Wt = self.weights[l].mT                        # (n_out, n_in) view
+                Wt = Ws[l].mT                                  # (n_out, n_in) view
                 if delta.size > 64 * delta.shape[-1]:  # > 64 rows in all: BLAS runs up to
                     Wt = np.ascontiguousarray(Wt)      # 2x faster on a contiguous W^T
                 delta = mm(delta, Wt, out=None if ws is None else ws.deltas[l - 1])
                 if self.activation != "linear":                # linear: sigma' = 1
                     delta *= activation_derivative(self.activation, a_in)
-        return ws.grads if ws is not None else Grads(gW, gb)
+        return grads if into else Grads(gW, gb, None, gg)
 
     # ---- public, validated -------------------------------------------------------------
     def check_inputs(self, X):
@@ -320,14 +451,19 @@ class Workspace:
     """Preallocated buffers for forward/backward of `net` at one batch size: the layer
     outputs acts[l] (B, sizes[l+1]), the deltas deltas[l] = dC/dz_l (same shapes; the last
     one receives dC/df from the loss) and a flat-backed Grads. Used by the training loop so
-    a step allocates nothing that grows with the number of steps."""
+    a step allocates nothing that grows with the number of steps.
+
+    With weight normalization also: weights, the effective weights of the hidden layers
+    (filled by forward_cache) followed by the net's output-layer W, and directions, a
+    buffer per hidden layer for u = V / ||V|| in backward (both None otherwise)."""
 
     def __init__(self, net, batch):
         self.batch = batch
         lead = net.theta.shape[:-1]                           # () or (K,) for an ensemble
         self.acts = [np.empty(lead + (batch, n), dtype=net.dtype) for n in net.sizes[1:]]
         self.deltas = [np.empty(lead + (batch, n), dtype=net.dtype) for n in net.sizes[1:]]
-        flat = np.empty_like(net.theta)
-        views = split_flat(flat, [p.shape[len(lead):] for p in net.params])
-        L = len(net.weights)
-        self.grads = Grads(views[:L], views[L:] if net.biases is not None else None, flat)
+        self.grads = flat_grads(net)
+        self.weights = self.directions = None
+        if net.gains is not None:
+            self.directions = [np.empty_like(V) for V in net.weights[:-1]]
+            self.weights = [np.empty_like(V) for V in net.weights[:-1]] + [net.weights[-1]]
