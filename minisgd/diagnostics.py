@@ -50,11 +50,19 @@ from .models.mlp import MLP, Grads, activation_derivative
 GROUPS = ("irrelevant", "relevant", "rest")
 
 
+def check_plain(net):
+    """The diagnostics differentiate the plain parametrization (weights, biases)."""
+    if getattr(net, "gains", None) is not None:
+        raise ValueError(f"net has weight_norm={net.weight_norm!r}: the diagnostics and HVPs "
+                         "are written for plain weights; use a net with weight_norm='none'")
+
+
 def check_noise_inputs(net, X, y, support, loss="mse"):
     """Validate (net, X, y, support) for the diagnostics; returns (X, Y (N, K), support)."""
     if not isinstance(net, MLP):
         raise TypeError("net must be a minisgd.MLP (the diagnostics need its per-sample "
                         f"gradients, MLP.backward(per_sample=True)), got {describe(net)}")
+    check_plain(net)
     if loss != "mse":
         raise ValueError(f"loss must be 'mse' (the only loss the diagnostics implement), "
                          f"got {loss!r}")
@@ -220,6 +228,7 @@ def hvp_cached(net, acts, delta, v, count=None):
 
 def check_direction(net, v, batch=None):
     """v must be Grads shaped like net's parameters, with a leading batch axis if batch."""
+    check_plain(net)
     if not isinstance(v, Grads):
         raise TypeError(f"v must be a minisgd.Grads (weights, biases), got {describe(v)}")
     lead = () if batch is None else (batch,)

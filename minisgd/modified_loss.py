@@ -206,9 +206,10 @@ def train_modified(config, variance=True, data=None, net=None, on_record=None,
         if tuple(np.atleast_1d(getattr(config, name))) != tuple(np.atleast_1d(default)):
             raise ValueError(f"train_modified runs plain GD on C_SGD: config.{name} must be "
                              f"{default!r}, got {getattr(config, name)!r}")
-    if config.task != "support" or config.model != "mlp":
-        raise ValueError(f"train_modified runs the support task's MLP: task must be 'support' "
-                         f"and model 'mlp', got {config.task!r}, {config.model!r}")
+    if config.task != "support" or config.model != "mlp" or config.weight_norm != "none":
+        raise ValueError(f"train_modified runs the support task's plain MLP: task must be "
+                         f"'support', model 'mlp', weight_norm 'none', got {config.task!r}, "
+                         f"{config.model!r}, {config.weight_norm!r}")
     problem, net, _ = training.prepare(config, data, net)
     check_int("batch_size", config.batch_size, low=1, high=problem.data.X.shape[0])
     X, Y = problem.data.X, problem.Y                                  # (N, d), (N, 1)

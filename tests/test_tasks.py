@@ -188,6 +188,8 @@ def assert_bit_identical(a, b):
     dict(CLS, loss="cross_entropy", batch_size=8),
     dict(CLS, loss="mse", batch_size=1, momentum=0.9, weight_decay=1e-3, label_noise=0.1),
     dict(CLS, loss="cross_entropy", optimizer="gd", steps=50, random_labels=0.3),
+    dict(CLS, loss="cross_entropy", batch_size=4, weight_norm="layer", weight_decay=1e-3),
+    dict(CLS, loss="mse", batch_size=1, weight_norm="unit", momentum=0.9),
     dict(SPARSE),
     dict(SPARSE, parametrization="u2v2", batch_size=7, momentum=0.5, l1=1e-3),
     dict(SPARSE, optimizer="gd", init_scheme="normal", init_scale=0.05, steps=100),
@@ -224,3 +226,14 @@ def test_a_given_initial_net_must_fit_the_task():
     with pytest.raises(ValueError, match=r"initial net is a diagonal net"):
         from minisgd.models import DiagonalNet
         train(Config(**CLS), net=DiagonalNet(10))
+
+
+def test_diagnostics_refuse_weight_normalized_nets():
+    from minisgd.diagnostics import gradient_noise
+    from minisgd.modified_loss import train_modified
+    net = MLP([4, 6, 1], weight_norm="layer")
+    X = np.random.default_rng(0).standard_normal((8, 4))
+    with pytest.raises(ValueError, match="weight_norm='layer'"):
+        gradient_noise(net, X, X[:, 0], (0,))
+    with pytest.raises(ValueError, match="weight_norm 'none'"):
+        train_modified(Config(weight_norm="layer", steps=2, n=50))
