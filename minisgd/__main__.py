@@ -28,6 +28,8 @@ HELP = {
     "parametrization": "diagonal net: beta = u*v (uv, default) or u^2 - v^2 (u2v2)",
     "loss": "mse (regression, one-hot square loss) or cross_entropy (classification)",
     "metrics": "extra metric sets recorded along the run, comma-separated (e.g. layer_norms)",
+    "gradient": "how the gradient is computed: rows (the general path), moments (linear nets "
+                "under mse, from the data's moments), auto (moments where exact and faster)",
     "d": "input dimension", "support": "support coordinates, comma-separated (e.g. 0,1,2,3,4)",
     "n": "distinct training inputs (2n training pairs while label doubling is on)",
     "n_test": "test-set size", "target": "target on the support",
@@ -60,7 +62,7 @@ CHOICES = {"target": ("linear", "sine", "staircase", "product", "teacher"),
            "model": ("mlp", "diagonal"), "loss": ("mse", "cross_entropy"),
            "weight_norm": ("none", "layer", "unit"),
            "dataset": ("gaussian_mixture", "teacher", "signals"),
-           "parametrization": ("uv", "u2v2"),
+           "parametrization": ("uv", "u2v2"), "gradient": ("auto", "rows", "moments"),
            "optimizer": ("sgd", "gd"), "support_rule": ("gap", "fraction"),
            "dtype": ("float64", "float32")}
 

@@ -75,6 +75,7 @@ class Config:
     threshold: float = 0.1
     support_rule: str = "gap"
     dtype: str = "float64"           # "float32": half the memory traffic, ~1e-7 precision
+    gradient: str = "auto"           # "rows" | "moments" (linear nets, mse) | "auto" (train.py)
     metrics: tuple = ()              # extra metric sets recorded along the run (metrics/)
 
     @property
@@ -148,6 +149,9 @@ class Config:
         check_int("seed", self.seed, low=0)
         if self.data_seed is not None:
             check_int("data_seed", self.data_seed, low=0)
+        check_choice("gradient", self.gradient, GRADIENTS)
+        if self.gradient == "moments":
+            check_moments_apply(self)
         check_combinations(self)
         self.metrics = check_metric_sets(self.metrics, self.task, self.model)
         LRSchedule(self.lr, self.steps, self.decay_at, self.decay_factor, self.warmup)
@@ -158,6 +162,7 @@ TASKS = ("support", "classification", "sparse_regression")
 MODELS = ("mlp", "diagonal")
 LOSSES = ("mse", "cross_entropy")
 WEIGHT_NORMS = ("none", "layer", "unit")
+GRADIENTS = ("auto", "rows", "moments")
 PARAMETRIZATIONS = ("uv", "u2v2")
 DIAGONAL_INITS = ("constant", "normal")
 DEFAULTS = {f.name: f.default for f in fields(Config)}
@@ -244,6 +249,26 @@ def check_classification(config):
         check_float("separation", config.separation, low=0.0, low_open=True)
     if config.label_scale is not None:
         check_float("label_scale", config.label_scale, low=0.0, low_open=True)
+
+
+def moments_apply(config):
+    """Why the moments path (moments.py) cannot compute this run's gradient, or None."""
+    if config.model != "mlp":
+        return f"model={config.model!r} (it needs an MLP)"
+    if config.activation != "linear":
+        return f"activation={config.activation!r} (it needs a linear net)"
+    if config.loss != "mse":
+        return f"loss={config.loss!r} (it needs the square loss)"
+    if config.weight_norm != "none":
+        return f"weight_norm={config.weight_norm!r}"
+    return None
+
+
+def check_moments_apply(config):
+    why = moments_apply(config)
+    if why is not None:
+        raise ValueError(f"gradient='moments' is exact only for linear MLPs under mse without "
+                         f"weight norm, got {why}")
 
 
 def check_combinations(config):

@@ -18,10 +18,10 @@ import time
 import numpy as np
 
 from .optimizers import LRSchedule
-from .batch_gradient import BatchGradient, default_threads
+from .batch_gradient import default_threads
 from .tasks import history_row
-from .train import (build_net, build_optimizer, config_dict, draw_problem, finish,
-                    log_spaced_steps, spawn_rngs)
+from .train import (attach_moments, build_net, build_optimizer, config_dict, draw_problem,
+                    finish, gradient_engine, gradient_path, log_spaced_steps, spawn_rngs)
 
 PER_MEMBER = {"seed", "data_seed", "lr", "threshold", "support_rule", "diverge_factor"}
 
@@ -140,16 +140,19 @@ def train_ensemble(configs, threads=None):
     K = len(configs)
     rngs = [spawn_rngs(c.seed, c.data_seed) for c in configs]   # data, init, batch, noise
     data_seeds = {c.seed if c.data_seed is None else c.data_seed for c in configs}
-    if len(data_seeds) == 1:                                 # one data set for everyone
-        shared = draw_problem(config, rngs[0][0])
-        problems = [dataclasses.replace(shared, config=c) for c in configs]
-        X, Y = shared.data.X, shared.Y                       # (N, d), (N, n_out)
-    else:
-        problems = [draw_problem(c, r[0]) for c, r in zip(configs, rngs)]
-        X = np.stack([p.data.X for p in problems])           # (K, N, d)
-        Y = np.stack([p.Y for p in problems])                # (K, N, n_out)
+    path = gradient_path(config)
     nets = [build_net(c, r[1]) for c, r in zip(configs, rngs)]
     ens = type(nets[0]).stack(nets)
+    prepared = lambda problem: attach_moments(problem, ens) if path == "moments" else problem
+    if len(data_seeds) == 1:                                 # one data set for everyone
+        shared = prepared(draw_problem(config, rngs[0][0]))
+        problems = [dataclasses.replace(shared, config=c, gradient=path) for c in configs]
+        X, Y = shared.data.X, shared.Y                       # (N, d), (N, n_out)
+    else:
+        problems = [dataclasses.replace(prepared(draw_problem(c, r[0])), gradient=path)
+                    for c, r in zip(configs, rngs)]
+        X = np.stack([p.data.X for p in problems])           # (K, N, d)
+        Y = np.stack([p.Y for p in problems])                # (K, N, n_out)
     optimizer = build_optimizer(config)
     schedule = LRSchedule(np.array([c.lr for c in configs]), config.steps, config.decay_at,
                           config.decay_factor, config.warmup)
@@ -160,7 +163,7 @@ def train_ensemble(configs, threads=None):
     diverged = [False] * K
     frozen = ens.theta.copy()                                # parameters at divergence
     start = time.perf_counter()
-    loss_and_grad = BatchGradient(ens, default_threads(threads), config.loss)
+    loss_and_grad = gradient_engine(path, ens, problems[0], default_threads(threads), X, Y)
     with np.errstate(all="ignore"), loss_and_grad:           # frozen members may overflow
         record(0, schedule(0), active)
         limits = np.array([c.diverge_factor for c in configs]) * record.train_losses()

@@ -26,6 +26,7 @@ from .metrics import (compute_metric_sets, irrelevant_norm, relevant_norm, steps
                       support_summary)
 from .metrics.accuracy import correct_count
 from .metrics.sparsity import l0, sparsity_summary
+from .moments import exact_loss, product
 
 TASK_COLUMNS = {"support": ("irrelevant_norm", "relevant_norm"),
                 "sparse_regression": ("l0", "beta_error"),
@@ -44,6 +45,9 @@ class Problem:
     labels: np.ndarray = None
     test_labels: np.ndarray = None
     clean_labels: np.ndarray = None
+    gradient: str = "rows"             # the path computing the gradients (train.gradient_path)
+    train_moments: object = None       # moments.Moments of the sets (the moments path):
+    test_moments: object = None        # the history's losses then come from them
 
     @property
     def task(self):
@@ -140,6 +144,17 @@ def evaluate(net, X, Y, loss, labels=None):
     return value, (None if labels is None else correct / X.shape[0])
 
 
+def set_loss(net, problem, which):
+    """(data loss, accuracy) on the training ("train") or test set: from the set's moments
+    when the run has them (exact, moments.exact_loss), else from the rows (evaluate)."""
+    M = problem.train_moments if which == "train" else problem.test_moments
+    if M is not None:
+        return exact_loss(product(net), M, problem.Y.shape[1]), None
+    if which == "train":
+        return evaluate(net, problem.data.X, problem.Y, problem.loss, problem.labels)
+    return evaluate(net, problem.data.X_test, problem.Y_test, problem.loss, problem.test_labels)
+
+
 def linear_predictor(net):
     """beta (d,) with f(x) = <beta, x> (+ a constant): a diagonal net's u * v or u^2 - v^2,
     a linear MLP's W_0 W_1 ... W_{L-1}."""
@@ -154,9 +169,9 @@ def linear_predictor(net):
 def history_row(net, optimizer, problem, lr):
     """One history row (without the step), in the order of problem.history_columns()."""
     data, loss = problem.data, problem.loss
-    train_loss, train_acc = evaluate(net, data.X, problem.Y, loss, problem.labels)
+    train_loss, train_acc = set_loss(net, problem, "train")
     row = {"train_loss": train_loss, "penalty": optimizer.penalty(net)}
-    test_loss, test_acc = evaluate(net, data.X_test, problem.Y_test, loss, problem.test_labels)
+    test_loss, test_acc = set_loss(net, problem, "test")
     row["test_loss"] = test_loss
     if problem.task == "support":
         W1 = net.effective_weights()[0]
@@ -188,9 +203,8 @@ def task_final(net, problem, history):
         final = sparsity_summary(beta, beta_star, data.support, config.l0_threshold)
     else:
         final = {}
-    train_loss, train_acc = evaluate(net, data.X, problem.Y, problem.loss, problem.labels)
-    test_loss, test_acc = evaluate(net, data.X_test, problem.Y_test, problem.loss,
-                                   problem.test_labels)
+    train_loss, train_acc = set_loss(net, problem, "train")
+    test_loss, test_acc = set_loss(net, problem, "test")
     final.update(train_loss=train_loss, test_loss=test_loss)
     if problem.task == "support":
         final["steps_to_threshold"] = steps_to_threshold(

@@ -25,14 +25,17 @@ from . import __version__
 from .batch_gradient import BatchGradient, default_threads, piece_slices
 from .batches import data_batches
 from .checks import check_int
-from .config import Config, config_dict, config_from_dict  # noqa: F401  (re-exported)
+from .config import Config, config_dict, config_from_dict, moments_apply  # noqa: F401
 from .data import Data, make_data  # noqa: F401  (make_data re-exported)
 from .losses import mse
 from .models import MLP
+from .moments import MomentGradient, moments_with_optimum
 from .optimizers import GD, SGD, GroupL1Prox, L1Prox, LRSchedule
 from .tasks import (check_data, draw_data, history_row, make_problem, randomize_labels,
                     task_final)
 
+MOMENTS_MIN_BATCH = 128     # gradient="auto": SGD batches from here on take the moments
+                            # path (the measured crossover: docs/performance.md)
 HISTORY_COLUMNS = ("step", "train_loss", "penalty", "test_loss", "irrelevant_norm",
                    "relevant_norm", "lr")                     # the support task's
 
@@ -130,19 +133,53 @@ class History:
             self.on_record(t, row)
 
 
+def gradient_path(config, replay=False):
+    """Which path computes the run's gradients: "rows" (batch_gradient.py, any net) or
+    "moments" (moments.py: linear MLPs under mse, exact). gradient="auto" takes moments
+    where they apply and pay -- full batch, or SGD batches of at least MOMENTS_MIN_BATCH
+    rows -- except for a replay (given data, net or batches), which keeps the rows path,
+    whose per-step numbers match PyTorch's to ~1e-15."""
+    if config.gradient != "auto":
+        return config.gradient
+    if replay or moments_apply(config) is not None:
+        return "rows"
+    if config.optimizer == "gd" or config.batch_size >= MOMENTS_MIN_BATCH:
+        return "moments"
+    return "rows"
+
+
+def gradient_engine(path, net, problem, threads=1, X=None, Y=None):
+    """The loop's loss_and_grad(net, X_batch, Y_batch) -> (C, Grads) for the path; X, Y
+    are the full training rows the batches come from (their moments are computed once)."""
+    if path == "moments":
+        return MomentGradient(net, problem.data.X if X is None else X,
+                              problem.Y if Y is None else Y)
+    return BatchGradient(net, threads, problem.loss)
+
+
+def attach_moments(problem, net):
+    """For the moments path on a regression task: the train and test sets' moments with
+    their least-squares optimum, so the history's losses come from them (exactly)."""
+    if problem.task != "classification":
+        bias = net.biases is not None
+        problem.train_moments = moments_with_optimum(problem.data.X, problem.Y, bias)
+        problem.test_moments = moments_with_optimum(problem.data.X_test, problem.Y_test, bias)
+    return problem
+
+
 def run_loop(net, optimizer, schedule, batches, steps, record_at, noise_rng, history,
-             diverge_factor, threads=1):
+             diverge_factor, threads=1, path="rows"):
     """The training loop. Returns the step at which the run diverged, or False.
 
     batches yields (X_batch (b, d), Y_batch (b, n_out)) per step; history.record(t, lr)
-    is called at step 0 and at each step of record_at; threads: see BatchGradient.
+    is called at step 0 and at each step of record_at; threads: see BatchGradient;
+    path: see gradient_path.
     """
     history.record(0, schedule(0))
     limit = diverge_factor * history.columns["train_loss"][0]
     next_records = iter(record_at[1:])
     next_record = next(next_records)
-    loss = history.problem.loss
-    with BatchGradient(net, threads, loss) as loss_and_grad:
+    with gradient_engine(path, net, history.problem, threads) as loss_and_grad:
         for t in range(steps):
             Xb, Yb = next(batches)                               # (b, d), (b, n_out)
             if optimizer.label_noise:
@@ -160,6 +197,7 @@ def run_loop(net, optimizer, schedule, batches, steps, record_at, noise_rng, his
 def final_metrics(net, problem, history, diverged, wall_time):
     """The run's final numbers (JSON-ready; non-finite values become None)."""
     final = task_final(net, problem, history)
+    final["gradient"] = problem.gradient
     final["diverged"] = diverged
     final["steps_done"] = diverged if diverged is not False else problem.config.steps
     final["wall_time"] = wall_time
@@ -235,7 +273,11 @@ def train(config=None, data=None, net=None, batches=None, on_record=None,
     on_record / extra_metrics: see History. threads: for batches of more than CHUNK_ROWS
     rows (see BatchGradient; same numbers either way); None takes default_threads()."""
     config = Config() if config is None else config
+    replay = data is not None or net is not None or batches is not None
     problem, net, (_, _, batch_rng, noise_rng) = prepare(config, data, net)
+    path = problem.gradient = gradient_path(config, replay)
+    if path == "moments":
+        attach_moments(problem, net)
     optimizer = build_optimizer(config)
     schedule = LRSchedule(config.lr, config.steps, config.decay_at, config.decay_factor,
                           config.warmup)
@@ -245,7 +287,7 @@ def train(config=None, data=None, net=None, batches=None, on_record=None,
     record_at = log_spaced_steps(config.steps, config.records_per_decade)
     start = time.perf_counter()
     diverged = run_loop(net, optimizer, schedule, stream, config.steps, record_at, noise_rng,
-                        history, config.diverge_factor, default_threads(threads))
+                        history, config.diverge_factor, default_threads(threads), path)
     return finish(net, problem, history.columns, diverged, time.perf_counter() - start)
 
 

@@ -4,8 +4,10 @@ How: the package as it was at REFERENCE (minisgd 0.3.0, the last commit before c
 weight normalization and diagonal nets) is unpacked from git into a temporary folder and run
 in a subprocess on this machine; the same configs are trained here with the current code.
 Histories, final metrics and every final parameter must be equal bit for bit (np.array_equal
-on float64, not a tolerance), for single runs and for ensembles, and the sweep run hashes (the
-file names of existing sweep folders) must be the same. Running both versions on the same
+on float64, not a tolerance), for single runs and for ensembles, on the general (rows) path
+that 0.3.0 had -- gradient="rows"; the moments path that "auto" now picks for linear nets at
+large batches is exact too but rounds differently (tests/test_moments.py) -- and the sweep
+run hashes (the file names of existing sweep folders) must be the same. Running both versions on the same
 machine keeps the comparison exact: another CPU may make OpenBLAS round differently, but
 then both sides round the same way.
 """
@@ -99,8 +101,8 @@ def reference(tmp_path_factory):
 @pytest.fixture(scope="module")
 def current():
     singles, ensemble = all_configs()
-    return [train(as_config(c)) for c in singles] + \
-        train_ensemble([as_config(c) for c in ensemble])
+    rows = lambda c: as_config(dict(c, gradient="rows"))
+    return [train(rows(c)) for c in singles] + train_ensemble([rows(c) for c in ensemble])
 
 
 def test_histories_and_weights_are_bit_identical(reference, current):
@@ -113,8 +115,9 @@ def test_histories_and_weights_are_bit_identical(reference, current):
             assert np.array_equal(mine, arrays[f"h{i}_{key}"], equal_nan=True), (i, key)
         assert result.net.theta.dtype == arrays[f"theta{i}"].dtype
         assert np.array_equal(result.net.theta, arrays[f"theta{i}"]), i
-        final = {k: v for k, v in result.final.items() if k != "wall_time"}
+        final = {k: v for k, v in result.final.items() if k not in ("wall_time", "gradient")}
         assert final == info["finals"][i], i
+        assert result.final["gradient"] == "rows"
 
 
 def test_recorded_support_configs_only_gain_keys(reference, current):
@@ -124,6 +127,7 @@ def test_recorded_support_configs_only_gain_keys(reference, current):
     for old, result in zip(info["configs"], current):
         assert {k: result.config[k] for k in old} == old
         assert result.config["task"] == "support" and result.config["model"] == "mlp"
+        assert set(result.config) - set(old) >= {"task", "model", "gradient", "metrics"}
 
 
 def test_sweep_run_hashes_unchanged(reference):
