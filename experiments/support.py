@@ -9,18 +9,29 @@ irrelevant_norm.png (norm vs step, log x), heatmaps.png (|W1| and |W1^T W1| per 
 summary.json (table + every run's history), and a markdown table on stdout.
 
 The default is the paper's scale (SGD 2e5 steps, GD 2e4, GD + weight decay / group-L1 5e3):
-about 45 s on 2 cores (the arms run in parallel processes, longest first). --quick runs a
-quarter of it (SGD 5e4, GD 5e3, regularized GD 2e3) in about 15 s.
+about 15 s on 2 cores (the arms run in parallel processes, longest first; the linear net's
+GD and b >= 128 arms take the exact moments path, minisgd/moments.py). --quick runs a
+quarter of it (SGD 5e4, GD 5e3, regularized GD 2e3).
+
+--seeds K (the published figure and its code show one seed): K seeds per arm (seed, seed+1,
+...; seed s gives every arm the same data and init), each arm's seeds trained in lockstep as
+one ensemble (members equal their single runs bit for bit); the figure then shows the mean
+and a band of one standard deviation per arm, the table mean ± std and how many seeds
+found exactly S. 16 seeds at the paper's scale take about 2-3 minutes on 2 cores.
 """
 import argparse
+import dataclasses
 import os
 import sys
 import time
 
+import numpy as np
+
 
 from minisgd.sweep.executors import make_engine
 from minisgd.tables import fmt, markdown_table, number_list, write_report
-from minisgd.plots import first_layer_heatmaps, irrelevant_norm_curves
+from minisgd.ensemble import train_ensemble
+from minisgd.plots import first_layer_heatmaps, irrelevant_norm_bands, irrelevant_norm_curves
 from minisgd.train import Config, train
 
 
@@ -40,12 +51,16 @@ def parse_args(argv=None):
     p.add_argument("--group-l1", type=float, default=0.01)
     p.add_argument("--target", default="linear")
     p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--seeds", type=int, default=1,
+                   help="seeds per arm: seed, seed+1, ... (default 1: the published figure)")
     p.add_argument("--n", type=int, default=5000)
     p.add_argument("--workers", type=int, default=os.cpu_count() or 1,
                    help="arms run in parallel in this many processes (default: the core count)")
     args = p.parse_args(argv)
     if args.workers < 1:
         p.error(f"--workers must be >= 1, got {args.workers}")
+    if args.seeds < 1:
+        p.error(f"--seeds must be >= 1, got {args.seeds}")
     if args.quick and args.full:
         p.error("--quick and --full exclude each other")
     scale = (50_000, 5_000, 2_000) if args.quick else (200_000, 20_000, 5_000)
@@ -114,6 +129,74 @@ def markdown(rows, threshold):
     return markdown_table(head, table)
 
 
+def seed_configs(config, seeds):
+    """The arm's config at seeds config.seed, config.seed + 1, ..."""
+    return [dataclasses.replace(config, seed=config.seed + i) for i in range(seeds)]
+
+
+def run_seeded_arms(arms_list, workers, seeds):
+    """Per arm, its seeds trained in lockstep (train_ensemble), split into `workers` chunks
+    (every workers-th seed) so that the long arms use every core; the chunks run in `workers`
+    processes, longest first. Members equal their single runs, however they are chunked.
+    Returns [(label, [Result per seed])] in arm order."""
+    engine = make_engine("local", workers=workers)
+    parts = min(workers, seeds)
+    chunks = [(i, seed_configs(config, seeds)[j::parts])
+              for i, (_, config) in enumerate(arms_list) for j in range(parts)]
+    chunks.sort(key=lambda chunk: -expected_cost(chunk[1][0]) * len(chunk[1]))
+    try:
+        futures = [(i, engine.executor.submit(train_ensemble, configs)) for i, configs in chunks]
+        runs = {i: [] for i in range(len(arms_list))}
+        for i, future in futures:
+            runs[i] += future.result()
+        results = []
+        for i, (label, _) in enumerate(arms_list):
+            ordered = sorted(runs[i], key=lambda r: r.config["seed"])
+            results.append((label, ordered))
+            norms = [r.final["irrelevant_norm"] for r in ordered]
+            print(f"  {label:28s} {seeds} seeds  irrelevant norm {np.mean(norms):.3f} ± "
+                  f"{np.std(norms, ddof=1):.3f}  ({sum(r.final['wall_time'] for r in ordered):.1f} s)",
+                  file=sys.stderr, flush=True)
+        return results
+    finally:
+        engine.close()
+
+
+def seeded_rows(results):
+    """Table rows of mean ± std over each arm's seeds."""
+    rows = []
+    for label, runs in results:
+        per_seed = table_rows([(label, r) for r in runs])
+        stat = lambda key: [r[key] for r in per_seed if isinstance(r[key], (int, float))]
+        support = runs[0].config["support"]
+        rows.append({"arm": label, "seeds": len(runs), "steps": per_seed[0]["steps"],
+                     **{key: (float(np.mean(stat(key))), float(np.std(stat(key), ddof=1)))
+                        for key in ("irrelevant_start", "irrelevant_norm", "relevant_norm",
+                                    "train_loss", "test_loss")},
+                     "exact_support": sum(r["detected_support"] == support for r in per_seed),
+                     "steps_to_irrelevant_below_2": stat("steps_to_irrelevant_below_2"),
+                     "diverged": sum(r["diverged"] is not False for r in per_seed),
+                     "wall_time": sum(r["wall_time"] for r in per_seed)})
+    return rows
+
+
+def seeded_markdown(rows):
+    head = ["arm", "seeds", "steps", "‖W1[:,Sᶜ]‖ start", "‖W1[:,Sᶜ]‖ final", "‖W1[:,S]‖ final",
+            "exactly S", "steps to ‖W1[:,Sᶜ]‖<2 (median)", "train loss", "test loss",
+            "diverged", "time s"]
+    pm = lambda v: f"{v[0]:.3g} ± {v[1]:.2g}"
+    table = []
+    for r in rows:
+        below = r["steps_to_irrelevant_below_2"]
+        table.append([r["arm"], str(r["seeds"]), str(r["steps"]), pm(r["irrelevant_start"]),
+                      pm(r["irrelevant_norm"]), pm(r["relevant_norm"]),
+                      f"{r['exact_support']}/{r['seeds']}",
+                      f"{int(np.median(below))} ({len(below)} seeds)" if below else "–",
+                      pm(r["train_loss"]), pm(r["test_loss"]), str(r["diverged"]),
+                      f"{r['wall_time']:.1f}"])
+    return markdown_table(head, table)
+
+
 def run_arms(arms_list, workers):
     """train() each arm, in `workers` processes (one BLAS thread each) when > 1; results in
     arm order. The numbers do not depend on where an arm runs."""
@@ -144,6 +227,8 @@ def main(argv=None):
         sys.exit(f"support.py: error: {err}")
     # longest arms first, so that two workers finish at about the same time
     order = sorted(range(len(arm_list)), key=lambda i: -expected_cost(arm_list[i][1]))
+    if args.seeds > 1:
+        return seeded_main(args, arm_list, start)
     done = dict(zip(order, run_arms([arm_list[i] for i in order], args.workers)))
     results = [done[i] for i in range(len(arm_list))]
     support = results[0][1].config["support"]
@@ -159,6 +244,25 @@ def main(argv=None):
                             "first_layers": {l: r.net.weights[0].tolist() for l, r in results}},
                  markdown(rows, results[0][1].config["threshold"]), start,
                  f" with {args.workers} worker(s)")
+    return rows
+
+
+def seeded_main(args, arm_list, start):
+    results = run_seeded_arms(arm_list, args.workers, args.seeds)
+    support = results[0][1][0].config["support"]
+    irrelevant_norm_bands([(l, [r.to_dict() for r in runs]) for l, runs in results],
+                          os.path.join(args.out, "irrelevant_norm.png"),
+                          title=f"d=15, S={support}, {args.target} target, eta={args.lr}, "
+                                f"{args.seeds} seeds per arm\n(seed s: the same data and "
+                                "init in every arm)")
+    first_layer_heatmaps([(f"{l} (seed {args.seed})", runs[0].net.weights[0])
+                          for l, runs in results], support,
+                         os.path.join(args.out, "heatmaps.png"))
+    rows = seeded_rows(results)
+    finals = {l: [{k: v for k, v in r.final.items()} for r in runs] for l, runs in results}
+    write_report(args.out, {"args": vars(args), "table": rows, "finals": finals,
+                            "histories": {l: [r.history for r in runs] for l, runs in results}},
+                 seeded_markdown(rows), start, f" with {args.workers} worker(s)")
     return rows
 
 

@@ -133,6 +133,40 @@ def draw_groups(ax, groups, column, log_y=False):
         ax.set_ylim(0, 1.15 * top if top > 0 else None)
 
 
+def irrelevant_norm_bands(arms, path, title=None):
+    """||W1[:, S^c]||_F against the step (log x), per arm the mean over its seeds (line) and
+    mean +- one standard deviation (band); for runs recorded at the same steps.
+
+    arms: list of (label, [result_dict, ...]) (the seeds of one arm). GD arms dashed.
+    """
+    fig, ax = plt.subplots(figsize=(7.5, 4.8))
+    colors = plt.cm.tab10.colors
+    for i, (label, runs) in enumerate(arms):
+        color = colors[i % len(colors)]
+        curves = [history_xy(r, "irrelevant_norm") for r in runs if not diverged(r)]
+        longest = max(len(x) for x, _ in curves)
+        x = next(x for x, _ in curves if len(x) == longest)
+        Y = np.array([y for x_, y in curves if len(x_) == longest])   # (seeds, steps)
+        mean, std = Y.mean(axis=0), Y.std(axis=0, ddof=1) if len(Y) > 1 else 0 * Y[0]
+        style = "--" if runs[0]["config"]["optimizer"] == "gd" else "-"
+        n_div = len(runs) - len(curves)
+        note = f" ({len(Y)} seeds" + (f", {n_div} diverged)" if n_div else ")")
+        ax.plot(x, mean, style, color=color, lw=1.8, label=label + note)
+        ax.fill_between(x, np.maximum(mean - std, 0), mean + std, color=color, alpha=0.2,
+                        lw=0)
+    ax.set_xscale("log")
+    ax.set_xlabel("training step t (log scale)")
+    ax.set_ylabel(r"irrelevant first-layer norm $\|W_1[:, S^c]\|_F$")
+    ax.set_ylim(bottom=0)
+    ax.grid(True, which="major", alpha=0.3)
+    ax.legend(fontsize=8, title="mean over seeds, band: ± 1 std", title_fontsize=8)
+    if title:
+        ax.set_title(title, fontsize=10)
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+
+
 def diverged(run):
     return (run.get("final") or {}).get("diverged", False) is not False
 

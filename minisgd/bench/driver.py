@@ -119,6 +119,23 @@ def ensemble_table(threads, repeats, frameworks, log=print):
     return rows
 
 
+def moments_table(threads, repeats, log=print):
+    """minisgd's two paths side by side (train(), the paper's linear net): the general
+    rows path and the moments path (moments.py) that gradient="auto" takes for linear nets
+    at full batch and b >= 128. Reported apart from the framework comparison."""
+    rows = []
+    for b in (32, 128, 512, None):
+        row = {"b": b or 10000}
+        for path in ("rows", "moments"):
+            spec = {"framework": "minisgd", "b": b, "repeats": repeats, "gradient": path,
+                    "steps": steps_for(b, "minisgd") if path == "rows" else
+                    {32: 100000, 128: 50000, 512: 50000}.get(b, 20000)}
+            row[path] = summarize(measure(spec, threads)["times"])
+            log(f"  b={row['b']:>5} {path:8s} {row[path]['median_us']:9.1f} us/step")
+        rows.append(row)
+    return rows
+
+
 def scaling_table(threads, repeats, frameworks, log=print):
     rows = []
     for width, depth in [(15, 3), (64, 3), (256, 3), (1024, 3), (64, 1), (64, 6)]:
@@ -180,6 +197,14 @@ def markdown(report):
             lines.append(f"| {r['width']} | {r['depth']} | {r['minisgd']['median_us']:.1f} | "
                          f"{fmt(r['pytorch']['median_us'] if 'pytorch' in r else None)} | "
                          f"{fmt(ratio(r, 'minisgd', 'pytorch'), '{:.1f}x')} |")
+    if report.get("moments"):
+        lines += ["", "minisgd's own two paths (linear net, mse; not a framework comparison):",
+                  "", "| batch | rows path µs/step | moments path µs/step | rows / moments |",
+                  "|---|---|---|---|"]
+        for r in report["moments"]:
+            lines.append(f"| {r['b']} | {r['rows']['median_us']:.1f} | "
+                         f"{r['moments']['median_us']:.1f} | "
+                         f"{fmt(ratio(r, 'moments', 'rows'), '{:.1f}x')} |")
     factors = machine_factors(report)
     if factors:
         lines += ["", "This machine against the reference machine (plain NumPy loop here / there; "
@@ -199,6 +224,7 @@ def run_bench(threads=2, repeats=5, quick=False, log=print):
     report["single"] = main_table(threads, repeats, frameworks, batch_sizes, log)
     report["gemm_gflops"] = max(r.get("gemm_gflops", 0) for r in report["single"])
     if not quick:
+        report["moments"] = moments_table(threads, repeats, log)
         report["ensembles"] = ensemble_table(threads, repeats, frameworks, log)
         report["scaling"] = scaling_table(threads, repeats, frameworks, log)
     return report

@@ -4,7 +4,8 @@ a fresh subprocess (`python -m minisgd.bench.loops SPEC_JSON` prints the result 
 What is timed, per training step of the paper's net (15-15-15-15-1, linear, no bias,
 float64, clipping at 1.0, eta = 0.1, sampling without replacement):
   minisgd   train() as users run it: history recorded at log-spaced steps, over a run as
-            long as a real one. The ensemble table records ~once per decade (evaluating
+            long as a real one, on the general (rows) path -- the PyTorch comparison stays
+            apples to apples; spec "gradient": "moments" times the moments path instead. The ensemble table records ~once per decade (evaluating
             every member on the full data would otherwise dominate a short benchmark run);
             the width/depth table times the loop body alone, as the PyTorch loop is.
   pytorch   the usual loop: zero_grad, forward, MSELoss, backward, clip_grad_norm_, step
@@ -66,7 +67,8 @@ def run_minisgd(spec):
     config = Config(d=sizes[0], support=tuple(range(min(5, sizes[0]))), depth=len(sizes) - 2,
                     width=sizes[1], optimizer="gd" if spec["b"] is None else "sgd",
                     batch_size=spec["b"] or 32, steps=spec["steps"],
-                    records_per_decade=spec.get("records_per_decade", 20))
+                    records_per_decade=spec.get("records_per_decade", 20),
+                    gradient=spec.get("gradient", "rows"))   # the general path, unless asked
     if spec.get("loop_only"):
         return time_loop(config, spec["steps"], spec["repeats"])
     if spec.get("K", 1) > 1:
