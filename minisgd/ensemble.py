@@ -17,6 +17,7 @@ import time
 
 import numpy as np
 
+from .metrics import METRIC_SETS
 from .optimizers import LRSchedule
 from .batch_gradient import default_threads
 from .tasks import history_row
@@ -32,6 +33,10 @@ def check_compatible(configs):
         raise ValueError("configs must hold at least one Config, got []")
     for c in configs:
         c.validate()
+    streaming = [n for n in configs[0].metrics if METRIC_SETS[n].streaming]
+    if streaming:
+        raise ValueError(f"metrics {streaming} follow every step of one run: train these "
+                         "configs one by one (train), not as an ensemble")
     first = config_dict(configs[0])
     for k, c in enumerate(configs):
         for key, value in config_dict(c).items():

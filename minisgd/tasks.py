@@ -48,6 +48,7 @@ class Problem:
     gradient: str = "rows"             # the path computing the gradients (train.gradient_path)
     train_moments: object = None       # moments.Moments of the sets (the moments path):
     test_moments: object = None        # the history's losses then come from them
+    streams: dict = None               # the streaming metric sets' states (metrics/)
 
     @property
     def task(self):

@@ -28,6 +28,7 @@ from .checks import check_int
 from .config import Config, config_dict, config_from_dict, moments_apply  # noqa: F401
 from .data import Data, make_data  # noqa: F401  (make_data re-exported)
 from .losses import mse
+from .metrics import start_streams
 from .models import MLP
 from .moments import MomentGradient, moments_with_optimum
 from .optimizers import GD, SGD, GroupL1Prox, L1Prox, LRSchedule
@@ -179,6 +180,7 @@ def run_loop(net, optimizer, schedule, batches, steps, record_at, noise_rng, his
     limit = diverge_factor * history.columns["train_loss"][0]
     next_records = iter(record_at[1:])
     next_record = next(next_records)
+    streams = list((history.problem.streams or {}).values())    # per-step metric sets
     with gradient_engine(path, net, history.problem, threads) as loss_and_grad:
         for t in range(steps):
             Xb, Yb = next(batches)                               # (b, d), (b, n_out)
@@ -188,6 +190,8 @@ def run_loop(net, optimizer, schedule, batches, steps, record_at, noise_rng, his
             if not value <= limit:                               # NaN, inf or runaway
                 return t
             optimizer.step(net, grads, schedule(t))              # (clip) update (prox)
+            for stream in streams:
+                stream.step(net, t)
             if t + 1 == next_record:
                 history.record(t + 1, schedule(min(t + 1, steps - 1)))
                 next_record = next(next_records, None)
@@ -278,6 +282,7 @@ def train(config=None, data=None, net=None, batches=None, on_record=None,
     path = problem.gradient = gradient_path(config, replay)
     if path == "moments":
         attach_moments(problem, net)
+    problem.streams = start_streams(config.metrics, net, problem)
     optimizer = build_optimizer(config)
     schedule = LRSchedule(config.lr, config.steps, config.decay_at, config.decay_factor,
                           config.warmup)

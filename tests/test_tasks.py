@@ -237,3 +237,29 @@ def test_diagnostics_refuse_weight_normalized_nets():
         gradient_noise(net, X, X[:, 0], (0,))
     with pytest.raises(ValueError, match="weight_norm 'none'"):
         train_modified(Config(weight_norm="layer", steps=2, n=50))
+
+
+def test_streaming_metric_sets_see_every_step():
+    from minisgd.metrics import METRIC_SETS, streaming_metric_set
+
+    @streaming_metric_set("test_step_counter")
+    class Counter:
+        def __init__(self, net, problem):
+            self.steps, self.last = 0, None
+
+        def step(self, net, t):
+            assert t == self.steps
+            self.steps += 1
+
+        def row(self, net):
+            return {"steps_seen": self.steps}
+
+    try:
+        r = train(Config(**CLS, metrics=("test_step_counter",)))
+        assert r.history["steps_seen"] == r.history["step"]
+        assert r.final["steps_seen"] == CLS["steps"]
+        with pytest.raises(ValueError, match="one by one"):
+            train_ensemble([Config(**CLS, metrics=("test_step_counter",), seed=s)
+                            for s in (0, 1)])
+    finally:
+        del METRIC_SETS["test_step_counter"]

@@ -10,7 +10,14 @@ step and in `final` (the value at the end). A set is a function (net, problem) -
 float}, registered here with @metric_set(name, tasks, models); problem is the run's
 tasks.Problem (data, targets, loss). Later sets (rank, collapse, noise, sharpness, ...)
 register the same way, in a module of their own imported at the bottom of this file.
+
+A set that needs every step, not only the record steps (e.g. the size of each update), is
+a class registered with @streaming_metric_set(name, tasks, models): train() makes one
+object per run, Stream(net, problem), calls .step(net, t) after every update t (t = 0, 1,
+...) and .row(net) at the record steps and at the end. Single runs only: an ensemble with
+a streaming set is refused (the sweep then trains those runs one by one).
 """
+import dataclasses
 from dataclasses import dataclass
 
 from .support import (column_norms, complement, detect_support, gram, irrelevant_norm,
@@ -27,6 +34,7 @@ class MetricSet:
     tasks: tuple
     models: tuple
     about: str
+    streaming: bool = False
 
 
 METRIC_SETS = {}
@@ -41,6 +49,21 @@ def metric_set(name, tasks=ALL_TASKS, models=ALL_MODELS):
         METRIC_SETS[name] = MetricSet(name, fn, tuple(tasks), tuple(models), about)
         return fn
     return register
+
+
+def streaming_metric_set(name, tasks=ALL_TASKS, models=ALL_MODELS):
+    """Register a class Stream(net, problem) with .step(net, t) and .row(net) -> dict as the
+    streaming metric set `name` (a decorator; see the module docstring)."""
+    def register(cls):
+        metric_set(name, tasks, models)(cls)
+        METRIC_SETS[name] = dataclasses.replace(METRIC_SETS[name], streaming=True)
+        return cls
+    return register
+
+
+def start_streams(names, net, problem):
+    """{name: Stream(net, problem)} for the streaming sets among names."""
+    return {n: METRIC_SETS[n].compute(net, problem) for n in names if METRIC_SETS[n].streaming}
 
 
 def check_metric_names(names, task, model):
@@ -64,13 +87,16 @@ def compute_metric_sets(names, net, problem):
     """{column: value} of every named set, in the order named."""
     row = {}
     for name in names:
-        row.update(METRIC_SETS[name].compute(net, problem))
+        entry = METRIC_SETS[name]
+        row.update(problem.streams[name].row(net) if entry.streaming
+                   else entry.compute(net, problem))
     return row
 
 
 from . import norms  # noqa: E402,F401  (registers its metric sets)
 
-__all__ = ["METRIC_SETS", "MetricSet", "metric_set", "check_metric_names",
+__all__ = ["METRIC_SETS", "MetricSet", "metric_set", "streaming_metric_set", "start_streams",
+           "check_metric_names",
            "compute_metric_sets", "column_norms", "complement", "detect_support", "gram",
            "irrelevant_norm", "precision_recall", "relevant_norm", "steps_to_threshold",
            "support_summary"]
