@@ -17,6 +17,8 @@ import time
 
 import numpy as np
 
+from .checks import describe
+from .given import check_config
 from .metrics import METRIC_SETS
 from .optimizers import LRSchedule
 from .batch_gradient import default_threads
@@ -29,8 +31,12 @@ PER_MEMBER = {"seed", "data_seed", "lr", "threshold", "support_rule", "diverge_f
 
 def check_compatible(configs):
     """All configs equal except in PER_MEMBER fields; returns the shared Config."""
+    if not isinstance(configs, (list, tuple)):
+        raise TypeError(f"configs must be a list of minisgd.train.Config, got {describe(configs)}")
     if not configs:
         raise ValueError("configs must hold at least one Config, got []")
+    for k, c in enumerate(configs):
+        check_config(c, f"configs[{k}]")
     for c in configs:
         c.validate()
     streaming = [n for n in configs[0].metrics if METRIC_SETS[n].streaming]

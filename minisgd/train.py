@@ -28,6 +28,7 @@ from .checks import check_int
 from .config import Config, config_dict, config_from_dict, moments_apply  # noqa: F401
 from .data import Data, make_data  # noqa: F401  (make_data re-exported)
 from .losses import mse
+from .given import check_config, reconcile
 from .metrics import start_streams
 from .models import MLP
 from .moments import MomentGradient, moments_with_optimum
@@ -216,9 +217,11 @@ def finite_or_none(value):
     return value
 
 
-def prepare(config, data=None, net=None):
+def prepare(config, data=None, net=None, batches=None):
     """Validate a run and draw what it starts from: (problem, net, rngs). Given `data` and
-    `net` (copied) replace the draws; rngs = [data, init, batches, label noise]."""
+    `net` (copied) replace the draws; what they (and `batches`) state enters the config
+    (given.reconcile); rngs = [data, init, batches, label noise]."""
+    reconcile(config, data, net, batches)
     data_seed = None if config.data_seed is None else check_int("data_seed", config.data_seed, low=0)
     rngs = spawn_rngs(check_int("seed", config.seed, low=0), data_seed)
     if data is None:
@@ -276,9 +279,9 @@ def train(config=None, data=None, net=None, batches=None, on_record=None,
     ((steps, b) int array of row indices) override what the config would draw;
     on_record / extra_metrics: see History. threads: for batches of more than CHUNK_ROWS
     rows (see BatchGradient; same numbers either way); None takes default_threads()."""
-    config = Config() if config is None else config
+    config = Config() if config is None else check_config(config)
     replay = data is not None or net is not None or batches is not None
-    problem, net, (_, _, batch_rng, noise_rng) = prepare(config, data, net)
+    problem, net, (_, _, batch_rng, noise_rng) = prepare(config, data, net, batches)
     path = problem.gradient = gradient_path(config, replay)
     if path == "moments":
         attach_moments(problem, net)

@@ -190,9 +190,19 @@ def test_file_round_trip_equals_python_api(files):
 def test_batches_file_is_replayed_regardless_of_seed(files):
     _, _, _, paths, tmp_path = files
     a = run_files(paths, tmp_path, extra=["--seed", "0"])
-    b = run_files(paths, tmp_path, extra=["--seed", "5", "--batch-size", "4"])
+    b = run_files(paths, tmp_path, extra=["--seed", "5", "--batch-size", "16"])
     for W, V in zip(a, b):
         np.testing.assert_array_equal(W, V)
+
+
+def test_batch_size_disagreeing_with_the_batches_file_is_refused(files, capsys):
+    """The recorded config is what ran: the batch array's width is the batch size."""
+    _, _, _, paths, tmp_path = files
+    with pytest.raises(SystemExit) as exc:
+        run_files(paths, tmp_path, extra=["--batch-size", "4"])
+    assert exc.value.code == 2
+    assert "batch_size = 4 disagrees with the batch array's width, which has 16" in \
+        capsys.readouterr().err
 
 
 def test_data_without_test_set_uses_training_set(tmp_path):
@@ -237,7 +247,8 @@ def test_init_of_wrong_width_exits_2(files, capsys):
     np.savez(tmp_path / "wrong.npz", **{f"W{l}": W for l, W in enumerate(wrong.weights)})
     expect_exit_2(["train", "--data", str(paths["data"]), "--support", "0,1,2", "--init",
                    str(tmp_path / "wrong.npz"), "--steps", "5", "--quiet"],
-                  capsys, f"d={D}", str([D + 2, 6, 1]))
+                  capsys, f"d = {D} (from the data's columns) disagrees with the initial net's inputs, "
+                  f"which has {D + 2}")
 
 
 def test_init_missing_a_layer_exits_2(files, capsys):

@@ -221,9 +221,9 @@ def test_metric_set_registry_refuses_a_second_set_of_one_name():
 
 
 def test_a_given_initial_net_must_fit_the_task():
-    with pytest.raises(ValueError, match=r"map d=10 inputs to 3 output"):
+    with pytest.raises(ValueError, match=r"classes = 3 disagrees with the initial net's outputs"):
         train(Config(**CLS), net=MLP([10, 16, 16, 1], activation="relu", bias=True))
-    with pytest.raises(ValueError, match=r"initial net is a diagonal net"):
+    with pytest.raises(ValueError, match=r"depth does not apply .*model='diagonal'"):
         from minisgd.models import DiagonalNet
         train(Config(**CLS), net=DiagonalNet(10))
 

@@ -282,10 +282,13 @@ def test_given_batches_replay_regardless_of_seed():
     net = MLP([15, 15, 15, 15, 1], seed=7)
     batches = np.random.default_rng(1).integers(0, 200, size=(150, 16))
     a = train(small(steps=150, seed=0), data=data, net=net, batches=batches)
-    b = train(small(steps=150, seed=99, batch_size=50), data=data, net=net, batches=batches)
+    b = train(small(steps=150, seed=99), data=data, net=net, batches=batches)
     for Wa, Wb in zip(a.net.weights, b.net.weights):
         np.testing.assert_array_equal(Wa, Wb)
     assert a.history == b.history
+    assert a.config["batch_size"] == 16                     # the batches' width: what ran
+    with pytest.raises(ValueError, match="batch_size = 50 disagrees with the batch array"):
+        train(small(steps=150, batch_size=50), data=data, net=net, batches=batches)
 
 
 def test_given_batches_bad_array_rejected():
@@ -397,18 +400,19 @@ def test_config_dict_round_trip():
 
 def test_net_that_does_not_fit_the_data_raises():
     data = make_data(0, d=15, n=30, n_test=5)
-    with pytest.raises(ValueError, match="sizes"):
+    with pytest.raises(ValueError, match=r"d = 15 \(from the data's columns\) disagrees with "
+                                         r"the initial net's inputs, which has 10"):
         train(small(steps=5), data=data, net=MLP([10, 15, 1], seed=0))
     with pytest.raises(ValueError, match="sizes"):
         train(small(steps=5), data=data, net=MLP([15, 15, 2], seed=0))
-    with pytest.raises(ValueError):
-        train(small(steps=5), net=MLP([10, 15, 1], seed=0))    # drawn data has d=15
+    # without data, d at its default yields to the net: the drawn data has the net's 10 inputs
+    assert train(small(steps=5, support=(0, 1)), net=MLP([10, 15, 1], seed=0)).config["d"] == 10
 
 
 def test_data_width_must_match_d():
     data = make_data(0, d=8, support=(0, 1), n=30, n_test=5)
-    with pytest.raises(ValueError, match="^d "):
-        train(small(steps=5, d=15), data=data)
+    with pytest.raises(ValueError, match="^d = 20 disagrees with the data's columns, which has 8"):
+        train(small(steps=5, d=20), data=data)
     res = train(replace(small(steps=5), d=8, support=(0, 1)), data=data)
     assert res.net.sizes[0] == 8
 

@@ -1,0 +1,94 @@
+"""What a run is given (data, an initial net, batches) meets its config: a value stated
+twice must agree, a value taken from an object is recorded, and a bad object is refused
+with a message about itself before any work."""
+import numpy as np
+import pytest
+
+from minisgd import MLP, DiagonalNet
+from minisgd.data import Data, make_data
+from minisgd.ensemble import train_ensemble
+from minisgd.train import Config, train
+
+SMALL = dict(n=50, n_test=20, steps=5)
+
+
+def regression(d=10, rows=60, support=(0, 1)):
+    rng = np.random.default_rng(0)
+    X = rng.standard_normal((rows, d))
+    return Data(X, X[:, 0].copy(), X[:20], X[:20, 0].copy(), support)
+
+
+@pytest.mark.parametrize("net, field, value", [
+    (MLP([10, 7, 7, 1], seed=0), "width", 7),
+    (MLP([10, 15, 1], seed=0), "depth", 1),
+    (MLP([10, 15, 15, 1], activation="relu", seed=0), "activation", "relu"),
+    (MLP([10, 15, 15, 1], bias=True, seed=0), "bias", True),
+    (MLP([10, 15, 15, 1], weight_norm="layer", seed=0), "weight_norm", "layer"),
+])
+def test_a_field_at_its_default_is_taken_from_the_net_and_recorded(net, field, value):
+    r = train(Config(**SMALL, support=(0, 1)), data=regression(), net=net)
+    assert r.config[field] == value and r.config["d"] == 10
+
+
+@pytest.mark.parametrize("net, kw, message", [
+    (MLP([10, 7, 7, 1], seed=0), dict(width=8), r"width = 8 disagrees with the initial net"),
+    (MLP([10, 15, 1], seed=0), dict(depth=2), r"depth = 2 disagrees"),
+    (MLP([10, 15, 15, 1], activation="relu", seed=0), dict(activation="tanh"),
+     r"activation = 'tanh' disagrees"),
+    (MLP([10, 15, 15, 1], bias=True, seed=0), dict(bias=True, width=16),
+     r"width = 16 disagrees"),
+    (MLP([10, 6, 5, 1], seed=0), {}, r"hidden widths \[6, 5\] differ"),
+    (DiagonalNet(10), dict(model="mlp", depth=2), r"depth does not apply|model"),
+])
+def test_a_field_set_otherwise_must_agree_with_the_net(net, kw, message):
+    with pytest.raises(ValueError, match=message):
+        train(Config(**SMALL, support=(0, 1), **kw), data=regression(), net=net)
+
+
+def test_gd_with_a_batch_array_is_refused():
+    batches = np.zeros((5, 4), dtype=np.int64)
+    with pytest.raises(ValueError, match=r"optimizer='gd' .* batch array"):
+        train(Config(**SMALL, optimizer="gd"), batches=batches)
+
+
+def test_the_batch_width_is_the_recorded_batch_size():
+    batches = np.random.default_rng(0).integers(0, 100, size=(5, 7))
+    assert train(Config(**SMALL), batches=batches).config["batch_size"] == 7
+
+
+@pytest.mark.parametrize("data, message", [
+    ("data.npz", r"data must be a minisgd.data.Data"),
+    (Data([[1.0]], np.zeros(1), np.zeros((1, 1)), np.zeros(1)), r"data.X must be a numpy"),
+    (Data(np.full((4, 3), np.nan), np.zeros(4), np.zeros((2, 3)), np.zeros(2)),
+     r"data.X contains non-finite"),
+    (Data(np.zeros((4, 3)), np.zeros(5), np.zeros((2, 3)), np.zeros(2)),
+     r"data.y must have shape \(4\)"),
+    (Data(np.zeros((0, 3)), np.zeros(0), np.zeros((2, 3)), np.zeros(2)),
+     r"data.X must hold at least one row"),
+    (Data(np.zeros((4, 3)), np.zeros(4), np.zeros((2, 4)), np.zeros(2)),
+     r"data.X_test must have shape \(any, 3\)"),
+])
+def test_bad_data_objects_are_refused_naming_what_is_wrong(data, message):
+    with pytest.raises((TypeError, ValueError), match=message):
+        train(Config(**SMALL), data=data)
+
+
+@pytest.mark.parametrize("call, message", [
+    (lambda: train("sgd"), r"config must be a minisgd.train.Config, got 'sgd'"),
+    (lambda: train_ensemble(Config()), r"configs must be a list of minisgd.train.Config"),
+    (lambda: train_ensemble([Config(), "x"]), r"configs\[1\] must be a minisgd.train.Config"),
+    (lambda: train(Config(**SMALL), net="net.npz"), r"net must be a minisgd MLP or DiagonalNet"),
+    (lambda: train(Config(**SMALL), net=MLP.stack([MLP([15, 1]), MLP([15, 1])])),
+     r"net must be a single net"),
+    (lambda: train(Config(**SMALL), batches=[[0, 1]]), r"batches must be a \(steps, b\) int array"),
+])
+def test_public_api_checks_its_arguments(call, message):
+    with pytest.raises((TypeError, ValueError), match=message):
+        call()
+
+
+def test_support_numbers_unchanged_when_nothing_is_given():
+    """Reconciling only touches what a given object states."""
+    a = train(Config(**SMALL))
+    data = make_data(a.config["seed"], n=50, n_test=20)     # not the run's data stream
+    assert a.config["d"] == 15 and a.config["batch_size"] == 32 and data.X.shape[1] == 15
