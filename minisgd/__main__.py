@@ -156,10 +156,14 @@ def flagged(message):
 
 
 def run_train(args, parser):
-    from .files import load_batches, load_data, load_init, save_weights, write_json_atomic
+    from .files import (check_output_path, load_batches, load_data, load_init, save_weights,
+                        write_json_atomic)
     from .train import train
     config = config_from_args(args)
     try:
+        for flag, path in (("--json", args.json), ("--save", args.save)):
+            if path:
+                check_output_path(flag, path)
         data = None
         if args.data:
             data = load_data(args.data, config.support, config.classes, config.task)

@@ -178,9 +178,11 @@ def train_ensemble(configs, threads=None):
     with np.errstate(all="ignore"), loss_and_grad:           # frozen members may overflow
         record(0, schedule(0), active)
         limits = np.array([c.diverge_factor for c in configs]) * record.train_losses()
+        for k in np.flatnonzero(~np.isfinite(limits)):      # the data overflow the loss:
+            diverged[k], active[k], all_active = 0, False, False   # as train(), step 0
         record_at = iter(log_spaced_steps(config.steps, config.records_per_decade)[1:])
         next_record = next(record_at)
-        for t in range(config.steps):
+        for t in range(config.steps if active.any() else 0):
             Xb, Yb = next(batches)                           # (K, b, d), (K, b, n_out)
             if optimizer.label_noise:
                 noise = np.stack([r.standard_normal(Yb.shape[-2:]) for r in noise_rngs])

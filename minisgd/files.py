@@ -16,6 +16,7 @@ Not for: the training logic.
 import json
 import os
 import tempfile
+import zipfile
 
 import numpy as np
 
@@ -25,10 +26,19 @@ from .models import MLP
 
 
 def load_npz(path, what):
+    """The arrays of an .npz archive as a dict; any unreadable file (missing, truncated,
+    empty, not an archive) is a ValueError naming the option."""
     try:
-        return dict(np.load(path, allow_pickle=False))
-    except (OSError, ValueError) as err:
-        raise ValueError(f"{what} must be a readable .npz file, could not read {path!r}: {err}") from None
+        with np.load(path, allow_pickle=False) as archive:
+            if not isinstance(archive, np.lib.npyio.NpzFile):
+                raise ValueError("it holds a single array, not an .npz archive of named arrays")
+            return {k: archive[k] for k in archive.files}
+    except TypeError:                                   # np.load of a .npy: no context manager
+        raise ValueError(f"{what} must be an .npz archive of named arrays (np.savez), "
+                         f"{path!r} holds a single array") from None
+    except (OSError, ValueError, EOFError, zipfile.BadZipFile) as err:
+        raise ValueError(f"{what} must be a readable .npz file, could not read {path!r}: "
+                         f"{err or type(err).__name__}") from None
 
 
 def load_data(path, support=None, classes=None, task="support"):
@@ -145,16 +155,40 @@ def load_state_dict(path, activation):
 
 
 def save_weights(net, path):
-    """Final weights in the --init .npz format."""
-    np.savez(path, **weights_to_arrays(net))
+    """Final weights in the --init .npz format, written to exactly `path` (np.savez given a
+    name would add ".npz" to it)."""
+    folder = os.path.dirname(os.path.abspath(path))
+    os.makedirs(folder, exist_ok=True)
+    with open(path, "wb") as fh:
+        np.savez(fh, **weights_to_arrays(net))
 
 
 def load_batches(path):
     try:
         batches = np.load(path, allow_pickle=False)
-    except (OSError, ValueError) as err:
-        raise ValueError(f"--batches must be a readable .npy file, could not read {path!r}: {err}") from None
+    except (OSError, ValueError, EOFError, zipfile.BadZipFile) as err:
+        raise ValueError(f"--batches must be a readable .npy file, could not read {path!r}: "
+                         f"{err or type(err).__name__}") from None
+    if not isinstance(batches, np.ndarray):
+        batches.close()
+        raise ValueError(f"--batches must be one .npy array (steps, b), {path!r} is an .npz "
+                         "archive")
     return batches
+
+
+def check_output_path(flag, path):
+    """An output file path that can be written, checked before any work: not a folder, in
+    a folder that exists or can be made (it is made), where a file can be created."""
+    if os.path.isdir(path):
+        raise ValueError(f"{flag} must be a file path, {path!r} is a folder")
+    folder = os.path.dirname(os.path.abspath(path))
+    try:
+        os.makedirs(folder, exist_ok=True)
+        with tempfile.NamedTemporaryFile(dir=folder, prefix=".probe-"):
+            pass
+    except OSError as err:
+        raise ValueError(f"{flag} {path!r} cannot be written: {err.strerror or err}") from None
+    return path
 
 
 def write_json_atomic(obj, path):

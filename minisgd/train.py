@@ -179,6 +179,8 @@ def run_loop(net, optimizer, schedule, batches, steps, record_at, noise_rng, his
     """
     history.record(0, schedule(0))
     limit = diverge_factor * history.columns["train_loss"][0]
+    if not np.isfinite(limit):                   # the data overflow the loss: nothing to train
+        return 0
     next_records = iter(record_at[1:])
     next_record = next(next_records)
     streams = list((history.problem.streams or {}).values())    # per-step metric sets
@@ -200,13 +202,38 @@ def run_loop(net, optimizer, schedule, batches, steps, record_at, noise_rng, his
 
 
 def final_metrics(net, problem, history, diverged, wall_time):
-    """The run's final numbers (JSON-ready; non-finite values become None)."""
+    """The run's final numbers (JSON-ready; non-finite values become None). A metric that
+    would mean nothing is null and final["note"] says why: parameters that are not finite
+    (then the run counts as diverged at its last step if nothing caught it before), or a
+    training loss that was not finite from the start."""
     final = task_final(net, problem, history)
+    notes = []
+    if not np.isfinite(history["train_loss"][0]):
+        notes.append("the initial training loss is not finite: the data overflow the loss "
+                     "(e.g. targets near the float64 range), so nothing was trained")
+    if not np.isfinite(net.theta).all():
+        diverged = problem.config.steps if diverged is False else diverged
+        notes.append("the parameters are not finite at the end")
+    overflowed = sorted(k for k, v in final.items() if not all_finite(v))
+    if overflowed:
+        notes.append(f"{', '.join(overflowed)} not finite: every metric of the net is null")
+        final = {k: None for k in final}
     final["gradient"] = problem.gradient
     final["diverged"] = diverged
     final["steps_done"] = diverged if diverged is not False else problem.config.steps
     final["wall_time"] = wall_time
+    if notes:
+        final["note"] = "; ".join(notes)
     return {k: finite_or_none(v) for k, v in final.items()}
+
+
+def all_finite(value):
+    """False for a non-finite float or a list holding one (None counts as finite: absent)."""
+    if isinstance(value, (float, np.floating)):
+        return bool(np.isfinite(value))
+    if isinstance(value, list):
+        return all(all_finite(v) for v in value)
+    return True
 
 
 def finite_or_none(value):

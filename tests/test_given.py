@@ -92,3 +92,51 @@ def test_support_numbers_unchanged_when_nothing_is_given():
     a = train(Config(**SMALL))
     data = make_data(a.config["seed"], n=50, n_test=20)     # not the run's data stream
     assert a.config["d"] == 15 and a.config["batch_size"] == 32 and data.X.shape[1] == 15
+
+
+def test_a_loss_overflowing_from_the_data_is_a_divergence_at_step_0():
+    r = train(Config(**SMALL, label_eps=1e300))
+    assert r.final["diverged"] == 0 and r.final["train_loss"] is None
+    assert "initial training loss is not finite" in r.final["note"]
+    assert r.final["detected_support"] is None and r.final["precision"] is None
+    members = train_ensemble([Config(**SMALL, label_eps=1e300, seed=s) for s in (0, 1)])
+    assert [m.final["diverged"] for m in members] == [0, 0]
+    assert members[0].final == {**r.final, "wall_time": members[0].final["wall_time"]}
+
+
+def test_overflowing_weights_leave_no_metric_standing():
+    """Weights of 1e171 are finite, their norms are not: the detected support, precision
+    and recall computed from them would mean nothing, so every metric of the net is null."""
+    with np.errstate(all="ignore"):
+        r = train(Config(**dict(SMALL, steps=30), lr=50, clip=None, diverge_factor=1e300))
+    assert r.final["diverged"] is not False
+    assert r.final["irrelevant_norm"] is None and r.final["detected_support"] is None
+    assert "not finite" in r.final["note"]
+
+
+def test_output_paths_are_checked_before_the_run(tmp_path, capsys):
+    from minisgd.__main__ import main
+    (tmp_path / "afile").write_text("x")
+    for argv, message in [(["--json", str(tmp_path)], "--json must be a file path"),
+                          (["--save", str(tmp_path / "afile" / "w.npz")], "cannot be written")]:
+        with pytest.raises(SystemExit) as stop:
+            main(["train", "--steps", "2", "--n", "50", "--quiet", *argv])
+        assert stop.value.code == 2 and message in capsys.readouterr().err
+    out = tmp_path / "final"
+    assert main(["train", "--steps", "2", "--n", "50", "--quiet", "--save", str(out)]) == 0
+    assert out.exists() and not (tmp_path / "final.npz").exists()     # exactly that path
+
+
+@pytest.mark.parametrize("content, flag, message", [
+    (b"garbage", "--data", "must be a readable .npz file"),
+    (b"", "--data", "must be a readable .npz file"),
+    (b"", "--init", "must be a readable .npz file"),
+    (b"", "--batches", "must be a readable .npy file"),
+])
+def test_unreadable_files_name_the_option(tmp_path, capsys, content, flag, message):
+    from minisgd.__main__ import main
+    path = tmp_path / "f.npz"
+    path.write_bytes(content)
+    with pytest.raises(SystemExit) as stop:
+        main(["train", "--steps", "2", flag, str(path)])
+    assert stop.value.code == 2 and message in capsys.readouterr().err
