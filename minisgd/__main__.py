@@ -5,6 +5,7 @@ default, so the CLI, the Python API and sweep configs share one list of options.
 end with a message naming the flag and exit status 2. Not for: any training logic.
 """
 import argparse
+import os
 import re
 import sys
 import typing
@@ -256,5 +257,18 @@ def main(argv=None):
     return 2
 
 
+def main_closing_quietly(argv=None):
+    """main(), and when the reader of stdout goes away (`... --dry-run | head`) a quiet end
+    with status 1 instead of a BrokenPipeError traceback (the Python docs' recipe)."""
+    try:
+        code = main(argv)
+        sys.stdout.flush()
+        return code
+    except BrokenPipeError:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())        # no second error at interpreter exit
+        return 1
+
+
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(main_closing_quietly())

@@ -137,8 +137,8 @@ class Recorder:
             row = history_row(self.ens.member(k, copy=False), self.optimizer,
                               self.problems[k], lrs[k])
             self.histories[k]["step"].append(t)
-            for key, value in row.items():
-                self.histories[k][key].append(float(value))
+            for key, value in row.items():                   # metric sets add columns
+                self.histories[k].setdefault(key, []).append(float(value))
 
     def train_losses(self):
         return np.array([h["train_loss"][-1] for h in self.histories])

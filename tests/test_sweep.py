@@ -394,7 +394,9 @@ def test_kill_mid_sweep_then_restart(tmp_path):
     proc = subprocess.Popen(command, cwd=ROOT)
     try:
         deadline = time.time() + 60
-        while time.time() < deadline and not ((out / "runs").exists() and os.listdir(out / "runs")):
+        finished = lambda: (out / "runs").exists() and any(
+            not f.startswith(".tmp-") for f in os.listdir(out / "runs"))   # not a write under way
+        while time.time() < deadline and not finished():
             time.sleep(0.02)
         assert main(["sweep", config, "--out", str(out), "--quiet"]) == 2    # refused: locked
     finally:

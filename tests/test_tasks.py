@@ -214,6 +214,13 @@ def test_layer_norms_metric_set():
     assert d.history["norm_v"][0] == 0.0
 
 
+def test_metric_sets_in_ensembles_equal_single_runs():
+    configs = [Config(**CLS, metrics=("layer_norms",), seed=s) for s in (0, 1)]
+    for res, config in zip(train_ensemble(configs), configs):
+        assert_bit_identical(res, train(config))
+        assert "norm_W0" in res.history and "norm_W0" in res.final
+
+
 def test_metric_set_registry_refuses_a_second_set_of_one_name():
     assert "layer_norms" in METRIC_SETS
     with pytest.raises(ValueError, match="registered twice"):

@@ -15,6 +15,7 @@ how to stop it, including killing its workers after Ctrl-C. Not for: what a call
 import concurrent.futures as cf
 import multiprocessing
 import os
+import time
 from dataclasses import dataclass, field
 
 THREAD_VARS = ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS")
@@ -87,8 +88,22 @@ def process_pool_engine(workers):
             else:
                 os.environ[name] = value
 
-    pool = cf.ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn"))
+    pool = cf.ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn"),
+                                  initializer=exit_with_parent, initargs=(os.getpid(),))
     return Engine(pool, workers, f"process pool ({workers} workers)", closers=[restore])
+
+
+def exit_with_parent(parent_pid, every=1.0):
+    """In a pool worker: a daemon thread that ends the process once the sweep that started
+    it is gone (kill -9 of the sweep would otherwise leave its workers running forever; a
+    worker's parent pid changes when its parent dies)."""
+    import threading
+
+    def watch():
+        while os.getppid() == parent_pid:
+            time.sleep(every)
+        os._exit(1)
+    threading.Thread(target=watch, daemon=True, name="exit-with-parent").start()
 
 
 def dask_engine(scheduler, workers=None):

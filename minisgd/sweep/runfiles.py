@@ -100,6 +100,42 @@ def check_run(record, config):
     if not status.startswith("failed") and not (isinstance(record["history"], dict)
                                                 and isinstance(record["final"], dict)):
         return "history or final metrics missing"
+    if not status.startswith("failed"):
+        return layout_problem(record)
+    return None
+
+
+TEXT_FINALS = ("note", "gradient")
+
+
+def is_number(v):
+    return v is None or (isinstance(v, (int, float)) and not isinstance(v, bool))
+
+
+def layout_problem(record):
+    """Why a finished run's history/final do not fit the layout (train.Result.to_dict):
+    history columns are lists of numbers (or null) of one length, starting with "step";
+    final values are numbers, null or lists of numbers (diverged may be false; note and
+    gradient are text). None if they fit."""
+    history, final = record["history"], record["final"]
+    columns = {k: v for k, v in history.items()}
+    if not isinstance(columns.get("step"), list) or not columns["step"]:
+        return "its history has no step column"
+    length = len(columns["step"])
+    for key, column in columns.items():
+        if not isinstance(column, list) or len(column) != length:
+            return f"history column {key!r} is not a list of {length} values"
+        if not all(is_number(v) for v in column):
+            return f"history column {key!r} holds a value that is not a number"
+    for key, value in final.items():
+        ok = is_number(value) or (isinstance(value, list) and all(is_number(v) for v in value))
+        ok = ok or (key in TEXT_FINALS and isinstance(value, str)) or \
+            (key == "diverged" and value is False)
+        if not ok:
+            return f"final[{key!r}] = {value!r} is not a number"
+    for key in ("diverged", "steps_done"):
+        if key not in final:
+            return f"final metrics lack {key!r}"
     return None
 
 
@@ -140,7 +176,10 @@ def set_aside(path):
 
 def acquire_lock(out):
     """Create DIR/.lock exclusively (O_CREAT | O_EXCL). A lock left by a process on this
-    host that no longer exists is stale and taken over; any other lock is refused.
+    host that no longer exists is stale and taken over, and so is a lock that cannot be
+    read (empty or garbled) once it is older than UNREADABLE_LOCK_AGE seconds (a younger
+    one may be a lock being written right now); any other lock is refused. A lock whose
+    content cannot be written (a full disk) is removed again, never left behind.
     Returns (path, note) where note says whether a stale lock was taken over."""
     path, note = os.path.join(out, ".lock"), None
     me = {"pid": os.getpid(), "host": socket.gethostname(),
@@ -150,17 +189,23 @@ def acquire_lock(out):
             fd = os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)
         except FileExistsError:
             holder = read_lock(path)
-            if attempt == 0 and is_stale(holder):
-                note = (f"took over a stale lock {path} (pid {holder['pid']} on this host "
-                        "is no longer running)")
+            if attempt == 0 and (is_stale(holder) or unreadable_and_old(path, holder)):
+                note = (f"took over a stale lock {path} " +
+                        (f"(pid {holder['pid']} on this host is no longer running)"
+                         if holder else "(it could not be read: empty or garbled)"))
                 remove_quietly(path)
                 continue
             raise SweepError(locked_message(out, path, holder)) from None
         except OSError as err:
             raise SweepError(f"cannot write to the output folder {out}: "
                              f"{err.strerror or err} (errno {err.errno})") from None
-        with os.fdopen(fd, "w") as fh:
-            json.dump(me, fh)
+        try:
+            with os.fdopen(fd, "w") as fh:
+                json.dump(me, fh)
+        except OSError as err:
+            remove_quietly(path)
+            raise SweepError(f"cannot write to the output folder {out}: "
+                             f"{err.strerror or err} (errno {err.errno})") from None
         return path, note
     raise SweepError(locked_message(out, path, read_lock(path)))
 
@@ -179,6 +224,16 @@ def read_lock(path):
         return holder if isinstance(holder, dict) else None
     except (OSError, ValueError):
         return None
+
+
+UNREADABLE_LOCK_AGE = 10.0
+
+
+def unreadable_and_old(path, holder):
+    try:
+        return holder is None and time.time() - os.path.getmtime(path) > UNREADABLE_LOCK_AGE
+    except OSError:
+        return False
 
 
 def is_stale(holder):

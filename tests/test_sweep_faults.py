@@ -1,0 +1,121 @@
+"""Faults that must never need hand cleanup (issue: reliability §4): locks that cannot be
+read or written, a pipe closed by the reader, run files that parse but do not fit."""
+import json
+import os
+import subprocess
+import sys
+import time
+
+import pytest
+
+import minisgd.sweep.runfiles as runfiles
+from minisgd.sweep import execute_sweep
+from minisgd.sweep.config import parse_sweep
+from minisgd.sweep.runfiles import SweepError, acquire_lock
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+TINY = "[run]\nn = 60\nn_test = 30\nsteps = 20\n[sweep]\nseed = [0, 1]\n"
+
+
+def quiet_sweep(out, text=TINY):
+    return execute_sweep(parse_sweep(text), str(out), workers=1, quiet=True)
+
+
+@pytest.mark.parametrize("content", ["", "{not json", "[1, 2]"])
+def test_an_unreadable_lock_is_taken_over_once_it_is_old(tmp_path, content):
+    lock = tmp_path / ".lock"
+    lock.write_text(content)
+    with pytest.raises(SweepError, match="unreadable lock"):      # young: may be mid-write
+        quiet_sweep(tmp_path)
+    old = time.time() - 2 * runfiles.UNREADABLE_LOCK_AGE
+    os.utime(lock, (old, old))
+    report = quiet_sweep(tmp_path)
+    assert report.complete and any("could not be read" in n for n in report.notes)
+    assert not lock.exists()
+
+
+def test_a_lock_that_cannot_be_written_is_not_left_behind(tmp_path, monkeypatch):
+    def full_disk(obj, fh, **kw):
+        raise OSError(28, "No space left on device")
+    monkeypatch.setattr(runfiles.json, "dump", full_disk)
+    with pytest.raises(SweepError, match="No space left on device"):
+        acquire_lock(str(tmp_path))
+    assert not (tmp_path / ".lock").exists()
+    monkeypatch.undo()
+    assert quiet_sweep(tmp_path).complete                    # nothing to clean by hand
+
+
+def test_dry_run_into_a_closed_pipe_ends_quietly(tmp_path):
+    config = tmp_path / "c.toml"
+    config.write_text("[run]\nsteps = 5\n[sweep]\nseed = [" + ", ".join(map(str, range(200))) + "]\n")
+    command = f"{sys.executable} -m minisgd sweep {config} --out {tmp_path / 'o'} --dry-run | head -n 2"
+    done = subprocess.run(["bash", "-o", "pipefail", "-c", command], capture_output=True,
+                          text=True, cwd=ROOT, timeout=120)
+    assert "Traceback" not in done.stderr and "BrokenPipeError" not in done.stderr
+    assert len(done.stdout.splitlines()) == 2
+
+
+def children_of(pid):
+    """The pids whose parent is pid (from /proc)."""
+    kids = []
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                with open(f"/proc/{entry}/stat") as fh:
+                    fields = fh.read().rsplit(")", 1)[1].split()
+            except OSError:
+                continue
+            if int(fields[1]) == pid:
+                kids.append(int(entry))
+    return kids
+
+
+def alive(pid):
+    try:
+        with open(f"/proc/{pid}/stat") as fh:
+            return fh.read().rsplit(")", 1)[1].split()[0] != "Z"
+    except OSError:
+        return False
+
+
+@pytest.mark.skipif(not os.path.isdir("/proc"), reason="needs /proc to find the workers")
+def test_pool_workers_exit_when_the_sweep_is_killed(tmp_path):
+    config = tmp_path / "c.toml"
+    config.write_text("[run]\nn = 200\nn_test = 100\nsteps = 200000\n[sweep]\nseed = [0, 1, 2, 3]\n")
+    proc = subprocess.Popen([sys.executable, "-m", "minisgd", "sweep", str(config), "--out",
+                             str(tmp_path / "o"), "--workers", "2", "--no-ensemble", "--quiet"],
+                            cwd=ROOT)
+    try:
+        deadline = time.time() + 60
+        while time.time() < deadline and len(children_of(proc.pid)) < 2:
+            time.sleep(0.1)
+        kids = children_of(proc.pid)
+        assert len(kids) >= 2, "the pool's workers did not start"
+        time.sleep(1.0)                                      # the workers are running
+    finally:
+        proc.kill()
+        proc.wait()
+    deadline = time.time() + 20
+    while time.time() < deadline and any(alive(k) for k in kids):
+        time.sleep(0.2)
+    assert not any(alive(k) for k in kids), [k for k in kids if alive(k)]
+
+
+@pytest.mark.parametrize("damage, why", [
+    (lambda r: r["final"].update(irrelevant_norm="big"), "is not a number"),
+    (lambda r: r["final"].pop("steps_done"), "lack 'steps_done'"),
+    (lambda r: r["history"].update(train_loss=r["history"]["train_loss"][:-1]),
+     "is not a list of"),
+    (lambda r: r["history"]["test_loss"].__setitem__(0, "x"), "not a number"),
+])
+def test_a_run_file_that_parses_but_does_not_fit_is_set_aside_and_redone(tmp_path, damage, why):
+    quiet_sweep(tmp_path)
+    path = sorted((tmp_path / "runs").glob("*.json"))[0]
+    record = json.loads(path.read_text())
+    damage(record)
+    path.write_text(json.dumps(record))
+    report = quiet_sweep(tmp_path)
+    assert report.complete and report.done == 1 and report.skipped == 1
+    assert any(why in n and "corrupt" in n for n in report.notes), report.notes
+    assert path.with_suffix(".json.corrupt").exists()
+    assert "big" not in (tmp_path / "summary.csv").read_text()
