@@ -31,6 +31,8 @@ z_l = a_l W_l + b_l, a_{l+1} = sigma(z_l), direction (V_l, c_l) for (W_l, b_l):
               R{delta_{l-1}} = R{e} * sigma'(z_{l-1}) + e * sigma''(z_{l-1}) * R{z_{l-1}}
 
 sigma'' is 0 for linear and (almost everywhere) relu, -2 a (1 - a^2) for tanh (a = tanh z).
+The diagonal net f = X beta (models/diagonal.py) gets the same R-operator in its own five
+lines (diagonal_hvp_cached): beta = u * v or u^2 - v^2 is its only "layer".
 The result is R{grad C} = H v. A different direction v_i per sample (V_l[i] used in sample
 i's rows of a_l V_l and delta_l V_l^T) gives R{grad C} = (1/B) sum_i H_i v_i, because C_i
 depends on the parameters only through sample i's own forward pass. Directions can be
@@ -45,6 +47,7 @@ import numpy as np
 from .checks import check_float_array, check_int, describe
 from .data import check_support
 from .losses import check_targets, mse
+from .models.diagonal import DiagonalNet
 from .models.mlp import MLP, Grads, activation_derivative
 
 GROUPS = ("irrelevant", "relevant", "rest")
@@ -219,9 +222,40 @@ def r_backward(net, acts, delta, Rz, VW, count=None):
     return Grads(hW, hb)
 
 
+def diagonal_hvp_cached(net, acts, delta, v, count=None):
+    """R{grad C} of a DiagonalNet along v = Grads([A (d, 2)], None), A's columns (a, b) the
+    directions of (u, v), on a cached forward pass [X, f] with delta = dC/df (mse):
+
+        R{beta}  = a * v + u * b                         (uv)    2 (u * a - v * b)   (u2v2)
+        R{delta} = 2 X R{beta} / count                   (delta = 2 (f - y) / count)
+        g = X^T delta,  R{g} = X^T R{delta}              (dC/dbeta and its R)
+        uv:    R{dC/du} = R{g} * v + g * b               R{dC/dv} = R{g} * u + g * a
+        u2v2:  R{dC/du} = 2 (R{g} * u + g * a)           R{dC/dv} = -2 (R{g} * v + g * b)
+
+    count: the terms of the mean (default delta.size). Single nets only. No validation."""
+    X, (a, b) = acts[0], (v.weights[0][:, 0], v.weights[0][:, 1])
+    u, w = net.u, net.v                                               # (d,), (d,)
+    count = delta.size if count is None else count
+    if net.parametrization == "uv":
+        r_beta = a * w + u * b
+    else:
+        r_beta = 2.0 * (u * a - w * b)
+    g = X.T @ delta[:, 0]                                             # (d,) dC/dbeta
+    r_g = X.T @ (X @ r_beta) * (2.0 / count)                          # (d,) R{dC/dbeta}
+    h = np.empty((net.d, 2))
+    if net.parametrization == "uv":
+        h[:, 0], h[:, 1] = r_g * w + g * b, r_g * u + g * a
+    else:
+        h[:, 0], h[:, 1] = 2.0 * (r_g * u + g * a), -2.0 * (r_g * w + g * b)
+    return Grads([h], None)
+
+
 def hvp_cached(net, acts, delta, v, count=None):
     """R{grad C} along v (Grads; shared, per-sample (B, ...) or rank-one tuples) on a cached
-    forward pass acts with delta = dC/df (count: see r_backward). No validation."""
+    forward pass acts with delta = dC/df (count: see r_backward). No validation. A
+    DiagonalNet takes a shared direction only (diagonal_hvp_cached)."""
+    if isinstance(net, DiagonalNet):
+        return diagonal_hvp_cached(net, acts, delta, v, count)
     Rz = r_forward(net, acts, v.weights, v.biases)
     return r_backward(net, acts, delta, Rz, v.weights, count)
 
@@ -249,9 +283,13 @@ def hvp(net, X, y, v, per_sample=False):
     per_sample=False: v is Grads shaped like the parameters; returns H v (Grads).
     per_sample=True:  v has arrays (B, *shape), one direction v_i per sample; returns
     (1/B) sum_i H_i v_i (H_i = hessian of sample i's loss C_i), which is H v when all v_i = v.
+    net: an MLP, or a single DiagonalNet (v = Grads([A (d, 2)], None), shared directions only).
     """
-    if not isinstance(net, MLP):
-        raise TypeError(f"net must be a minisgd.MLP, got {describe(net)}")
+    if not isinstance(net, (MLP, DiagonalNet)):
+        raise TypeError(f"net must be a minisgd.MLP or DiagonalNet, got {describe(net)}")
+    if isinstance(net, DiagonalNet) and (net.members is not None or per_sample):
+        raise ValueError("the diagonal net's hvp takes a single net and one shared direction: "
+                         f"got members={net.members}, per_sample={per_sample}")
     X = check_float_array("X", X, shape=(None, net.sizes[0]))
     Y = check_targets("mse", y, X.shape[0], net.sizes[-1])
     check_direction(net, v, X.shape[0] if per_sample else None)

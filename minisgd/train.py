@@ -301,11 +301,15 @@ def cast_data(data, dtype):
 
 
 def train(config=None, data=None, net=None, batches=None, on_record=None,
-          extra_metrics=None, threads=None):
+          extra_metrics=None, threads=None, schedule=None, record_at=None):
     """Run one training run. `data`, `net` (initial weights, copied) and `batches`
     ((steps, b) int array of row indices) override what the config would draw;
     on_record / extra_metrics: see History. threads: for batches of more than CHUNK_ROWS
-    rows (see BatchGradient; same numbers either way); None takes default_threads()."""
+    rows (see BatchGradient; same numbers either way); None takes default_threads().
+    schedule: a step-size schedule t -> eta_t replacing the config's (lr, decay_at,
+    decay_factor, warmup), for a published schedule those cannot express; the recorded
+    config then says "schedule": its description (str(schedule)). record_at: the history's
+    steps (sorted ints from 0 to config.steps) instead of log-spaced ones."""
     config = Config() if config is None else check_config(config)
     replay = data is not None or net is not None or batches is not None
     problem, net, (_, _, batch_rng, noise_rng) = prepare(config, data, net, batches)
@@ -314,16 +318,35 @@ def train(config=None, data=None, net=None, batches=None, on_record=None,
         attach_moments(problem, net)
     problem.streams = start_streams(config.metrics, net, problem)
     optimizer = build_optimizer(config)
-    schedule = LRSchedule(config.lr, config.steps, config.decay_at, config.decay_factor,
-                          config.warmup)
+    custom = schedule
+    if schedule is None:
+        schedule = LRSchedule(config.lr, config.steps, config.decay_at, config.decay_factor,
+                              config.warmup)
+    elif not callable(schedule):
+        raise TypeError(f"schedule must be a callable t -> step size, got {schedule!r}")
     stream = data_batches(batch_rng, problem.data.X, problem.Y, optimizer.batch_size,
                           optimizer.replacement, batches, config.steps)
     history = History(net, optimizer, problem, on_record, extra_metrics)
-    record_at = log_spaced_steps(config.steps, config.records_per_decade)
+    record_at = log_spaced_steps(config.steps, config.records_per_decade) \
+        if record_at is None else check_record_steps(record_at, config.steps)
     start = time.perf_counter()
     diverged = run_loop(net, optimizer, schedule, stream, config.steps, record_at, noise_rng,
                         history, config.diverge_factor, default_threads(threads), path)
-    return finish(net, problem, history.columns, diverged, time.perf_counter() - start)
+    result = finish(net, problem, history.columns, diverged, time.perf_counter() - start)
+    if custom is not None:
+        result.config["schedule"] = str(custom)
+    return result
+
+
+def check_record_steps(record_at, steps):
+    """Record steps: sorted distinct ints from 0 to steps, both included."""
+    steps_list = list(record_at) if hasattr(record_at, "__iter__") else None
+    if not steps_list or any(isinstance(t, bool) or not isinstance(t, (int, np.integer))
+                             for t in steps_list) or steps_list[0] != 0 or \
+            steps_list[-1] != steps or sorted(set(steps_list)) != steps_list:
+        raise ValueError(f"record_at must be sorted distinct ints from 0 to steps={steps}, got "
+                         f"{record_at!r}")
+    return [int(t) for t in steps_list]
 
 
 def finish(net, problem, history, diverged, wall_time):

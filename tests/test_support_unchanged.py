@@ -149,6 +149,7 @@ def test_run_files_written_by_the_reference_stay_usable(reference):
     info, _ = reference
     singles, ensemble = all_configs()
     for old, values in zip(info["configs"], singles + ensemble):
-        record = {"config": old, "history": {}, "final": {}, "status": "ok",
+        record = {"config": old, "history": {"step": [0]},
+                  "final": {"diverged": False, "steps_done": 0}, "status": "ok",
                   "version": "0.3.0", "wall_time": 0.0}
         assert check_run(record, config_dict(as_config(values).validate())) is None

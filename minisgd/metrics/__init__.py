@@ -1,9 +1,13 @@
 """Metrics, pure functions of weights and data, one module per family:
 
-  support.py    first-layer support: irrelevant / relevant norms, detected support
-  accuracy.py   classification accuracy
-  sparsity.py   the sparse-regression predictor: l0, distance to beta*, support hits
-  norms.py      the `layer_norms` metric set
+  support.py           first-layer support: irrelevant / relevant norms, detected support
+  accuracy.py          classification accuracy
+  sparsity.py          the sparse-regression task's predictor numbers: l0, ||beta - beta*||
+  norms.py             metric set `layer_norms`
+  sparse_predictor.py  metric set `sparsity`: l0 at several thresholds, top-|S| hits
+  feature_sparsity.py  metric set `feature_sparsity`: distinct live ReLU features per layer
+  stabilization.py     metric set `stabilization` (streaming): the loss over a sliding window
+  sharpness.py         metric set `sharpness`: top Hessian eigenvalue (Lanczos, hessian.py)
 
 Metric sets: a run's Config.metrics names extra sets of numbers recorded at every history
 step and in `final` (the value at the end). A set is a function (net, problem) -> {column:
@@ -93,7 +97,8 @@ def compute_metric_sets(names, net, problem):
     return row
 
 
-from . import norms  # noqa: E402,F401  (registers its metric sets)
+from . import norms  # noqa: E402,F401  (these imports register the metric sets)
+from . import feature_sparsity, sharpness, sparse_predictor, stabilization  # noqa: E402,F401
 
 __all__ = ["METRIC_SETS", "MetricSet", "metric_set", "streaming_metric_set", "start_streams",
            "check_metric_names",
