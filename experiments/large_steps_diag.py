@@ -279,7 +279,9 @@ def plot_l0_test(rows, path, title):
             bx.plot(i, pub[1], "r*", ms=14, label="published (their draw)" if i == 0 else None)
     for a in (ax, bx):
         a.set_xticks(x)
-        a.set_xticklabels([r["arm"] for r in shown], rotation=35, ha="right", fontsize=8)
+        a.set_xticklabels([f"{r['arm']}\n({r['diverged']}/{r['runs']} diverged, not shown)"
+                           if r["diverged"] else r["arm"] for r in shown],
+                          rotation=35, ha="right", fontsize=8)
         a.grid(True, alpha=0.3)
         a.legend(fontsize=8)
     ax.set_ylabel(r"$\ell_0(u \odot v)$, threshold $10^{-50}$")
