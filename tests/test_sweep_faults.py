@@ -119,3 +119,30 @@ def test_a_run_file_that_parses_but_does_not_fit_is_set_aside_and_redone(tmp_pat
     assert any(why in n and "corrupt" in n for n in report.notes), report.notes
     assert path.with_suffix(".json.corrupt").exists()
     assert "big" not in (tmp_path / "summary.csv").read_text()
+
+
+def test_plot_says_which_run_files_it_skipped(tmp_path, capsys):
+    from minisgd.__main__ import main
+    quiet_sweep(tmp_path)
+    bad = sorted((tmp_path / "runs").glob("*.json"))[0]
+    bad.write_text("{truncated")
+    assert main(["plot", str(tmp_path)]) == 0
+    err = capsys.readouterr().err
+    assert "skipped" in err and bad.name in err and "unreadable" in err
+
+
+@pytest.mark.parametrize("record, message", [
+    ({"config": {"d": 15}, "history": {"step": [0]}}, "is not a finished run"),
+    ({"config": {"d": 15, "optimizer": "sgd"}, "history": {"step": [0], "train_loss": [1, 2]},
+      "final": {"diverged": False, "steps_done": 1}}, "does not have the layout"),
+    ({"config": {"optimizer": "sgd"}, "history": {"step": [0]},
+      "final": {"diverged": False, "steps_done": 1}}, "its config lacks"),
+])
+def test_plot_of_a_run_file_without_the_layout_is_refused_clearly(tmp_path, capsys, record,
+                                                                  message):
+    from minisgd.__main__ import main
+    path = tmp_path / "run.json"
+    path.write_text(json.dumps(record))
+    with pytest.raises(SystemExit) as stop:
+        main(["plot", str(path)])
+    assert stop.value.code == 2 and message in capsys.readouterr().err

@@ -16,10 +16,11 @@ matplotlib's Agg backend is used (headless). Not for: drawing (plots.py) or runn
 """
 import json
 import os
+import sys
 
 import numpy as np
 
-from .runfiles import load_runs
+from .runfiles import layout_problem, load_runs
 from ..train import Config
 
 SWITCHES = ("weight_decay", "l1", "group_l1", "momentum", "label_noise", "warmup", "decay_at",
@@ -73,7 +74,10 @@ CURVES = {    # task -> [(figure stem, [(history column, y label, log y), ...])]
 def plot_path(path, out=None, fmt="png", metric=None, x=None):
     """Draw the figures for a sweep folder or a run file; returns the written paths."""
     if os.path.isdir(path):
-        info, runs = load_runs(path)
+        skipped = []
+        info, runs = load_runs(path, skipped)
+        for line in skipped:
+            print(f"minisgd plot: skipped {line}", file=sys.stderr)
         records = [r for _, r in runs]
         if not records:
             raise ValueError(f"{path} holds no usable run files (expected {path}/runs/*.json)")
@@ -96,9 +100,19 @@ def read_run_json(path):
     except (OSError, ValueError) as err:
         raise ValueError(f"cannot read run file {path!r}: {err}") from None
     if not isinstance(record, dict) or not isinstance(record.get("history"), dict) \
-            or not isinstance(record.get("config"), dict):
-        raise ValueError(f"{path!r} is not a finished run (a JSON object with config and "
-                         "history, as written by `train --json` or a sweep)")
+            or not isinstance(record.get("config"), dict) \
+            or not isinstance(record.get("final"), dict):
+        raise ValueError(f"{path!r} is not a finished run (a JSON object with config, "
+                         "history and final, as written by `train --json` or a sweep)")
+    record.setdefault("status", "ok")
+    record.setdefault("version", "?")
+    record.setdefault("wall_time", 0.0)
+    problem = layout_problem(record)
+    if problem:
+        raise ValueError(f"{path!r} does not have the layout of a run file: {problem}")
+    missing = [k for k in ("optimizer", "d") if k not in record["config"]]
+    if missing:
+        raise ValueError(f"{path!r}: its config lacks {missing}")
     return record
 
 

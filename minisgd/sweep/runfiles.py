@@ -334,9 +334,12 @@ def write_text_atomic(text, path):
         raise
 
 
-def load_runs(folder):
+def load_runs(folder, skipped=None):
     """(sweep info or None, [(hash, record)]) for plotting: the usable runs listed in
-    DIR/sweep.json, in order (every usable file in DIR/runs when there is no sweep.json)."""
+    DIR/sweep.json, in order (every usable file in DIR/runs when there is no sweep.json).
+    skipped, a list, receives one line per run file left out and why (unreadable, another
+    config than its name, a layout that does not fit)."""
+    skipped = [] if skipped is None else skipped
     try:
         with open(os.path.join(folder, "sweep.json")) as fh:
             info = json.load(fh)
@@ -348,12 +351,22 @@ def load_runs(folder):
         hashes = [n[:-5] for n in names if n.endswith(".json")]
     runs = []
     for h in hashes:
+        path = os.path.join(folder, "runs", h + ".json")
         try:
-            with open(os.path.join(folder, "runs", h + ".json")) as fh:
+            with open(path) as fh:
                 record = json.load(fh)
-            config = record["config"]
-            if run_hash(config) == h and check_run(record, config) is None:
-                runs.append((h, record))
-        except (OSError, ValueError, KeyError, TypeError):
+        except FileNotFoundError:
+            skipped.append(f"{path}: missing (the run has not finished)")
             continue
+        except (OSError, ValueError) as err:
+            skipped.append(f"{path}: unreadable ({type(err).__name__}: {err})")
+            continue
+        config = record.get("config") if isinstance(record, dict) else None
+        problem = "no config" if not isinstance(config, dict) else \
+            ("its config is not the one its name stands for" if run_hash(config) != h
+             else check_run(record, config))
+        if problem:
+            skipped.append(f"{path}: {problem}")
+        else:
+            runs.append((h, record))
     return info, runs
