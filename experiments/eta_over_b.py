@@ -151,8 +151,9 @@ def fit_text(f, name):
 
 def one_run(args, taus, lr, b, optimizer="sgd"):
     steps = int(round(args.budget / lr))
-    config = Config(optimizer=optimizer, lr=lr, batch_size=b, steps=steps, n=args.n,
-                    seed=args.seed, records_per_decade=20)
+    sgd_only = {"batch_size": b} if optimizer == "sgd" else {}    # GD: the whole set
+    config = Config(optimizer=optimizer, lr=lr, steps=steps, n=args.n, seed=args.seed,
+                    records_per_decade=20, **sgd_only)
     res = train(config)
     name = "GD" if optimizer == "gd" else f"b={b:<4d} eta/b=1/{b / lr:<5g}"
     print(f"  eta={lr:<6g} {name:22s} {steps:>7d} steps  irrelevant norm "

@@ -96,9 +96,10 @@ def parse_args(argv=None):
 
 
 def base_config(n, d, steps, optimizer="sgd", **kw):
+    sgd = dict(batch_size=1, replacement=True) if optimizer == "sgd" else {}  # GD: all rows
     return Config(task="sparse_regression", model="diagonal", d=d, n=n, n_test=1000,
-                  support=tuple(range(R)), optimizer=optimizer, batch_size=1, replacement=True,
-                  clip=None, steps=steps, records_per_decade=10, l0_threshold=1e-50, **kw)
+                  support=tuple(range(R)), optimizer=optimizer, clip=None, steps=steps,
+                  records_per_decade=10, l0_threshold=1e-50, **sgd, **kw)
 
 
 def final_numbers(result, lr):

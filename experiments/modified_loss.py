@@ -111,7 +111,7 @@ def run_arms(args):
         cfg = replace(config, seed=args.seed + 1000 + k)          # batch order only
         run(f"SGD b={b} (order {k})", "sgd", lambda: train(cfg, data=data, net=net,
                                                            extra_metrics=noise))
-    gd = replace(config, optimizer="gd")
+    gd = replace(config, optimizer="gd", batch_size=Config.batch_size, replacement=False)
     run("GD", "gd", lambda: train(gd, data=data, net=net, extra_metrics=noise))
     objectives = (("c_sgd", f"GD on C_SGD (b={b})", True, True),
                   ("grad_norm", "GD on C + (η/4)‖∇C‖²", False, True),

@@ -201,7 +201,8 @@ OWNED = ("support", "target", "input", "center", "double", "label_eps", "thresho
 
 
 def resolve_fields(config):
-    """Task and model decide the fields (see Config.validate). In place."""
+    """Task, model and optimizer decide the fields (see Config.validate). In place."""
+    check_choice("optimizer", config.optimizer, ("sgd", "gd"))
     check_choice("task", config.task, TASKS)
     check_choice("model", config.model, MODELS)
     check_choice("loss", config.loss, LOSSES)

@@ -8,6 +8,9 @@
   feature_sparsity.py  metric set `feature_sparsity`: distinct live ReLU features per layer
   stabilization.py     metric set `stabilization` (streaming): the loss over a sliding window
   sharpness.py         metric set `sharpness`: top Hessian eigenvalue (Lanczos, hessian.py)
+  rank.py              metric set `rank`: rank of W/||W||_F at a tolerance, stable rank
+  noise.py             metric set `noise` (streaming): ||W_{t+1} - W_t|| / ||W_t|| per window
+  collapse.py          metric set `collapse`: NC1-NC4 of the last hidden layer (train set)
 
 Metric sets: a run's Config.metrics names extra sets of numbers recorded at every history
 step and in `final` (the value at the end). A set is a function (net, problem) -> {column:
@@ -99,6 +102,7 @@ def compute_metric_sets(names, net, problem):
 
 from . import norms  # noqa: E402,F401  (these imports register the metric sets)
 from . import feature_sparsity, sharpness, sparse_predictor, stabilization  # noqa: E402,F401
+from . import collapse, noise, rank  # noqa: E402,F401
 
 __all__ = ["METRIC_SETS", "MetricSet", "metric_set", "streaming_metric_set", "start_streams",
            "check_metric_names",

@@ -1,0 +1,83 @@
+"""The size of SGD's updates relative to the weights, and the streaming `noise` metric set.
+
+Per layer l and update t (W the effective weight the forward pass multiplies by, for a
+weight-normalized layer g V / ||V||):
+
+    noise_l(t) = ||W_l(t+1) - W_l(t)||_F / ||W_l(t)||_F
+
+Xu, Rangamani, Liao, Galanti, Poggio predict that with weight decay (and weight
+normalization) SGD on the square loss does not come to rest: this ratio settles at a
+non-zero level instead of decaying to 0, as it would for an interpolating run without
+weight decay (every per-sample gradient vanishes there). One update is noisy, so the set
+reports the mean over a window of consecutive updates: the updates since the previous
+record step (train.py records at log-spaced steps, so late windows are long, and the last
+one reads the level at the end of the run).
+
+As TomerGalanti/LowRankBias (analysis_convergence.py, read at commit 4f3bc67): eval_dist
+with normalize_dist=True is ||W_old - W_new|| / ||W_old|| per weight matrix (the hidden
+layers and the output layer fc), averaged over the layers; the published code takes it
+between the start and the end of an epoch, here it is per update and then averaged over
+the window. Not for: the gradient-noise covariance (diagnostics.py).
+"""
+import numpy as np
+
+from ..checks import check_float_array
+from . import streaming_metric_set
+
+
+def relative_change(W_new, W_old):
+    """||W_new - W_old||_F / ||W_old||_F (a float); inf when W_old = 0 and W_new != 0, 0
+    when both are 0."""
+    W_old = check_float_array("W_old", W_old)
+    W_new = check_float_array("W_new", W_new, shape=W_old.shape)
+    step, size = np.linalg.norm(W_new - W_old), np.linalg.norm(W_old)
+    if size == 0:
+        return 0.0 if step == 0 else np.inf
+    return float(step / size)
+
+
+def window_means(values, window):
+    """Means of consecutive windows of `window` entries of values (T,) or (T, L): shape
+    (T // window,) or (T // window, L); a last incomplete window is dropped."""
+    values = check_float_array("values", np.asarray(values, dtype=float))
+    if isinstance(window, (bool, np.bool_)) or not isinstance(window, (int, np.integer)) \
+            or window < 1:
+        raise ValueError(f"window must be an int >= 1 (updates per window), got {window!r}")
+    if values.shape[0] < window:
+        raise ValueError(f"window must be at most the number of values {values.shape[0]}, "
+                         f"got {window}")
+    k = values.shape[0] // window
+    return values[:k * window].reshape((k, window) + values.shape[1:]).mean(axis=1)
+
+
+@streaming_metric_set("noise", models=("mlp",))
+class UpdateNoise:
+    """noise_W{l}: mean over the window of ||W_l(t+1) - W_l(t)|| / ||W_l(t)||; noise: their
+    mean over the layers (the published average); noise_window: updates in the window."""
+
+    def __init__(self, net, problem):
+        self.previous = [np.array(W) for W in net.effective_weights()]     # W_l(t), copies
+        self.sums = np.zeros(len(self.previous))
+        self.count = 0
+        self.last = {**{f"noise_W{l}": np.nan for l in range(len(self.previous))},
+                     "noise": np.nan, "noise_window": 0.0}     # step 0: no update yet
+
+    def step(self, net, t):
+        """After update t: add ||W(t+1) - W(t)|| / ||W(t)|| of every layer, keep W(t+1)."""
+        for l, W in enumerate(net.effective_weights()):
+            old = self.previous[l]
+            size = np.linalg.norm(old)
+            self.sums[l] += np.linalg.norm(W - old) / size if size > 0 else np.inf
+            np.copyto(old, W)
+        self.count += 1
+
+    def row(self, net):
+        """The window's means, then a new window; with no update since the last row (the
+        final metrics right after the last record) the last window's row again."""
+        if self.count:
+            means = self.sums / self.count
+            self.last = {**{f"noise_W{l}": float(m) for l, m in enumerate(means)},
+                         "noise": float(means.mean()), "noise_window": float(self.count)}
+            self.sums[:] = 0.0
+            self.count = 0
+        return dict(self.last)
