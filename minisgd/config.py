@@ -153,7 +153,7 @@ class Config:
         if self.gradient == "moments":
             check_moments_apply(self)
         check_combinations(self)
-        self.metrics = check_metric_sets(self.metrics, self.task, self.model)
+        self.metrics = check_metric_sets(self, self.metrics)
         LRSchedule(self.lr, self.steps, self.decay_at, self.decay_factor, self.warmup)
         return self
 
@@ -292,10 +292,10 @@ def check_combinations(config):
                          "weight_norm reparametrizes: use them with weight_norm='none'")
 
 
-def check_metric_sets(names, task, model):
+def check_metric_sets(config, names):
     """The names of extra metric sets, as a tuple (see minisgd.metrics.METRIC_SETS)."""
     from .metrics import check_metric_names
-    return check_metric_names(names, task, model)
+    return check_metric_names(names, config.task, config.model, config)
 
 
 def config_dict(config):

@@ -114,3 +114,15 @@ def test_collapse_is_refused_where_it_does_not_apply():
         Config(metrics=("collapse",)).validate()                 # the support regression
     with pytest.raises(ValueError, match=r"last hidden layer of at least classes - 1 = 4 units, got width 3"):
         train(Config(**{**CLS, "classes": 5, "width": 3}))       # at step 0, before any update
+
+
+def test_collapse_on_too_narrow_a_layer_is_refused_when_the_config_is_checked():
+    """Before any work: Config.validate runs the metric set's own check."""
+    import pytest as _pytest
+    from minisgd.train import Config
+    with _pytest.raises(ValueError, match=r"at least classes - 1 = 3 units, got width 1"):
+        Config(task="classification", classes=4, width=1, metrics=("collapse",)).validate()
+    with _pytest.raises(ValueError, match=r"depth must be >= 1"):
+        Config(task="classification", depth=0, metrics=("collapse",)).validate()
+    with _pytest.raises(ValueError, match=r"'collapse' applies to tasks \['classification'\]"):
+        Config(metrics=("collapse",)).validate()

@@ -42,27 +42,31 @@ class MetricSet:
     models: tuple
     about: str
     streaming: bool = False
+    check: object = None     # check(config): raise when the set cannot serve this config
 
 
 METRIC_SETS = {}
 
 
-def metric_set(name, tasks=ALL_TASKS, models=ALL_MODELS):
-    """Register fn(net, problem) -> dict as the metric set `name` (a decorator)."""
+def metric_set(name, tasks=ALL_TASKS, models=ALL_MODELS, check=None):
+    """Register fn(net, problem) -> dict as the metric set `name` (a decorator). check:
+    an optional check(config) that raises ValueError naming what the set needs, run by
+    Config.validate, so a set that cannot serve a run refuses it before any work."""
     def register(fn):
         if name in METRIC_SETS:
             raise ValueError(f"metric set {name!r} is registered twice")
         about = (fn.__doc__ or "").strip().split("\n")[0]
-        METRIC_SETS[name] = MetricSet(name, fn, tuple(tasks), tuple(models), about)
+        METRIC_SETS[name] = MetricSet(name, fn, tuple(tasks), tuple(models), about,
+                                      check=check)
         return fn
     return register
 
 
-def streaming_metric_set(name, tasks=ALL_TASKS, models=ALL_MODELS):
+def streaming_metric_set(name, tasks=ALL_TASKS, models=ALL_MODELS, check=None):
     """Register a class Stream(net, problem) with .step(net, t) and .row(net) -> dict as the
     streaming metric set `name` (a decorator; see the module docstring)."""
     def register(cls):
-        metric_set(name, tasks, models)(cls)
+        metric_set(name, tasks, models, check)(cls)
         METRIC_SETS[name] = dataclasses.replace(METRIC_SETS[name], streaming=True)
         return cls
     return register
@@ -73,8 +77,9 @@ def start_streams(names, net, problem):
     return {n: METRIC_SETS[n].compute(net, problem) for n in names if METRIC_SETS[n].streaming}
 
 
-def check_metric_names(names, task, model):
-    """names as a tuple of registered metric sets that apply to the task and model."""
+def check_metric_names(names, task, model, config=None):
+    """names as a tuple of registered metric sets that apply to the task and model (and,
+    given the config, pass their own check)."""
     if isinstance(names, str) or not isinstance(names, (tuple, list)):
         raise TypeError(f"metrics must be a list of metric-set names, got {names!r}")
     for name in names:
@@ -87,6 +92,9 @@ def check_metric_names(names, task, model):
                              f"models {list(entry.models)}, got task={task!r}, model={model!r}")
     if len(set(names)) != len(names):
         raise ValueError(f"metrics must not name a set twice, got {list(names)}")
+    for name in names:
+        if config is not None and METRIC_SETS[name].check is not None:
+            METRIC_SETS[name].check(config)
     return tuple(names)
 
 

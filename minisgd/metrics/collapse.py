@@ -158,7 +158,17 @@ def check_collapse_net(net, classes):
                          f"1 = {classes - 1} units, got width {net.sizes[-2]}")
 
 
-@metric_set("collapse", tasks=("classification",), models=("mlp",))
+def check_collapse_config(config):
+    """Config.validate's check: a last hidden layer of at least classes - 1 units."""
+    if config.depth == 0:
+        raise ValueError("metrics 'collapse' reads the last hidden layer: depth must be >= 1, "
+                         "got 0")
+    if config.width < config.classes - 1:
+        raise ValueError(f"metrics 'collapse' needs a last hidden layer of at least classes - "
+                         f"1 = {config.classes - 1} units, got width {config.width}")
+
+
+@metric_set("collapse", tasks=("classification",), models=("mlp",), check=check_collapse_config)
 def collapse_metrics(net, problem):
     """NC1-NC4 of the last hidden layer on the training set, and output_spread."""
     C = problem.Y.shape[1]
