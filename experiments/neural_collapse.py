@@ -79,7 +79,7 @@ def arms(args):
                 activation="relu", bias=True, init_scheme="torch_default", clip=None,
                 loss="mse", weight_norm="layer", batch_size=args.b, lr=args.lr,
                 weight_decay=args.wd, steps=args.steps, records_per_decade=8,
-                separation=args.separation, metrics=("collapse",))
+                separation=args.separation, metrics=("collapse", "layer_norms"))
     return [(f"SGD + WD {args.wd:g} + WN", base),
             ("SGD + WN, no WD", {**base, "weight_decay": 0.0}),
             (f"SGD + WD {args.wd:g}, no WN", {**base, "weight_norm": "none"})]
@@ -88,8 +88,10 @@ def arms(args):
 def run_one(kw):
     r = train(Config(**kw))
     keep = ["step", "train_accuracy", "test_accuracy", "train_loss"] + list(COLUMNS)
+    norms = [r.final[f"norm_W{l}"] for l in range(kw["depth"])]     # the hidden layers
     return {"config": kw, "history": {k: r.history[k] for k in keep},
-            "final": {k: r.final[k] for k in keep[1:]},
+            "final": {**{k: r.final[k] for k in keep[1:]},
+                      "hidden_norm": float(np.mean(norms))},
             "constant": bool(not (r.final["output_spread"] or 0) >= CONSTANT_SPREAD),
             "diverged": r.final["diverged"], "wall_time": r.final["wall_time"]}
 
@@ -115,7 +117,8 @@ def summarize(args, results):
         mean = lambda f: float(np.mean([f(r) for r in runs]))
         row = {"arm": label, "seeds": len(runs), "constant": sum(r["constant"] for r in runs),
                "diverged": sum(r["diverged"] is not False for r in runs)}
-        for key in ["train_accuracy", "test_accuracy", "train_loss", "output_spread"] + NC_COLUMNS:
+        for key in ["train_accuracy", "test_accuracy", "train_loss", "output_spread",
+                    "hidden_norm"] + NC_COLUMNS:
             row[key] = mean(lambda r: r["final"][key])
         for key in ("nc1", "nc3"):
             row[f"{key}_at_10pct"] = mean(lambda r: value_at(r["history"], key, 0.1))
@@ -126,13 +129,13 @@ def summarize(args, results):
 def markdown(rows):
     head = ["arm", "train acc", "test acc", "NC1 (at 10 % of the run)", "NC2 norms: means / W",
             "NC2 angles: means / W", "NC3 (at 10 %)", "NC4", "output spread",
-            "constant predictor"]
+            "‖W_l‖_F (mean over hidden layers)", "constant predictor"]
     lines = [[r["arm"], f"{r['train_accuracy']:.3f}", f"{r['test_accuracy']:.3f}",
               f"{r['nc1']:.3g} ({r['nc1_at_10pct']:.3g})",
               f"{r['nc2_norm_means']:.3g} / {r['nc2_norm_weights']:.3g}",
               f"{r['nc2_angle_means']:.3g} / {r['nc2_angle_weights']:.3g}",
               f"{r['nc3']:.3g} ({r['nc3_at_10pct']:.3g})", f"{r['nc4']:.3g}",
-              f"{r['output_spread']:.3g}",
+              f"{r['output_spread']:.3g}", f"{r['hidden_norm']:.3g}",
               f"{r['constant']}/{r['seeds']} CONSTANT" if r["constant"] else "–"]
              for r in rows]
     return markdown_table(head, lines)
