@@ -17,7 +17,7 @@ quarter of it (SGD 5e4, GD 5e3, regularized GD 2e3).
 ...; seed s gives every arm the same data and init), each arm's seeds trained in lockstep as
 one ensemble (members equal their single runs bit for bit); the figure then shows the mean
 and a band of one standard deviation per arm, the table mean ± std and how many seeds
-found exactly S. 16 seeds at the paper's scale take about 2-3 minutes on 2 cores.
+found exactly S. 16 seeds at the paper's scale take about 2 minutes on 2 cores.
 """
 import argparse
 import dataclasses
