@@ -100,7 +100,7 @@ def arms(args):
         ("controls", f"SGD b={b}, no WN, λ={wd:g}", dict(weight_norm="none")),
         ("controls", f"SGD b={b}, no WN, λ=0", dict(weight_norm="none", weight_decay=0.0)),
         ("controls", f"GD, WN, λ={wd:g} ({args.gd_steps} steps)",
-         dict(optimizer="gd", steps=args.gd_steps)),
+         dict(optimizer="gd", steps=args.gd_steps, batch_size=None)),   # GD: no batch size
     ] + [("batch size", f"b={v}", dict(batch_size=v)) for v in args.batch_sizes] + \
         [("step size", f"η={v:g}", dict(lr=v)) for v in args.lrs] + \
         [("weight decay", f"λ={v:g}", dict(weight_decay=v)) for v in args.wds]

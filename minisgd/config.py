@@ -131,14 +131,14 @@ class Config:
         check_choice("dtype", self.dtype, ("float64", "float32"))
         if self.optimizer == "sgd":
             check_int("batch_size", self.batch_size, low=1, high=n_train)
+            check_bool("replacement", self.replacement)
         check_float("lr", self.lr, low=0.0, low_open=True)
         for name in ("momentum", "weight_decay", "l1", "group_l1", "label_noise"):
             check_float(name, getattr(self, name), low=0.0, high=1.0 if name == "momentum" else None)
         for name in ("clip", "init_scale"):
             if getattr(self, name) is not None:
                 check_float(name, getattr(self, name), low=0.0, low_open=True)
-        for name in ("replacement", "decoupled_wd"):
-            check_bool(name, getattr(self, name))
+        check_bool("decoupled_wd", self.decoupled_wd)
         if not isinstance(self.decay_at, (tuple, list)):
             raise TypeError(f"decay_at must be a list of fractions in (0, 1], "
                             f"got {self.decay_at!r}")
@@ -187,6 +187,8 @@ def applying_fields(config):
             own.update({k: v for k, v in defaults.items() if k in ("blobs", "separation")})
         if config.loss == "mse":
             own.update(label_scale=1.0)
+    if config.optimizer == "sgd":
+        own.update(batch_size=None, replacement=None)
     if model == "mlp":
         own.update(depth=None, width=None, activation=None, bias=None, weight_norm=None)
     else:
@@ -197,7 +199,8 @@ def applying_fields(config):
 OWNED = ("support", "target", "input", "center", "double", "label_eps", "threshold",
          "support_rule", "noise", "l0_threshold", "classes", "dataset", "blobs",
          "separation", "random_labels", "label_scale", "depth", "width", "activation",
-         "bias", "weight_norm", "parametrization")
+         "bias", "weight_norm", "parametrization", "batch_size", "replacement")
+SGD_ONLY = ("batch_size", "replacement")
 
 
 def resolve_fields(config):
@@ -212,6 +215,8 @@ def resolve_fields(config):
     what = f"task={config.task!r}" if config.model == "mlp" else \
         f"task={config.task!r} with model='diagonal'"
     for name in OWNED:
+        where = "optimizer='gd' (every step uses the whole training set)" \
+            if name in SGD_ONLY and config.optimizer == "gd" else what
         value = getattr(config, name)
         if name in own:
             if value is None and own[name] is not None:
@@ -220,7 +225,7 @@ def resolve_fields(config):
             if equal(value, DEFAULTS[name]):
                 setattr(config, name, None)                  # recorded as not applying
             else:
-                raise ValueError(f"{name} does not apply to {what}, got {value!r} (leave it "
+                raise ValueError(f"{name} does not apply to {where}, got {value!r} (leave it "
                                  "unset)")
     if config.model == "diagonal":
         if config.init_scheme == DEFAULTS["init_scheme"]:

@@ -129,7 +129,7 @@ def test_several_sweep_tables_are_a_union_of_grids():
     spec = spec_of(TINY + '[[sweep]]\noptimizer = ["sgd"]\nbatch_size = [1, 32]\n'
                    '[[sweep]]\noptimizer = ["gd"]\nsteps = [50]\nweight_decay = [0.0, 0.1]\n')
     assert [(c.optimizer, c.batch_size, c.steps, c.weight_decay) for c in spec.configs] == [
-        ("sgd", 1, 200, 0.0), ("sgd", 32, 200, 0.0), ("gd", 32, 50, 0.0), ("gd", 32, 50, 0.1)]
+        ("sgd", 1, 200, 0.0), ("sgd", 32, 200, 0.0), ("gd", None, 50, 0.0), ("gd", None, 50, 0.1)]
     assert spec.axes == ["optimizer", "batch_size", "steps", "weight_decay"]
 
 

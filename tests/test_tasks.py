@@ -192,7 +192,8 @@ def assert_bit_identical(a, b):
     dict(CLS, loss="mse", batch_size=1, weight_norm="unit", momentum=0.9),
     dict(SPARSE),
     dict(SPARSE, parametrization="u2v2", batch_size=7, momentum=0.5, l1=1e-3),
-    dict(SPARSE, optimizer="gd", init_scheme="normal", init_scale=0.05, steps=100),
+    dict(SPARSE, optimizer="gd", batch_size=None, init_scheme="normal", init_scale=0.05,
+         steps=100),
 ])
 @pytest.mark.parametrize("shared_data", [True, False])
 def test_ensemble_members_equal_single_runs(kw, shared_data):

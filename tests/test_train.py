@@ -250,12 +250,16 @@ def test_gd_is_full_batch_gradient_descent():
         np.testing.assert_allclose(W, V, rtol=1e-12, atol=1e-14)
 
 
-def test_gd_ignores_seed_and_batch_size_sgd_does_not():
+def test_gd_ignores_seed_and_refuses_a_batch_size_sgd_does_not():
     data = make_data(1, n=100, n_test=20)
     net = MLP([15, 15, 15, 15, 1], seed=4)
-    gd = [train(small(optimizer="gd", steps=60, seed=s, batch_size=b), data=data, net=net)
-          for s, b in ((0, 8), (5, 32))]
+    gd = [train(small(optimizer="gd", steps=60, seed=s), data=data, net=net) for s in (0, 5)]
     np.testing.assert_array_equal(gd[0].net.weights[0], gd[1].net.weights[0])
+    assert gd[0].config["batch_size"] is None and gd[0].config["replacement"] is None
+    with pytest.raises(ValueError, match=r"batch_size does not apply to optimizer='gd'"):
+        train(small(optimizer="gd", steps=60, batch_size=8), data=data, net=net)
+    with pytest.raises(ValueError, match=r"replacement does not apply to optimizer='gd'"):
+        small(optimizer="gd", replacement=True).validate()
     sgd = [train(small(steps=60, seed=s, batch_size=8), data=data, net=net) for s in (0, 5)]
     assert not np.array_equal(sgd[0].net.weights[0], sgd[1].net.weights[0])
 
@@ -373,7 +377,7 @@ def test_validate_rejects_naming_the_field(kwargs, field):
 def test_validate_accepts_edge_values_and_returns_self():
     cfg = small(batch_size=500, momentum=1.0, clip=None, depth=0)
     assert cfg.validate() is cfg
-    assert small(optimizer="gd", batch_size=10 ** 9).validate()    # batch size unused by GD
+    assert small(optimizer="gd").validate().batch_size is None      # not applying to GD
 
 
 def test_validate_uses_given_n_train():

@@ -11,6 +11,8 @@ The form (read with the standard library's tomllib):
 
 A config may instead hold several grids as an array of tables, `[[sweep]]`; the runs are
 then the union of the grids, each on top of [run] (a grid's lists override [run] values).
+Options that do not apply to a GD run (batch_size, replacement) are dropped from its grid
+points, so a grid over batch_size makes one GD run, recorded with batch_size null.
 Everything is checked before any run starts: unknown tables and keys, wrong types
 (against the Config field's annotation; an int is fine where a float is expected), empty
 lists, and each expanded Config's own validate(). Errors name the key and its line.
@@ -22,6 +24,7 @@ import tomllib
 import typing
 from dataclasses import dataclass, fields
 
+from ..config import SGD_ONLY
 from ..train import Config
 
 FIELDS = {f.name: f for f in fields(Config)}
@@ -78,7 +81,12 @@ def parse_sweep(text, source="<config>"):
         axes += [key for key in lists if key not in axes]
         configs += expand(fixed, lists, where, index)
     varies = lambda k: len({repr(getattr(c, k)) for c in configs}) > 1
-    axes = [k for k in axes + [k for k in FIELDS if k not in axes] if varies(k)]
+    applies_apart = lambda k: len({repr(getattr(c, k)) for c in configs
+                                   if getattr(c, k) is not None}) > 1
+    # a key listed in a grid is an axis when it varies; any other key only when it takes
+    # several values where it applies (null where it does not apply is no axis)
+    axes = [k for k in axes if varies(k)] + \
+        [k for k in FIELDS if k not in axes and applies_apart(k)]
     return SweepSpec(configs, axes, description)
 
 
@@ -169,6 +177,9 @@ def expand(fixed, lists, where, index):
     configs = []
     for combo in itertools.product(*lists.values()):
         values = {**fixed, **dict(zip(lists, combo))}
+        if values.get("optimizer", FIELDS["optimizer"].default) == "gd":
+            for name in SGD_ONLY:                  # not applying: recorded as such, so a
+                values.pop(name, None)             # grid over them makes one GD run
         config = Config(**values)
         try:
             config.validate()

@@ -1,0 +1,114 @@
+"""The tail index alpha of gradient noise: the block-sum estimator Simsekli, Sagun and
+Gurbuzbalaban (2019) use, from Mohammadi, Mohammadpour and Ogata (2015, Corollary 2.4),
+and symmetric alpha-stable samples to test it on.
+
+A symmetric alpha-stable law (S alpha S, 0 < alpha <= 2; alpha = 2 is the Gaussian,
+alpha = 1 the Cauchy) is closed under sums: for K1 i.i.d. copies, X_1 + ... + X_K1 has the
+law of K1^(1/alpha) X_1. Taking E log|.| of both sides,
+
+    1/alpha = (E log|Y| - E log|X|) / log K1,       Y a sum of K1 samples.
+
+The estimator: K = K1 * K2 samples X_1..X_K, cut into K2 consecutive blocks of K1, Y_i the
+block sums, and
+
+    1/alpha_hat = ( (1/K2) sum_i log|Y_i| - (1/K) sum_k log|X_k| ) / log K1
+
+(eps = 2.2e-16 inside each log, as in the published code). Simsekli et al. (public code
+umutsimsekli/sgd_tail_index, main.py) flatten the (P, D) mini-batch noise -- P batches, D
+coordinates -- into K = P D scalars in row-major order and take K1 the largest divisor of K
+not above sqrt(K): pooled_alpha() does exactly that.
+
+Assumptions, and what breaks them:
+- the samples are i.i.d. S alpha S (or in its domain of attraction, K1 large). Pooling D
+  coordinates violates "identically distributed" whenever the coordinates have different
+  scales: a block sum is dominated by its largest-scale terms, so E log|Y| grows faster
+  with K1 than one scale would make it, and alpha_hat falls below 2 for purely Gaussian
+  coordinates (tests/test_tail_index.py shows how far). per_coordinate_alpha() estimates
+  each coordinate apart (K = P samples each), which scale differences cannot bias.
+- symmetry and zero location; the estimate is not clipped to (0, 2]: sampling error gives
+  values above 2 for Gaussian data, and a non-positive log difference gives alpha_hat <= 0
+  or inf, returned as they are.
+Not for: computing the noise (noise_shape.minibatch_noise).
+"""
+import math
+
+import numpy as np
+
+from .checks import check_float, check_float_array, check_int
+
+EPS = float(np.spacing(1))
+
+
+def symmetric_stable(alpha, size, rng, scale=1.0):
+    """S alpha S samples by Chambers, Mallows and Stuck (1976), beta = 0:
+
+        U ~ Uniform(-pi/2, pi/2),  W ~ Exp(1)
+        X = sin(alpha U) / cos(U)^(1/alpha) * (cos((1 - alpha) U) / W)^((1 - alpha)/alpha)
+
+    (alpha = 1: tan U, the Cauchy; alpha = 2: sqrt(2) times a standard normal), times
+    scale. rng: a numpy Generator."""
+    alpha = check_float("alpha", alpha, low=0.0, high=2.0, low_open=True)
+    if not isinstance(rng, np.random.Generator):
+        raise TypeError(f"rng must be a numpy.random.Generator, got {type(rng).__name__}")
+    U = rng.uniform(-np.pi / 2, np.pi / 2, size)
+    W = rng.exponential(1.0, size)
+    if alpha == 1.0:
+        return scale * np.tan(U)
+    X = np.sin(alpha * U) / np.cos(U) ** (1.0 / alpha) \
+        * (np.cos((1.0 - alpha) * U) / W) ** ((1.0 - alpha) / alpha)
+    return scale * X
+
+
+def published_block(K):
+    """The published choice of K1: the largest divisor of K not above sqrt(K)."""
+    return max(i for i in range(1, math.isqrt(K) + 1) if K % i == 0)
+
+
+def check_block(block, K):
+    """K1 = block: an int in [2, K // 2] dividing K; None: published_block(K), which must
+    be at least 2 (K prime has none)."""
+    if K < 4:
+        raise ValueError(f"the tail-index estimator needs at least 4 samples (two blocks of "
+                         f"two), got K={K}")
+    if block is None:
+        block = published_block(K)
+        if block < 2:
+            raise ValueError(f"K={K} samples have no divisor in [2, sqrt(K)] to use as the "
+                             "block size; pass block= a divisor or drop samples")
+        return block
+    block = check_int("block", block, low=2, high=K // 2)
+    if K % block:
+        raise ValueError(f"block={block} does not divide the sample count K={K}: the K "
+                         f"samples must split into K2 = K / block whole blocks")
+    return block
+
+
+def block_sum_alpha(x, block=None):
+    """alpha_hat of 1-D samples x (K,) with blocks of K1 = block consecutive samples
+    (module docstring). block=None: the published choice."""
+    x = check_float_array("x", x, ndim=1)
+    K = x.size
+    K1 = check_block(block, K)
+    Y = x.reshape(K // K1, K1).sum(axis=1)                           # (K2,) block sums
+    diff = (np.mean(np.log(np.abs(Y) + EPS)) - np.mean(np.log(np.abs(x) + EPS))) / math.log(K1)
+    return float(1.0 / diff) if diff != 0 else float("inf")
+
+
+def pooled_alpha(noise, block=None):
+    """Simsekli et al.'s pooled estimate: every coordinate of every row of noise (P, D) as
+    one sample set of K = P D scalars (row-major), published block choice by default."""
+    noise = check_float_array("noise", noise, ndim=2)
+    return block_sum_alpha(noise.reshape(-1), block)
+
+
+def per_coordinate_alpha(noise, block=None):
+    """alpha_hat of each column of noise (P, D) on its own P samples: (D,). block=None:
+    the published choice for K = P."""
+    noise = check_float_array("noise", noise, ndim=2)
+    P = noise.shape[0]
+    K1 = check_block(block, P)
+    Y = noise.reshape(P // K1, K1, -1).sum(axis=1)                   # (K2, D)
+    diff = (np.log(np.abs(Y) + EPS).mean(axis=0)
+            - np.log(np.abs(noise) + EPS).mean(axis=0)) / math.log(K1)  # (D,)
+    with np.errstate(divide="ignore"):
+        return 1.0 / diff
