@@ -146,3 +146,59 @@ def test_plot_of_a_run_file_without_the_layout_is_refused_clearly(tmp_path, caps
     with pytest.raises(SystemExit) as stop:
         main(["plot", str(path)])
     assert stop.value.code == 2 and message in capsys.readouterr().err
+
+
+@pytest.fixture
+def small_disk(tmp_path):
+    """A tmpfs of 48 KiB mounted for the test (root and a kernel that allows it), else skip."""
+    mount = tmp_path / "disk"
+    mount.mkdir()
+    done = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=48k", "tmpfs", str(mount)],
+                          capture_output=True, text=True)
+    if done.returncode != 0:
+        pytest.skip(f"cannot mount a small tmpfs here ({done.stderr.strip() or 'not root'})")
+    try:
+        yield mount
+    finally:
+        subprocess.run(["umount", str(mount)], capture_output=True)
+
+
+def sweep_command(config, out):
+    return [sys.executable, "-m", "minisgd", "sweep", str(config), "--out", str(out),
+            "--workers", "1", "--quiet"]
+
+
+def test_a_full_disk_from_the_start_says_so_and_leaves_no_lock(small_disk, tmp_path):
+    fd = os.open(small_disk / "fill", os.O_WRONLY | os.O_CREAT)   # fill it up
+    try:
+        while True:
+            os.write(fd, b"\0" * 4096)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
+    config = tmp_path / "c.toml"
+    config.write_text(TINY)
+    done = subprocess.run(sweep_command(config, small_disk / "out"), capture_output=True,
+                          text=True, cwd=ROOT, timeout=120)
+    assert done.returncode == 2 and "No space left on device" in done.stderr
+    assert "Traceback" not in done.stderr
+    assert not (small_disk / "out" / ".lock").exists()
+    os.unlink(small_disk / "fill")
+    again = subprocess.run(sweep_command(config, small_disk / "out"), capture_output=True,
+                           text=True, cwd=ROOT, timeout=120)
+    assert again.returncode == 0, again.stderr                # nothing to clean by hand
+
+
+def test_a_disk_that_fills_mid_sweep_keeps_what_was_written(small_disk, tmp_path):
+    config = tmp_path / "c.toml"
+    config.write_text(TINY.replace("seed = [0, 1]", "seed = [" + ", ".join(map(str, range(10))) + "]"))
+    done = subprocess.run(sweep_command(config, small_disk / "out"), capture_output=True,
+                          text=True, cwd=ROOT, timeout=120)
+    assert done.returncode == 1 and "No space left on device" in done.stderr
+    assert "run files written before are intact" in done.stderr and "Traceback" not in done.stderr
+    runs = sorted(os.listdir(small_disk / "out" / "runs"))
+    assert runs and not any(r.startswith(".tmp-") for r in runs)   # no half-written file
+    for name in runs:
+        json.loads((small_disk / "out" / "runs" / name).read_text())   # each one whole
+    assert not (small_disk / "out" / ".lock").exists()
