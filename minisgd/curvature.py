@@ -44,14 +44,16 @@ from .models.mlp import Grads
 MAX_EXACT_PARAMS = 4096          # 8 * 4096^2 bytes = 134 MB for H, as much again for eigh
 
 
-def check_exact_size(D, max_params, what="exact Hessian"):
+HESSIAN_HINT = "Use hessian.top_hessian_eigenvalues (Lanczos) or hutchinson_trace"
+
+
+def check_exact_size(D, max_params, what="exact Hessian", hint=HESSIAN_HINT):
     """Refuse a (D, D) matrix above max_params, naming the size and the limit."""
     max_params = check_int("max_params", max_params, low=1)
     if D > max_params:
         raise ValueError(f"the {what} of a net with D={D} parameters is a ({D}, {D}) matrix "
-                         f"of {8 * D * D / 1e6:.0f} MB; the limit is max_params={max_params} "
-                         f"({8 * max_params ** 2 / 1e6:.0f} MB). Use "
-                         "hessian.top_hessian_eigenvalues (Lanczos) or hutchinson_trace")
+                         f"of {8 * D * D / 1e6:.3g} MB; the limit is max_params={max_params} "
+                         f"({8 * max_params ** 2 / 1e6:.3g} MB). {hint}")
     return max_params
 
 

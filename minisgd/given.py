@@ -63,7 +63,8 @@ def agree(config, name, value, source, fixed):
 
 def reconcile(config, data=None, net=None, batches=None):
     """Bring the values the given objects state into the config (see the module docstring).
-    In place, before the config is validated."""
+    In place, before the config is validated. Returns {field: the object it was taken
+    from or checked against}, which the run records as "given"."""
     check_config(config)
     fixed = {}
     if data is not None:
@@ -83,7 +84,7 @@ def reconcile(config, data=None, net=None, batches=None):
                              "batch array was given (it replays SGD batches): use "
                              "optimizer='sgd' with it")
         agree(config, "batch_size", int(batches.shape[1]), "the batch array's width", fixed)
-    return config
+    return fixed
 
 
 def reconcile_net(config, net, fixed):

@@ -35,6 +35,9 @@ from .curvature import check_exact_size, check_symmetric, spectrum, MAX_EXACT_PA
 from .losses import check_targets
 
 
+BLOCK_HINT = "Pass blocks=parameter_blocks(net) for its per-layer blocks"
+
+
 def parameter_blocks(net):
     """[(name, slice)] of the flat parameter vector: W1.., then b1.. (net.params order)."""
     names = [f"W{l + 1}" for l in range(len(net.weights))]
@@ -76,12 +79,13 @@ def noise_covariance(G, blocks=None, max_params=MAX_EXACT_PARAMS):
     Gc = centred(G)
     N, D = Gc.shape
     if blocks is None:
-        check_exact_size(D, max_params, what="noise covariance")
+        check_exact_size(D, max_params, what="noise covariance", hint=BLOCK_HINT)
         return Gc.T @ Gc / N                                         # (D, D)
     out = {}
     for name, s in blocks:
         part = Gc[:, s]                                              # (N, D_b)
-        check_exact_size(part.shape[1], max_params, what=f"noise covariance block {name}")
+        check_exact_size(part.shape[1], max_params, what=f"noise covariance block {name}",
+                         hint="")
         out[name] = part.T @ part / N
     return out
 

@@ -49,11 +49,17 @@ class Result:
     history: dict
     final: dict
     net: object = field(repr=False)                   # MLP or DiagonalNet
+    given: dict = field(default_factory=dict)         # config field -> the object it came from
 
     def to_dict(self):
-        """The stable JSON layout: {"config", "history", "final", "version"}."""
-        return {"config": self.config, "history": self.history, "final": self.final,
-                "version": __version__}
+        """The stable JSON layout: {"config", "history", "final", "version"}, and "given"
+        ({config field: the given data / net / batch array it was taken from}) when a run
+        was given any."""
+        out = {"config": self.config, "history": self.history, "final": self.final,
+               "version": __version__}
+        if self.given:
+            out["given"] = self.given
+        return out
 
 
 def log_spaced_steps(steps, per_decade=20):
@@ -248,7 +254,7 @@ def prepare(config, data=None, net=None, batches=None):
     """Validate a run and draw what it starts from: (problem, net, rngs). Given `data` and
     `net` (copied) replace the draws; what they (and `batches`) state enters the config
     (given.reconcile); rngs = [data, init, batches, label noise]."""
-    reconcile(config, data, net, batches)
+    given = reconcile(config, data, net, batches)
     data_seed = None if config.data_seed is None else check_int("data_seed", config.data_seed, low=0)
     rngs = spawn_rngs(check_int("seed", config.seed, low=0), data_seed)
     if data is None:
@@ -263,6 +269,7 @@ def prepare(config, data=None, net=None, batches=None):
     if net is not None:
         check_initial_net(config, net)
     problem = draw_problem(config, rngs[0], data)
+    problem.given = given
     net = build_net(config, rngs[1]) if net is None else net.copy(dtype=np.dtype(config.dtype))
     return problem, net, rngs
 
@@ -354,4 +361,4 @@ def finish(net, problem, history, diverged, wall_time):
     config = problem.config
     final = final_metrics(net, problem, history, diverged, wall_time)
     history = {k: finite_or_none(v) for k, v in history.items()}
-    return Result(config_dict(config), history, final, net)
+    return Result(config_dict(config), history, final, net, dict(problem.given or {}))

@@ -140,3 +140,13 @@ def test_unreadable_files_name_the_option(tmp_path, capsys, content, flag, messa
     with pytest.raises(SystemExit) as stop:
         main(["train", "--steps", "2", flag, str(path)])
     assert stop.value.code == 2 and message in capsys.readouterr().err
+
+
+def test_the_run_records_which_values_came_from_the_given_objects():
+    batches = np.random.default_rng(0).integers(0, 100, size=(5, 7))
+    r = train(Config(**SMALL, support=(0, 1)), data=regression(d=10, rows=100),
+              net=MLP([10, 6, 6, 1], seed=0), batches=batches)
+    given = r.to_dict()["given"]
+    assert given["d"] == "the data's columns" and given["width"] == "the initial net"
+    assert given["batch_size"] == "the batch array's width" and r.config["width"] == 6
+    assert "given" not in train(Config(**SMALL)).to_dict()      # nothing given: no key
