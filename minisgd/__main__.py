@@ -168,9 +168,6 @@ def run_train(args, parser):
         data = None
         if args.data:
             data = load_data(args.data, config.support, config.classes, config.task)
-            config.d = data.d
-            if config.task == "classification" and config.classes is None:
-                config.classes = data.classes
         net = load_init(args.init, config.activation, config.model,
                         config.parametrization or "uv", config.weight_norm) if args.init else None
         batches = load_batches(args.batches) if args.batches else None

@@ -171,3 +171,17 @@ def test_weight_norm_save_and_init_round_trip(tmp_path, capsys, kind):
     with pytest.raises(SystemExit) as stop:
         main(CLS + ["--depth", "2", "--init", str(saved)])
     assert stop.value.code == 2 and "weight_norm must be 'layer' or 'unit'" in capsys.readouterr().err
+
+
+def test_a_flag_disagreeing_with_the_data_file_is_refused(tmp_path, capsys):
+    """--d 20 with a 4-column data file: refused (it used to train at 4 and say nothing)."""
+    path = write_data(tmp_path / "d.npz", np.random.default_rng(0).standard_normal(30))
+    with pytest.raises(SystemExit) as stop:
+        main(["train", "--data", path, "--d", "20", "--support", "0,1", "--steps", "5"])
+    assert stop.value.code == 2
+    assert "d = 20 disagrees with the data's columns, which has 4" in capsys.readouterr().err
+    out = tmp_path / "r.json"
+    assert main(["train", "--data", path, "--support", "0,1", "--steps", "5", "--batch-size",
+                 "4", "--quiet", "--json", str(out)]) == 0
+    record = json.loads(out.read_text())
+    assert record["config"]["d"] == 4 and record["given"]["d"] == "the data's columns"

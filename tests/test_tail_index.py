@@ -54,3 +54,11 @@ def test_bad_input_errors():
         ti.symmetric_stable(2.5, 10, np.random.default_rng(0))
     with pytest.raises(TypeError, match="Generator"):
         ti.symmetric_stable(1.5, 10, 0)
+
+
+def test_finite_variance_non_stable_laws_read_below_two():
+    """Another broken assumption: Student-t(3) has a finite variance (so a CLT limit of 2)
+    but is not stable; with finite K the estimator reads it below 2, more so for small K."""
+    rng = np.random.default_rng(5)
+    assert 1.7 < ti.block_sum_alpha(rng.standard_t(3, 100_000)) < 1.95
+    assert np.median([ti.block_sum_alpha(rng.standard_t(3, 400)) for _ in range(30)]) < 1.8
