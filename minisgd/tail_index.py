@@ -25,6 +25,11 @@ Assumptions, and what breaks them:
   with K1 than one scale would make it, and alpha_hat falls below 2 for purely Gaussian
   coordinates (tests/test_tail_index.py shows how far). per_coordinate_alpha() estimates
   each coordinate apart (K = P samples each), which scale differences cannot bias.
+- a stable law. A finite-variance law that is not Gaussian (Student-t(3), Laplace) has 2
+  as its limit only as K1 -> infinity: at finite K it reads below 2 (t(3): ~1.87 at
+  K = 1e5, ~1.4 at K = 400), so alpha_hat < 2 alone does not prove infinite variance.
+- enough samples: with K = 16 (K1 = 4) Gaussian data gives alpha_hat all over the place
+  (std of 1/alpha_hat ~ 0.3); compare with a Gaussian null of the same K.
 - symmetry and zero location; the estimate is not clipped to (0, 2]: sampling error gives
   values above 2 for Gaussian data, and a non-positive log difference gives alpha_hat <= 0
   or inf, returned as they are.

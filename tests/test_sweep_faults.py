@@ -202,3 +202,15 @@ def test_a_disk_that_fills_mid_sweep_keeps_what_was_written(small_disk, tmp_path
     for name in runs:
         json.loads((small_disk / "out" / "runs" / name).read_text())   # each one whole
     assert not (small_disk / "out" / ".lock").exists()
+
+
+def test_plot_refuses_an_unknown_metric_and_an_out_that_is_a_file(tmp_path, capsys):
+    from minisgd.__main__ import main
+    run = tmp_path / "run.json"
+    assert main(["train", "--steps", "20", "--n", "40", "--quiet", "--json", str(run)]) == 0
+    (tmp_path / "afile").write_text("x")
+    for argv, message in [(["--metric", "nope"], "--metric 'nope' is not a final metric"),
+                          (["--out", str(tmp_path / "afile")], "cannot be a folder")]:
+        with pytest.raises(SystemExit) as stop:
+            main(["plot", str(run), *argv])
+        assert stop.value.code == 2 and message in capsys.readouterr().err

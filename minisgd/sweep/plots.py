@@ -88,7 +88,11 @@ def plot_path(path, out=None, fmt="png", metric=None, x=None):
         records = [read_run_json(path)]
         axes, out = [], out or os.path.dirname(os.path.abspath(path))
         prefix = os.path.splitext(os.path.basename(path))[0] + "_"
-    os.makedirs(out, exist_ok=True)
+    try:
+        os.makedirs(out, exist_ok=True)
+    except OSError as err:
+        raise ValueError(f"--out {out!r} cannot be a folder for the figures: "
+                         f"{err.strerror or err}") from None
     name = lambda stem: os.path.join(out, f"{prefix}{stem}.{fmt}")
     return draw_all(records, axes, name, metric, x)
 
@@ -129,8 +133,8 @@ def draw_all(records, axes, name, metric, x):
     arm_axes = [a for a in axes if a != "seed"]
     c = finished[0]["config"]
     task = c.get("task", "support")
-    metric = HEADLINE[task] if metric is None else metric
-    x = check_axis_and_metric(finished, axes, arm_axes, x, metric)
+    asked, metric = metric is not None, HEADLINE[task] if metric is None else metric
+    x = check_axis_and_metric(finished, axes, arm_axes, x, metric, asked)
     arms = group(finished, arm_axes)
     runs = f", {len(finished)} runs" if len(finished) > 1 else ""
     if task != "support":
@@ -179,15 +183,16 @@ def draw_metric(finished, arm_axes, x, metric, name, plots):
     return written
 
 
-def check_axis_and_metric(records, axes, arm_axes, x, metric):
+def check_axis_and_metric(records, axes, arm_axes, x, metric, asked=False):
     """The x axis of the metric plot (None: no swept axis but the seed), checked with the
-    metric before anything is drawn."""
+    metric before anything is drawn (always when --metric was given: `asked`)."""
     if x is not None and x not in axes:
         raise ValueError(f"--x must be a swept key ({', '.join(axes) or 'none here'}), got {x!r}")
     default = next((a for a in ("batch_size", "lr") if a in arm_axes), None)
     x = x or default or (arm_axes[0] if arm_axes else None)
-    if x is not None and not any(metric in (r.get("final") or {}) for r in records):
-        known = sorted(k for k, v in records[0]["final"].items() if isinstance(v, (int, float)))
+    if (x is not None or asked) and not any(metric in (r.get("final") or {}) for r in records):
+        known = sorted(k for k, v in records[0]["final"].items()
+                       if isinstance(v, (int, float)) and not isinstance(v, bool))
         raise ValueError(f"--metric {metric!r} is not a final metric of these runs "
                          f"(numeric ones: {', '.join(known)})")
     return x
