@@ -71,7 +71,8 @@ def operator(net, X, y):
 def equivalent_rows(net, X, Y):
     """(X', Y') with d + K rows and the same mse loss as (X, Y) at every theta, for a linear
     net without biases (module docstring); (X, Y) unchanged for any other net."""
-    if net.activation != "linear" or net.biases is not None or X.shape[0] <= X.shape[1] + Y.shape[1]:
+    small = X.shape[0] <= X.shape[1] + Y.shape[1]
+    if net.activation != "linear" or net.biases is not None or small:
         return X, Y
     Z = np.concatenate([X, Y], axis=1)                               # (N, d + K)
     R = np.linalg.qr(Z, mode="r")                                    # (d + K, d + K)
@@ -150,11 +151,16 @@ def spectrum_summary(lam):
             "negative_mass": float(-lam[lam < 0].sum() / max(np.abs(lam).sum(), 1e-300))}
 
 
-def hutchinson_trace(net, X, y, probes=100, seed=0):
+def hutchinson_trace(net, X, y, probes=100, seed=0, compress=True):
     """(estimate, stderr) of Tr H from `probes` Rademacher probes z ~ Generator(seed):
-    the mean of z^T H z and its standard error (module docstring)."""
+    the mean of z^T H z and its standard error (module docstring). compress: as in
+    full_hessian (same products, fewer rows)."""
     probes = check_int("probes", probes, low=1)
-    matvec, D = operator(net, X, y)
+    X = check_float_array("X", X, shape=(None, net.sizes[0]))
+    Y = check_targets("mse", y, X.shape[0], net.sizes[-1])
+    if compress:
+        X, Y = equivalent_rows(net, X, Y)
+    matvec, D = operator(net, X, Y)
     rng = np.random.default_rng(seed)
     quad = np.empty(probes)
     for k in range(probes):

@@ -22,7 +22,8 @@ def flat_grad(net, X, Y):
 
 
 def fd_hessian(net, X, Y, h=1e-5):
-    """Central differences of the gradient, column j = (g(theta + h e_j) - g(theta - h e_j)) / 2h."""
+    """Central differences of the gradient: column j = (g(theta + h e_j) - g(theta - h e_j))
+    / 2h."""
     cells = [(p, i) for p in net.params for i in range(p.size)]
     H = np.empty((len(cells), len(cells)))
     for j, (p, i) in enumerate(cells):

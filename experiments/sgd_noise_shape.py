@@ -1,0 +1,326 @@
+"""Claims (SCIENCE.md section 5): SGD's gradient noise is anisotropic and aligned with the
+loss curvature (Zhu et al. 2019), and it is heavy-tailed (Simsekli et al. 2019; Panigrahi
+et al. 2019: Gaussian-like for large batches).
+
+At record steps of each run (step 0 included) on the *training set*:
+- H: the exact Hessian of the mse data loss (curvature.full_hessian, D HVPs) and its whole
+  spectrum;
+- Sigma: the per-sample gradient covariance (noise_shape.noise_covariance); Zhu et al.'s
+  ratio Tr(H Sigma) / (Tr(H) Tr(Sigma) / D) (1 = isotropic), the top-5 subspace overlap of
+  H's and Sigma's eigenvectors and Sigma's share along H's top 5 (both k/D at random);
+- the tail index of mini-batch noise at the measurement batch size b_m (tail_index.py):
+  the published pooled estimate (all coordinates of all P = N // b_m batch noises as one
+  sample set) next to the median of per-coordinate estimates (K1 = isqrt(P) and the last
+  P mod K1 batches dropped, so that every P works). b_m = the run's own b is the published
+  protocol; the sweep over b_m at each point shows the effect of the batch size alone.
+  Next to each, a Gaussian null: Gaussian noise of the same shape (P, D) and the same
+  per-coordinate std, through the same estimators -- the pooled null is what pooling
+  coordinates of different scales alone returns, the per-coordinate null band the
+  sampling spread at this P. Coordinates with identically zero noise (weights of dead ReLU
+  units) are counted and left out of the per-coordinate estimates (not of the pooled one,
+  as published).
+
+Tasks: the headline task (Config() defaults: the paper's 15-15-15-15-1 linear net, 690
+parameters, N = 10000, eta = 0.1, clip 1, 20000 steps), SGD b in 1, 32, 128, 512; and a
+classification task (Config(task="classification", loss="mse", activation="relu",
+bias=True): 3-class Gaussian mixture, N = 5000, 768 parameters), b in 1, 8, 32, 128. Square
+loss for classification: the hand-written HVPs exist for mse only, not cross-entropy.
+Outputs in --out: noise_shape.png, tail_vs_batch.png, summary.json and a markdown table.
+Defaults about three minutes on 2 cores; --quick: 2000 steps, fewer points.
+"""
+import os
+
+os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
+os.environ.setdefault("OMP_NUM_THREADS", "1")
+
+import argparse  # noqa: E402
+import math  # noqa: E402
+import sys  # noqa: E402
+import time  # noqa: E402
+from concurrent.futures import ProcessPoolExecutor  # noqa: E402
+
+import numpy as np  # noqa: E402
+
+from minisgd import curvature as cv  # noqa: E402
+from minisgd import noise_shape as ns  # noqa: E402
+from minisgd import tail_index as ti  # noqa: E402
+from minisgd.tables import markdown_table, number_list, write_report  # noqa: E402
+from minisgd.train import Config, train  # noqa: E402
+
+TASKS = ("headline", "classification")
+K_TOP = 5
+HUTCHINSON_PROBES = 200
+
+
+def parse_args(argv=None):
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
+                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--out", default=os.path.join("results", "sgd_noise_shape"))
+    p.add_argument("--quick", action="store_true", help="2000 steps, 3 record points")
+    p.add_argument("--steps", type=int, help="SGD steps per run; default 20000")
+    p.add_argument("--headline-b", type=number_list(int, positive=True), default="1,32,128,512")
+    p.add_argument("--class-b", type=number_list(int, positive=True), default="1,8,32,128")
+    p.add_argument("--class-n", type=int, default=5000, help="classification training set")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--workers", type=int, default=os.cpu_count() or 1)
+    args = p.parse_args(argv)
+    args.steps = args.steps or (2000 if args.quick else 20000)
+    if args.steps < 10:
+        p.error(f"--steps must be at least 10, got {args.steps}")
+    return args
+
+
+def record_steps(steps, quick):
+    """0, then log-spaced points up to steps."""
+    fracs = (0.1, 1.0) if quick else (0.001, 0.01, 0.1, 1.0)
+    return sorted({0, *(max(1, int(round(f * steps))) for f in fracs)})
+
+
+def make_config(task, b, args):
+    if task == "headline":
+        return Config(batch_size=b, steps=args.steps, seed=args.seed)
+    return Config(task="classification", loss="mse", activation="relu", bias=True,
+                  n=args.class_n, batch_size=b, steps=args.steps, seed=args.seed)
+
+
+def coordinate_alphas(noise):
+    """Per-coordinate estimates on the first K1 * (P // K1) batches, K1 = isqrt(P), of the
+    coordinates whose noise is not identically zero (dead ReLU units' weights have none)."""
+    K1 = math.isqrt(noise.shape[0])
+    live = np.abs(noise).max(axis=0) > 0
+    return ti.per_coordinate_alpha(noise[:K1 * (noise.shape[0] // K1), live], block=K1)
+
+
+def tail_indices(G, sizes, seed):
+    """{b_m: [pooled, per-coord median, q10, q90, P, pooled Gaussian null, null per-coord
+    q10, q90]} of the mini-batch noise of G. The nulls: Gaussian noise of the same shape
+    (P, D) and the same per-coordinate std -- what the estimators return when the noise is
+    Gaussian but the coordinates' scales differ as measured (the pooled estimate's broken
+    assumption) and P is as small as here (per-coordinate sampling spread)."""
+    out = {}
+    for b in sizes:
+        if G.shape[0] // b < 4:
+            continue
+        rng = np.random.default_rng([seed, b])
+        noise = ns.minibatch_noise(G, b, rng)                           # (P, D)
+        per = coordinate_alphas(noise)
+        per = per[np.isfinite(per)]
+        null = rng.standard_normal(noise.shape) * noise.std(axis=0)    # (P, D) Gaussian
+        null_per = coordinate_alphas(null)
+        null_per = null_per[np.isfinite(null_per)]
+        out[b] = [ti.pooled_alpha(noise), *np.quantile(per, [0.5, 0.1, 0.9]).tolist(),
+                  noise.shape[0], ti.pooled_alpha(null),
+                  *np.quantile(null_per, [0.1, 0.9]).tolist(),
+                  int(np.sum(np.abs(noise).max(axis=0) == 0))]          # dead coordinates
+    return out
+
+
+def diagnose(net, X, Y, sizes, seed):
+    """Every number of one record point (module docstring) and the whole spectrum."""
+    H = cv.full_hessian(net, X, Y)
+    lam, U = cv.spectrum(H)
+    G = ns.per_sample_gradients(net, X, Y)                            # (N, D)
+    S = ns.noise_covariance(G)
+    zhu = ns.zhu_indicator(H, S)
+    al = ns.alignment(H, S, k=K_TOP)
+    s_eig = np.linalg.eigvalsh(S)[::-1]
+    row = {**cv.spectrum_summary(lam), "tr_sigma": float(s_eig.sum()),
+           "sigma_top_share": float(s_eig[0] / s_eig.sum()),
+           "zhu_ratio": zhu["ratio"], "subspace_top5": al["subspace"],
+           "overlap_1": float(al["overlaps"][0]), "sigma_in_top5": al["sigma_in_top_k"],
+           "random_baseline": al["random_baseline"], "D": int(H.shape[0])}
+    return row, lam, tail_indices(G, sizes, seed)
+
+
+def targets(task, net, data):
+    """Y (N, n_out) the mse reads: y for the headline task, one-hot labels (label_scale 1)
+    for classification (tasks.make_problem builds the same)."""
+    if task == "headline":
+        return data.y.reshape(-1, 1)
+    return np.eye(net.sizes[-1])[data.y]
+
+
+def run_arm(task, b, args):
+    """Train one arm, diagnosing at the record points; returns a JSON-ready dict."""
+    config = make_config(task, b, args)
+    sizes = args.headline_b if task == "headline" else args.class_b
+    at = record_steps(args.steps, args.quick)
+    points, hutch = [], {}
+
+    def extra(net, data):
+        Y = targets(task, net, data)
+        t0 = time.perf_counter()
+        row, lam, tails = diagnose(net, data.X, Y, sizes, args.seed)
+        if len(points) == len(at) - 1:                 # the final point: Hutchinson too
+            hutch["estimate"], hutch["stderr"] = cv.hutchinson_trace(
+                net, data.X, Y, probes=HUTCHINSON_PROBES, seed=args.seed)
+        points.append({**row, "spectrum": lam.tolist(),
+                       "tails": {str(k): v for k, v in tails.items()},
+                       "diag_time": time.perf_counter() - t0})
+        return {"zhu_ratio": row["zhu_ratio"]}
+
+    res = train(config, extra_metrics=extra, record_at=at)
+    for p, t, loss in zip(points, res.history["step"], res.history["train_loss"]):
+        p["step"], p["train_loss"] = int(t), loss
+    print(f"  {task:14s} b={b:<4d} done ({res.final['wall_time']:.0f} s, "
+          f"diagnostics {sum(p['diag_time'] for p in points):.0f} s)", file=sys.stderr, flush=True)
+    return {"task": task, "b": b, "points": points, "final": res.final,
+            "hutchinson_final": hutch}
+
+
+def arms(args):
+    return [("headline", b) for b in args.headline_b] + \
+           [("classification", b) for b in args.class_b]
+
+
+def run_all(args):
+    """Every arm, in args.workers processes (one BLAS thread each); results in arm order."""
+    todo = sorted(arms(args), key=lambda a: a[0] != "classification")   # slow ones first
+    if args.workers <= 1:
+        done = {a: run_arm(*a, args) for a in todo}
+    else:
+        with ProcessPoolExecutor(max_workers=min(args.workers, len(todo))) as pool:
+            futures = {a: pool.submit(run_arm, *a, args) for a in todo}
+            done = {a: f.result() for a, f in futures.items()}
+    return [done[a] for a in arms(args)]
+
+
+def table_rows(results):
+    rows = []
+    for r in results:
+        for p in r["points"]:
+            own = p["tails"].get(str(r["b"]))
+            rows.append([r["task"], r["b"], p["step"], p["train_loss"], p["lambda_max"],
+                         p["trace"], p["negative_mass"], p["zhu_ratio"], p["subspace_top5"],
+                         p["sigma_in_top5"], p["random_baseline"],
+                         None if own is None else own[4],
+                         None if own is None else own[0],
+                         None if own is None else own[5],
+                         None if own is None else f"{own[1]:.3g} [{own[2]:.2g}, {own[3]:.2g}]",
+                         None if own is None else f"[{own[6]:.2g}, {own[7]:.2g}]",
+                         None if own is None else own[8]])
+    return rows
+
+
+HEAD = ["task", "b", "step", "train loss", "lambda_max", "Tr H", "neg. mass", "Zhu ratio",
+        "top-5 subspace", "Sigma share in H top-5", "random k/D", "P batches",
+        "alpha pooled (b_m = b)",
+        "pooled, Gaussian null", "alpha per-coord median [q10, q90]",
+        "per-coord Gaussian null [q10, q90]", "zero-noise coords"]
+
+
+def figure(results, path):
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    fig, axes = plt.subplots(2, 4, figsize=(20, 9), squeeze=False)
+    for row, task in enumerate(TASKS):
+        runs = [r for r in results if r["task"] == task]
+        if not runs:
+            continue
+        colors = plt.cm.viridis(np.linspace(0, 0.9, len(runs)))
+        ref = min(runs, key=lambda r: abs(r["b"] - 32))
+        ax = axes[row, 0]
+        steps_colors = plt.cm.plasma(np.linspace(0, 0.85, len(ref["points"])))
+        for p, c in zip(ref["points"], steps_colors):
+            lam = np.array(p["spectrum"])
+            ax.plot(np.arange(1, lam.size + 1), lam, color=c, label=f"step {p['step']}")
+        ax.set_xscale("log")
+        ax.set_yscale("symlog", linthresh=1e-3)
+        ax.set_xlabel("eigenvalue index")
+        ax.set_ylabel("eigenvalue of H (symlog)")
+        ax.set_title(f"{task}: whole Hessian spectrum, SGD b={ref['b']} (D={p['D']})")
+        ax.legend(fontsize=8)
+        for r, c in zip(runs, colors):
+            st = [p["step"] for p in r["points"]]
+            axes[row, 1].plot(st, [p["zhu_ratio"] for p in r["points"]], "o-", color=c,
+                              label=f"b={r['b']}")
+            axes[row, 2].plot(st, [p["subspace_top5"] for p in r["points"]], "o-", color=c,
+                              label=f"b={r['b']}")
+            axes[row, 2].plot(st, [p["sigma_in_top5"] for p in r["points"]], "s--", color=c)
+            own = [p["tails"].get(str(r["b"])) for p in r["points"]]
+            axes[row, 3].plot(st, [o[0] if o else np.nan for o in own], "o-", color=c,
+                              label=f"b={r['b']}")
+            axes[row, 3].plot(st, [o[1] if o else np.nan for o in own], "s--", color=c)
+            axes[row, 3].plot(st, [o[5] if o else np.nan for o in own], ":", color=c, lw=1)
+        base = runs[0]["points"][0]["random_baseline"]
+        axes[row, 1].axhline(1.0, color="k", lw=0.8, ls=":", label="isotropic (1)")
+        axes[row, 1].set_yscale("log")
+        axes[row, 1].set_title(f"{task}: Tr(H Sigma) / (Tr H Tr Sigma / D)")
+        axes[row, 2].axhline(base, color="k", lw=0.8, ls=":", label=f"random k/D={base:.3f}")
+        axes[row, 2].set_title(f"{task}: top-{K_TOP} of Sigma vs H\n(solid: subspace overlap, "
+                              "dashed: Sigma's share along H's top 5)", fontsize=10)
+        axes[row, 2].set_ylim(0, 1.05)
+        axes[row, 3].axhline(2.0, color="k", lw=0.8, ls=":", label="Gaussian (2)")
+        axes[row, 3].set_title(f"{task}: tail index of b-noise (b_m = b)\n(solid: pooled, "
+                              "dashed: per-coord median, dotted: Gaussian null)",
+                              fontsize=10)
+        for ax in axes[row, 1:]:
+            ax.set_xscale("symlog", linthresh=10)
+            ax.set_xlim(0, 2 * max(p["step"] for p in ref["points"]))
+            ax.set_xlabel("step (symlog)")
+            ax.legend(fontsize=7, ncol=2)
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+
+
+def tail_figure(results, path):
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    fig, axes = plt.subplots(1, 2, figsize=(13, 4.8), squeeze=False)
+    for ax, task in zip(axes[0], TASKS):
+        runs = [r for r in results if r["task"] == task]
+        colors = plt.cm.viridis(np.linspace(0, 0.9, max(len(runs), 1)))
+        for r, c in zip(runs, colors):
+            p = r["points"][-1]
+            bm = sorted(int(k) for k in p["tails"])
+            t = np.array([p["tails"][str(k)] for k in bm])
+            ax.plot(bm, t[:, 0], "o-", color=c, label=f"trained b={r['b']}: pooled")
+            ax.plot(bm, t[:, 1], "s--", color=c, label=f"trained b={r['b']}: per-coord median")
+            ax.plot(bm, t[:, 5], ":", color=c, lw=1,
+                    label=f"trained b={r['b']}: pooled Gaussian null")
+        p0 = runs[0]["points"][0]
+        bm = sorted(int(k) for k in p0["tails"])
+        t0 = np.array([p0["tails"][str(k)] for k in bm])
+        ax.plot(bm, t0[:, 0], "k^-", label="init: pooled")
+        ax.fill_between(bm, t0[:, 6], t0[:, 7], color="0.8", alpha=0.5,
+                        label="init: per-coord Gaussian null q10-q90")
+        ax.plot(bm, t0[:, 1], "kv--", label="init: per-coord median")
+        ax.axhline(2.0, color="k", lw=0.8, ls=":")
+        ax.set_xscale("log", base=2)
+        ax.set_ylim(0, 4)
+        ax.set_xlabel("measurement batch size b_m")
+        ax.set_ylabel("alpha estimate (dotted: pooled Gaussian null)")
+        ax.set_title(f"{task}: tail index at the end of training vs b_m")
+        ax.legend(fontsize=7, ncol=2)
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+
+
+def main(argv=None):
+    args = parse_args(argv)
+    os.makedirs(args.out, exist_ok=True)
+    start = time.perf_counter()
+    try:
+        for task, b in arms(args):
+            make_config(task, b, args).validate()
+    except (ValueError, TypeError) as err:
+        sys.exit(f"sgd_noise_shape.py: error: {err}")
+    results = run_all(args)
+    figure(results, os.path.join(args.out, "noise_shape.png"))
+    tail_figure(results, os.path.join(args.out, "tail_vs_batch.png"))
+    rows = table_rows(results)
+    hutch = [[r["task"], r["b"], r["points"][-1]["trace"], r["hutchinson_final"]["estimate"],
+              r["hutchinson_final"]["stderr"]] for r in results]
+    table = markdown_table(HEAD, rows) + "\n\nTr H at the end, exact vs Hutchinson " \
+        f"({HUTCHINSON_PROBES} probes):\n\n" + markdown_table(["task", "b", "exact", "Hutchinson", "stderr"], hutch)
+    write_report(args.out, {"args": vars(args), "table": rows, "runs": results}, table, start,
+                 f" with {args.workers} worker(s)")
+    return results
+
+
+if __name__ == "__main__":
+    main()
