@@ -1,18 +1,10 @@
 """The headline experiment script end to end, at a tiny scale."""
-import importlib.util
 import json
-import os
 
 import pytest
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+from experiment_scripts import load_script
 
-
-def load_script(name):
-    spec = importlib.util.spec_from_file_location(name, os.path.join(ROOT, "experiments", f"{name}.py"))
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
 
 
 def test_support_experiment_writes_figures_and_table(tmp_path, capsys):

@@ -1,26 +1,12 @@
 """The four mechanism experiment scripts end to end, at a tiny scale: each writes its PNG
 figure(s) and summary.json, prints its markdown table, and rejects bad options with exit
 status 2."""
-import importlib.util
 import json
-import os
 
 import pytest
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+from experiment_scripts import assert_png, load_script
 
-
-def load_script(name):
-    spec = importlib.util.spec_from_file_location(f"exp_{name}",
-                                                  os.path.join(ROOT, "experiments", f"{name}.py"))
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-def assert_png(path):
-    with open(path, "rb") as fh:
-        assert fh.read(8) == b"\x89PNG\r\n\x1a\n"
 
 
 def test_modified_loss_script(tmp_path, capsys):

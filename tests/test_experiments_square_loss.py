@@ -1,27 +1,13 @@
 """The square-loss experiment scripts (low_rank, sgd_noise, neural_collapse) end to end at
 a tiny scale: each writes its PNG and summary.json, prints its table, flags constant
 predictors, and rejects bad options with exit status 2."""
-import importlib.util
 import json
-import os
 
 import pytest
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+from experiment_scripts import assert_png, load_script
+
 TINY = ["--depth", "2", "--width", "8", "--n", "60", "--workers", "1", "--seeds", "1"]
-
-
-def load_script(name):
-    spec = importlib.util.spec_from_file_location(f"exp_{name}",
-                                                  os.path.join(ROOT, "experiments", f"{name}.py"))
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-def assert_png(path):
-    with open(path, "rb") as fh:
-        assert fh.read(8) == b"\x89PNG\r\n\x1a\n"
 
 
 def test_low_rank_script(tmp_path, capsys):
