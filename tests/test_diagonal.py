@@ -12,6 +12,7 @@ from minisgd.losses import mse
 from minisgd.models.diagonal import DiagonalNet
 from minisgd.models.mlp import Grads
 from minisgd.optimizers import SGD, GroupL1Prox, L1Prox
+from net_checks import rel_err
 
 PARAMS = ["uv", "u2v2"]
 
@@ -19,13 +20,6 @@ PARAMS = ["uv", "u2v2"]
 # ---------------------------------------------------------------------------------------
 # helpers
 # ---------------------------------------------------------------------------------------
-def rel_err(approx, exact):
-    """max|approx - exact| / max(max|exact|, 1e-12)."""
-    approx, exact = np.asarray(approx, dtype=float), np.asarray(exact, dtype=float)
-    assert approx.shape == exact.shape, (approx.shape, exact.shape)
-    return float(np.max(np.abs(approx - exact)) / max(np.max(np.abs(exact)), 1e-12))
-
-
 def beta_of(u, v, parametrization):
     """beta written out independently of the module."""
     return u * v if parametrization == "uv" else u ** 2 - v ** 2

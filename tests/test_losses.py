@@ -4,12 +4,7 @@ import numpy as np
 import pytest
 
 from minisgd.losses import LOSSES, check_targets, cross_entropy, loss_value_and_grad, mse
-
-
-def rel_err(approx, exact):
-    approx, exact = np.asarray(approx, dtype=float), np.asarray(exact, dtype=float)
-    assert approx.shape == exact.shape, (approx.shape, exact.shape)
-    return float(np.max(np.abs(approx - exact)) / max(np.max(np.abs(exact)), 1e-12))
+from net_checks import rel_err
 
 
 def fd_wrt_outputs(fn, f, eps=1e-6):

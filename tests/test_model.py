@@ -12,6 +12,7 @@ import numpy as np
 import pytest
 
 from minisgd.models import MLP, Grads
+from net_checks import random_targets, rel_err
 
 ACTIVATIONS = ["linear", "relu", "tanh"]
 # (loss, number of outputs): mse with y of shape (B,) for one output and (B, K) for K
@@ -25,13 +26,6 @@ KINK_MARGIN = 1e-4
 # ---------------------------------------------------------------------------------------
 # helpers
 # ---------------------------------------------------------------------------------------
-def rel_err(approx, exact):
-    """max|approx - exact| / max(max|exact|, 1e-12), one number per array."""
-    approx, exact = np.asarray(approx, dtype=float), np.asarray(exact, dtype=float)
-    assert approx.shape == exact.shape, (approx.shape, exact.shape)
-    return float(np.max(np.abs(approx - exact)) / max(np.max(np.abs(exact)), 1e-12))
-
-
 def reference_forward(weights, biases, activation, X):
     """Forward pass written independently of minisgd. Returns (output, hidden
     pre-activations z_1 .. z_{L-1})."""
@@ -74,12 +68,7 @@ def _make_problem(sizes, activation, bias, loss, seed, batch):
             b[:] = rng.normal(0.0, 0.5, size=b.shape)
     X = rng.normal(size=(batch, sizes[0]))
     K = sizes[-1]
-    if loss == "cross_entropy":
-        y = rng.integers(0, K, size=batch)
-    elif K == 1:
-        y = rng.normal(size=batch)                       # (B,) for a single output
-    else:
-        y = rng.normal(size=(batch, K))
+    y = random_targets(rng, loss, K, batch)
     return net, X, y
 
 

@@ -11,17 +11,12 @@ nn = torch.nn
 
 from minisgd.models import MLP  # noqa: E402
 from minisgd.torch_io import from_state_dict, from_torch, to_torch  # noqa: E402
+from net_checks import random_targets, rel_err, torch_targets  # noqa: E402
 
 F64 = torch.float64
 ACTIVATIONS = ["linear", "relu", "tanh"]
 LOSS_CONFIGS = [("mse", 1), ("mse", 2), ("cross_entropy", 3)]
 TOL = 1e-10
-
-
-def rel_err(approx, exact):
-    approx, exact = np.asarray(approx, dtype=float), np.asarray(exact, dtype=float)
-    assert approx.shape == exact.shape, (approx.shape, exact.shape)
-    return float(np.max(np.abs(approx - exact)) / max(np.max(np.abs(exact)), 1e-12))
 
 
 def make_problem(sizes, activation, bias, loss, seed=0, batch=7):
@@ -30,20 +25,8 @@ def make_problem(sizes, activation, bias, loss, seed=0, batch=7):
               seed=seed)
     X = rng.normal(size=(batch, sizes[0]))
     K = sizes[-1]
-    if loss == "cross_entropy":
-        y = rng.integers(0, K, size=batch)
-    elif K == 1:
-        y = rng.normal(size=batch)
-    else:
-        y = rng.normal(size=(batch, K))
+    y = random_targets(rng, loss, K, batch)
     return net, X, y
-
-
-def torch_targets(loss, y):
-    if loss == "cross_entropy":
-        return torch.from_numpy(y).to(torch.int64)
-    t = torch.from_numpy(y)
-    return t[:, None] if t.ndim == 1 else t       # (B,) -> (B, 1) so nothing broadcasts
 
 
 def torch_loss_fn(loss):

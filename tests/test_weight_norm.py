@@ -14,6 +14,7 @@ import pytest
 from minisgd.losses import mse
 from minisgd.models import MLP, Grads
 from minisgd.models.weight_norm import weight_norms
+from net_checks import random_targets, rel_err
 
 KINDS = ["layer", "unit"]
 ACTIVATIONS = ["linear", "relu", "tanh"]
@@ -26,13 +27,6 @@ KINK_MARGIN = 1e-4
 # ---------------------------------------------------------------------------------------
 # helpers
 # ---------------------------------------------------------------------------------------
-def rel_err(approx, exact):
-    """max|approx - exact| / max(max|exact|, 1e-12), one number per array."""
-    approx, exact = np.asarray(approx, dtype=float), np.asarray(exact, dtype=float)
-    assert approx.shape == exact.shape, (approx.shape, exact.shape)
-    return float(np.max(np.abs(approx - exact)) / max(np.max(np.abs(exact)), 1e-12))
-
-
 def reference_weight(V, g, kind):
     """W = g V / ||V||_F, or column o: g_o V[:, o] / ||V[:, o]||, written from the definition."""
     if kind == "layer":
@@ -70,12 +64,7 @@ def make_problem(sizes, activation, bias, loss, kind, seed=0, batch=6):
                 b[:] = rng.normal(0.0, 0.5, size=b.shape)
         X = rng.normal(size=(batch, sizes[0]))
         K = sizes[-1]
-        if loss == "cross_entropy":
-            y = rng.integers(0, K, size=batch)
-        elif K == 1:
-            y = rng.normal(size=batch)
-        else:
-            y = rng.normal(size=(batch, K))
+        y = random_targets(rng, loss, K, batch)
         margin = min(float(np.min(np.abs(z))) for z in hidden_preactivations(net, X))
         if activation != "relu" or margin > KINK_MARGIN:
             return net, X, y
