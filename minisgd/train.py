@@ -22,12 +22,11 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from . import __version__
-from .batch_gradient import BatchGradient, default_threads, piece_slices
+from .batch_gradient import BatchGradient, default_threads
 from .batches import data_batches
 from .checks import check_int
 from .config import Config, config_dict, config_from_dict, moments_apply  # noqa: F401
 from .data import Data, make_data  # noqa: F401  (make_data re-exported)
-from .losses import mse
 from .given import check_config, reconcile
 from .metrics import start_streams
 from .models import MLP
@@ -107,16 +106,6 @@ def spawn_rngs(seed, data_seed=None):
     if data_seed is not None:
         rngs[0] = spawn_rngs(data_seed)[0]
     return rngs
-
-
-def dataset_loss(net, X, Y):
-    """mse of net on a whole data set, forward in the pieces of batch_gradient.piece_slices
-    (same value up to rounding; the pieces stay in cache, and no (N, width) activations
-    are kept). tasks.evaluate is the same for any loss, with accuracy."""
-    loss = 0.0
-    for rows in piece_slices(X.shape[0]):
-        loss += mse(net.forward_cache(X[rows])[-1], Y[rows], count=Y.size)[0]
-    return loss
 
 
 class History:
@@ -284,15 +273,9 @@ def draw_problem(config, rng, data=None):
 
 
 def check_initial_net(config, net):
-    """A given initial net must have the config's inputs, outputs and kind."""
-    kind = "diagonal" if hasattr(net, "effective_predictor") else "mlp"
-    if kind != config.model:
-        raise ValueError(f"the initial net is a {kind} net: model must be {kind!r}, got "
-                         f"{config.model!r}")
-    if kind == "mlp" and getattr(net, "weight_norm", "none") != config.weight_norm:
-        raise ValueError(f"the initial net has weight_norm={net.weight_norm!r}: weight_norm "
-                         f"must be the same, got {config.weight_norm!r}")
-    if net.sizes[0] != config.d or net.sizes[-1] != config.n_out:
+    """A given initial net must have the config's outputs (its kind, inputs and shape were
+    brought into the config by given.reconcile)."""
+    if net.sizes[-1] != config.n_out:
         raise ValueError(f"the initial net must map d={config.d} inputs to {config.n_out} "
                          f"output(s), got sizes {net.sizes}")
 
