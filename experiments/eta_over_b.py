@@ -35,7 +35,7 @@ import time  # noqa: E402
 
 import numpy as np  # noqa: E402
 
-from minisgd.tables import markdown_table, number_list, write_report  # noqa: E402
+from minisgd.report.tables import markdown_table, number_list, write_report  # noqa: E402
 from minisgd.train import Config, train  # noqa: E402
 
 

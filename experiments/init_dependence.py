@@ -32,7 +32,7 @@ import time  # noqa: E402
 
 import numpy as np  # noqa: E402
 
-from minisgd.tables import markdown_table, number_list, write_report  # noqa: E402
+from minisgd.report.tables import markdown_table, number_list, write_report  # noqa: E402
 from minisgd.metrics import gram  # noqa: E402
 from minisgd.ensemble import train_ensemble  # noqa: E402
 from minisgd.train import Config, build_net, spawn_rngs  # noqa: E402

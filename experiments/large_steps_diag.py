@@ -59,7 +59,7 @@ from minisgd.data import Data  # noqa: E402
 from minisgd.ensemble import train_ensemble  # noqa: E402
 from minisgd.metrics.sparse_predictor import L0_THRESHOLDS, l0_column  # noqa: E402
 from minisgd.metrics.sparsity import l0  # noqa: E402
-from minisgd.tables import markdown_table, write_report  # noqa: E402
+from minisgd.report.tables import markdown_table, write_report  # noqa: E402
 from minisgd.train import Config, train  # noqa: E402
 
 R = 20

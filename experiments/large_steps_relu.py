@@ -62,9 +62,9 @@ import minisgd.metrics.feature_sparsity  # noqa: E402,F401  (registers the metri
 import minisgd.metrics.sharpness  # noqa: E402,F401
 import minisgd.metrics.stabilization  # noqa: E402,F401
 from minisgd.data import Data  # noqa: E402
-from minisgd.hessian import top_hessian_eigenvalues  # noqa: E402
+from minisgd.analysis.lanczos import top_hessian_eigenvalues  # noqa: E402
 from minisgd.models import MLP  # noqa: E402
-from minisgd.tables import markdown_table, write_report  # noqa: E402
+from minisgd.report.tables import markdown_table, write_report  # noqa: E402
 from minisgd.train import Config, train  # noqa: E402
 
 SETUPS = {

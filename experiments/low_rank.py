@@ -55,7 +55,7 @@ import numpy as np  # noqa: E402
 
 from minisgd.metrics.collapse import CONSTANT_SPREAD, output_spread  # noqa: E402
 from minisgd.metrics.rank import check_tolerances, rank, stable_rank  # noqa: E402
-from minisgd.tables import markdown_table, number_list, write_report  # noqa: E402
+from minisgd.report.tables import markdown_table, number_list, write_report  # noqa: E402
 from minisgd.train import Config, build_net, prepare, spawn_rngs, train  # noqa: E402
 
 

@@ -15,7 +15,7 @@ and with k sub-steps of eta / k per step (--substeps "1,4"), plus GD on C itself
 sub-steps (~ the gradient flow of C, no implicit regularization). Step eta is "GD on C_SGD"
 taken literally; sub-steps approach the gradient flow of C_SGD that the theory is about (GD
 with step eta adds its own discretization terms). Gamma and its share on the irrelevant weights
-are recorded along every run (minisgd.diagnostics). Outputs in --out: modified_loss.png
+are recorded along every run (minisgd.analysis.gradient_noise). Outputs in --out: modified_loss.png
 (irrelevant norm, Gamma on the irrelevant weights, training loss against the step),
 summary.json, and a markdown table on stdout.
 
@@ -37,9 +37,9 @@ from dataclasses import replace  # noqa: E402
 
 import numpy as np  # noqa: E402
 
-from minisgd.diagnostics import gradient_noise_metrics  # noqa: E402
-from minisgd.tables import fmt, markdown_table, number_list, write_report  # noqa: E402
-from minisgd.modified_loss import train_modified  # noqa: E402
+from minisgd.analysis.gradient_noise import gradient_noise_metrics  # noqa: E402
+from minisgd.report.tables import fmt, markdown_table, number_list, write_report  # noqa: E402
+from minisgd.analysis.modified_loss import train_modified  # noqa: E402
 from minisgd.train import Config, build_net, make_data, spawn_rngs, train  # noqa: E402
 
 

@@ -33,7 +33,7 @@ from concurrent.futures import ProcessPoolExecutor  # noqa: E402
 import numpy as np  # noqa: E402
 
 from minisgd.metrics.collapse import COLUMNS, CONSTANT_SPREAD  # noqa: E402
-from minisgd.tables import markdown_table, write_report  # noqa: E402
+from minisgd.report.tables import markdown_table, write_report  # noqa: E402
 from minisgd.train import Config, train  # noqa: E402
 
 NC_COLUMNS = [c for c in COLUMNS if c != "output_spread"]

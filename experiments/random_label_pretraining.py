@@ -83,7 +83,7 @@ import numpy as np  # noqa: E402
 
 from minisgd.data import Data, make_classification  # noqa: E402
 from minisgd.models import MLP  # noqa: E402
-from minisgd.tables import markdown_table, write_report  # noqa: E402
+from minisgd.report.tables import markdown_table, write_report  # noqa: E402
 from minisgd.train import Config, train  # noqa: E402
 
 DECAY_AT, DECAY = (150 / 350, 250 / 350), 0.1      # adversarial_init_main.py's schedule

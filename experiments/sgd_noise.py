@@ -38,9 +38,9 @@ from concurrent.futures import ProcessPoolExecutor  # noqa: E402
 
 import numpy as np  # noqa: E402
 
-from minisgd.metrics import noise as _noise  # noqa: E402,F401  (registers the "noise" set)
+from minisgd.metrics import update_size as _noise  # noqa: E402,F401  (registers the "noise" set)
 from minisgd.metrics.collapse import CONSTANT_SPREAD, output_spread  # noqa: E402
-from minisgd.tables import markdown_table, number_list, write_report  # noqa: E402
+from minisgd.report.tables import markdown_table, number_list, write_report  # noqa: E402
 from minisgd.train import Config, prepare, train  # noqa: E402
 
 

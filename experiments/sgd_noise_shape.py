@@ -41,10 +41,10 @@ from concurrent.futures import ProcessPoolExecutor  # noqa: E402
 
 import numpy as np  # noqa: E402
 
-from minisgd import curvature as cv  # noqa: E402
-from minisgd import noise_shape as ns  # noqa: E402
-from minisgd import tail_index as ti  # noqa: E402
-from minisgd.tables import markdown_table, number_list, write_report  # noqa: E402
+from minisgd.analysis import hessian as cv  # noqa: E402
+from minisgd.analysis import noise_shape as ns  # noqa: E402
+from minisgd.analysis import tail_index as ti  # noqa: E402
+from minisgd.report.tables import markdown_table, number_list, write_report  # noqa: E402
 from minisgd.train import Config, train  # noqa: E402
 
 TASKS = ("headline", "classification")

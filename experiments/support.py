@@ -29,9 +29,9 @@ import numpy as np
 
 
 from minisgd.sweep.executors import make_engine
-from minisgd.tables import fmt, markdown_table, number_list, write_report
+from minisgd.report.tables import fmt, markdown_table, number_list, write_report
 from minisgd.ensemble import train_ensemble
-from minisgd.plots import first_layer_heatmaps, irrelevant_norm_bands, irrelevant_norm_curves
+from minisgd.report.figures import first_layer_heatmaps, irrelevant_norm_bands, irrelevant_norm_curves
 from minisgd.train import Config, train
 
 

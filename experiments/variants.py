@@ -25,7 +25,7 @@ import time  # noqa: E402
 
 import numpy as np  # noqa: E402
 
-from minisgd.tables import fmt, markdown_table, write_report  # noqa: E402
+from minisgd.report.tables import fmt, markdown_table, write_report  # noqa: E402
 from minisgd.train import Config, train  # noqa: E402
 
 VARIANTS = {

@@ -157,7 +157,7 @@ def flagged(message):
 
 
 def run_train(args, parser):
-    from .files import (check_output_path, load_batches, load_data, load_init, save_weights,
+    from .io.files import (check_output_path, load_batches, load_data, load_init, save_weights,
                         write_json_atomic)
     from .train import train
     config = config_from_args(args)
@@ -222,7 +222,7 @@ def add_bench_parser(sub):
 
 def run_bench_command(args, parser):
     from .bench.driver import markdown, run_bench
-    from .files import write_json_atomic
+    from .io.files import write_json_atomic
     if args.threads < 1 or args.repeats < 1:
         parser.error(f"--threads and --repeats must be >= 1, got {args.threads}, {args.repeats}")
     report = run_bench(args.threads, args.repeats, args.quick,

@@ -18,10 +18,10 @@ import time
 import numpy as np
 
 from .checks import describe
-from .given import check_config
+from .resolve import check_config
 from .metrics import METRIC_SETS
 from .optimizers import LRSchedule
-from .batch_gradient import default_threads
+from .engines import default_threads
 from .tasks import history_row
 from .train import (attach_moments, build_net, build_optimizer, config_dict, draw_problem,
                     finish, gradient_engine, gradient_path, log_spaced_steps, spawn_rngs)

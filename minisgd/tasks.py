@@ -18,7 +18,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .batch_gradient import piece_slices
+from .engines import piece_slices
 from .checks import check_int_array
 from .data import Data, make_data
 from .losses import LOSSES, one_hot, terms

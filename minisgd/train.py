@@ -22,12 +22,12 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from . import __version__
-from .batch_gradient import BatchGradient, default_threads
+from .engines import BatchGradient, default_threads
 from .batches import data_batches
 from .checks import check_int
 from .config import Config, config_dict, config_from_dict, moments_apply  # noqa: F401
 from .data import Data, make_data  # noqa: F401  (make_data re-exported)
-from .given import check_config, reconcile
+from .resolve import check_config, reconcile
 from .metrics import start_streams
 from .models import MLP
 from .moments import MomentGradient, moments_with_optimum

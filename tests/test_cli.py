@@ -283,7 +283,7 @@ def test_missing_pt_init_exits_2(files, capsys):
 
 def test_torch_state_dict_init_equals_npz_init(files):
     torch = pytest.importorskip("torch")
-    from minisgd.torch_io import to_torch
+    from minisgd.io.torch_bridge import to_torch
     _, net, _, paths, tmp_path = files
     pt = tmp_path / "init.pt"
     torch.save(to_torch(net).state_dict(), pt)

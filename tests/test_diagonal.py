@@ -7,7 +7,7 @@ PyTorch autograd + torch.optim.SGD. Bit-identity tests compare with np.array_equ
 import numpy as np
 import pytest
 
-from minisgd.batch_gradient import BatchGradient
+from minisgd.engines import BatchGradient
 from minisgd.losses import mse
 from minisgd.models.diagonal import DiagonalNet
 from minisgd.models.mlp import Grads

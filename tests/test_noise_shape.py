@@ -4,8 +4,8 @@ and torch's per-sample gradients."""
 import numpy as np
 import pytest
 
-from minisgd import noise_shape as ns
-from minisgd.curvature import full_hessian
+from minisgd.analysis import noise_shape as ns
+from minisgd.analysis.hessian import full_hessian
 from minisgd.models.mlp import MLP
 
 

@@ -21,7 +21,7 @@ import pytest
 
 import minisgd
 import minisgd.sweep.runfiles as runfiles
-import minisgd.sweep.task as sweep_task
+import minisgd.sweep.jobs as sweep_task
 from minisgd.__main__ import main
 from minisgd.sweep.executors import ExecutorError, make_engine
 from minisgd.sweep.progress import Progress, format_duration

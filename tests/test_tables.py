@@ -4,7 +4,7 @@ import json
 
 import pytest
 
-from minisgd.tables import fmt, markdown_table, number_list, write_report
+from minisgd.report.tables import fmt, markdown_table, number_list, write_report
 
 
 def test_cells_and_table():

@@ -3,7 +3,7 @@ that break its assumptions, and its bad input."""
 import numpy as np
 import pytest
 
-from minisgd import tail_index as ti
+from minisgd.analysis import tail_index as ti
 
 
 def test_gaussian_gives_two():

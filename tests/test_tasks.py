@@ -3,8 +3,8 @@ every loss, random labels, metric sets, ensembles of the new models."""
 import numpy as np
 import pytest
 
-from minisgd import batch_gradient
-from minisgd.batch_gradient import BatchGradient
+from minisgd import engines as batch_gradient
+from minisgd.engines import BatchGradient
 from minisgd.config import Config
 from minisgd.ensemble import train_ensemble
 from minisgd.metrics import METRIC_SETS, metric_set
@@ -237,8 +237,8 @@ def test_a_given_initial_net_must_fit_the_task():
 
 
 def test_diagnostics_refuse_weight_normalized_nets():
-    from minisgd.diagnostics import gradient_noise
-    from minisgd.modified_loss import train_modified
+    from minisgd.analysis.gradient_noise import gradient_noise
+    from minisgd.analysis.modified_loss import train_modified
     net = MLP([4, 6, 1], weight_norm="layer")
     X = np.random.default_rng(0).standard_normal((8, 4))
     with pytest.raises(ValueError, match="weight_norm='layer'"):

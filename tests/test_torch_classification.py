@@ -18,7 +18,7 @@ torch = pytest.importorskip("torch")
 from minisgd.data import Data  # noqa: E402
 from minisgd.ensemble import train_ensemble  # noqa: E402
 from minisgd.models import MLP  # noqa: E402
-from minisgd.torch_io import from_torch, to_torch  # noqa: E402
+from minisgd.io.torch_bridge import from_torch, to_torch  # noqa: E402
 from minisgd.train import Config, log_spaced_steps, train  # noqa: E402
 
 D, C, N, N_TEST, STEPS = 8, 3, 240, 200, 500

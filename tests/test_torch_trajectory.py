@@ -8,7 +8,7 @@ import pytest
 
 from minisgd.data import make_data
 from minisgd.models import MLP
-from minisgd.torch_io import to_torch
+from minisgd.io.torch_bridge import to_torch
 from minisgd.train import Config, train
 
 torch = pytest.importorskip("torch")

@@ -13,7 +13,7 @@ weight_norm = torch.nn.utils.parametrizations.weight_norm
 
 from minisgd.models import MLP  # noqa: E402
 from minisgd.optimizers import SGD  # noqa: E402
-from minisgd.torch_io import from_state_dict, from_torch, to_torch  # noqa: E402
+from minisgd.io.torch_bridge import from_state_dict, from_torch, to_torch  # noqa: E402
 from net_checks import random_targets, rel_err, torch_targets  # noqa: E402
 
 F64 = torch.float64

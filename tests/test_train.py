@@ -455,7 +455,7 @@ def test_given_data_support_and_config_support_agree():
 # ---- chunked gradients and workspaces (the loop's fast path) -----------------------------
 
 def test_gd_above_chunk_size_is_full_batch_gradient_descent():
-    import minisgd.batch_gradient as train_module
+    import minisgd.engines as train_module
     data = make_data(8, d=6, support=(0, 1), n=1100, n_test=2100)    # 2200 rows > CHUNK_ROWS
     assert data.X.shape[0] > train_module.CHUNK_ROWS
     net = MLP([6, 5, 5, 1], seed=2)
@@ -473,7 +473,7 @@ def test_gd_above_chunk_size_is_full_batch_gradient_descent():
 @pytest.mark.parametrize("chunk", [7, 40, 1024])
 def test_chunk_size_does_not_change_results(monkeypatch, chunk):
     # pieces of at most `chunk` rows add up to the whole batch
-    import minisgd.batch_gradient as train_module
+    import minisgd.engines as train_module
     data = make_data(3, d=5, support=(0, 2), n=50, n_test=33)
     net = MLP([5, 4, 1], activation="tanh", bias=True, init="torch_default", seed=0)
     batches = np.random.default_rng(4).integers(0, 100, size=(25, 45))

@@ -316,7 +316,7 @@ def test_sgd_steps_with_and_without_workspace_agree(kind):
 
 @pytest.mark.parametrize("kind", KINDS)
 def test_batch_gradient_pieces_and_threads(kind, monkeypatch):
-    import minisgd.batch_gradient as batch_gradient
+    import minisgd.engines as batch_gradient
     net, X, Y = make_problem([4, 6, 5, 1], "relu", True, "mse", kind, batch=100)
     Y = Y.reshape(-1, 1)
     whole = batch_gradient.BatchGradient(net)(net, X, Y)[1].flat.copy()

@@ -87,7 +87,7 @@ def time_loop(config, steps, repeats):
     """Per-step time of train's loop body alone (batch, forward, backward, clip, update),
     without history recording: what the PyTorch loop below does."""
     from ..batches import data_batches
-    from ..batch_gradient import BatchGradient
+    from ..engines import BatchGradient
     from ..train import build_optimizer, prepare
     times = []
     for _ in range(repeats):
@@ -106,7 +106,7 @@ def time_loop(config, steps, repeats):
 
 def run_torch(spec):
     import torch
-    from ..torch_io import to_torch
+    from ..io.torch_bridge import to_torch
     torch.set_num_threads(spec["threads"])
     data, net, batches = problem(spec)
     X, y = torch.from_numpy(data.X), torch.from_numpy(data.y[:, None])

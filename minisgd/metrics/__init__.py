@@ -110,7 +110,7 @@ def compute_metric_sets(names, net, problem):
 
 from . import norms  # noqa: E402,F401  (these imports register the metric sets)
 from . import feature_sparsity, sharpness, sparse_predictor, stabilization  # noqa: E402,F401
-from . import collapse, noise, rank  # noqa: E402,F401
+from . import collapse, rank, update_size  # noqa: E402,F401
 
 __all__ = ["METRIC_SETS", "MetricSet", "metric_set", "streaming_metric_set", "start_streams",
            "check_metric_names",

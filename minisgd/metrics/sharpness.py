@@ -15,7 +15,7 @@ LANCZOS_STEPS = 20
 @metric_set("sharpness", tasks=("support", "sparse_regression", "classification"))
 def sharpness_set(net, problem):
     """Largest eigenvalue of the training-loss Hessian (Lanczos on hand-written HVPs)."""
-    from ..hessian import top_hessian_eigenvalues
+    from ..analysis.lanczos import top_hessian_eigenvalues
     if problem.loss != "mse":
         raise ValueError(f"the sharpness metric set needs loss='mse' (the HVPs are written "
                          f"for the square loss), got {problem.loss!r}")

@@ -126,7 +126,7 @@ def varying_keys(records):
 
 
 def draw_all(records, axes, name, metric, x):
-    from .. import plots
+    from ..report import figures as plots
     finished = [r for r in records if isinstance(r.get("history"), dict)]
     if not finished:
         raise ValueError("every run failed; nothing to plot")

@@ -10,7 +10,7 @@ import os
 
 from .executors import make_engine
 from .runfiles import write_run
-from .task import ensemble_free_fields, execute_task, failed_record
+from .jobs import ensemble_free_fields, execute_task, failed_record
 
 
 def estimated_cost(config):

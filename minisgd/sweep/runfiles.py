@@ -27,7 +27,7 @@ import socket
 import time
 
 from ..config import Config, config_dict
-from ..files import write_json_atomic
+from ..io.files import write_json_atomic
 
 RUN_KEYS = ("config", "history", "final", "status", "version", "wall_time")
 METRICS = ("irrelevant_norm", "relevant_norm", "precision", "recall", "detected_support",

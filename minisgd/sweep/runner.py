@@ -23,13 +23,13 @@ from dataclasses import dataclass, field
 
 from .. import __version__
 from .executors import ExecutorError
-from ..files import write_json_atomic
+from ..io.files import write_json_atomic
 from .progress import Progress
 from .runfiles import (SweepError, acquire_lock, read_run, release_lock, remove_temp_files,
                        run_hash, run_path, set_aside, write_or_explain, write_summary)
 from .config import SweepConfigError, read_sweep
 from .pool import run_all
-from .task import default_ensemble_fn, train_config
+from .jobs import default_ensemble_fn, train_config
 from ..train import config_dict
 
 # --- the runner -------------------------------------------------------------------

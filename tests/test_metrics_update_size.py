@@ -1,11 +1,11 @@
-"""The update-size measure (minisgd/metrics/noise.py): by hand, window means, and the
+"""The update-size measure (minisgd/metrics/update_size.py): by hand, window means, and the
 streaming `noise` set against the weights a run actually went through."""
 import numpy as np
 import pytest
 
 from minisgd.config import Config
 from minisgd.ensemble import train_ensemble
-from minisgd.metrics.noise import UpdateNoise, relative_change, window_means
+from minisgd.metrics.update_size import UpdateNoise, relative_change, window_means
 from minisgd.models import MLP
 from minisgd.train import build_net, spawn_rngs, train
 

@@ -8,7 +8,7 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
-from .metrics import gram  # noqa: E402
+from ..metrics import gram  # noqa: E402
 
 
 def irrelevant_norm_curves(runs, path, title=None):

@@ -35,11 +35,11 @@ import sys
 
 import numpy as np
 
-from .checks import check_float_array, check_int
-from .diagnostics import check_direction
-from .hessian import hessian_operator, n_params
-from .losses import check_targets
-from .models.mlp import Grads
+from ..checks import check_float_array, check_int
+from .hvp import check_direction
+from .lanczos import hessian_operator, n_params
+from ..losses import check_targets
+from ..models.mlp import Grads
 
 MAX_EXACT_PARAMS = 4096          # 8 * 4096^2 bytes = 134 MB for H, as much again for eigh
 

@@ -3,8 +3,8 @@ gradient, torch's double backward, Lanczos and the compressed rows; Hutchinson; 
 import numpy as np
 import pytest
 
-from minisgd import curvature as cv
-from minisgd.hessian import top_hessian_eigenvalues
+from minisgd.analysis import hessian as cv
+from minisgd.analysis.lanczos import top_hessian_eigenvalues
 from minisgd.models.mlp import MLP
 
 
@@ -48,7 +48,7 @@ def test_full_hessian_matches_finite_differences(activation, bias):
 
 def test_full_hessian_matches_torch_double_backward():
     torch = pytest.importorskip("torch")
-    from minisgd.torch_io import to_torch
+    from minisgd.io.torch_bridge import to_torch
     net, X, Y = tiny("tanh", True)
     model = to_torch(net)
     linears = [m for m in model if isinstance(m, torch.nn.Linear)]

@@ -9,9 +9,10 @@ PyTorch double-backward (importorskip). Nothing is copied from running the code 
 import numpy as np
 import pytest
 
-from minisgd.diagnostics import gradient_noise, gradient_noise_metrics, hvp
+from minisgd.analysis.gradient_noise import gradient_noise, gradient_noise_metrics
+from minisgd.analysis.hvp import hvp
 from minisgd.models import MLP, Grads
-from minisgd.modified_loss import (ModifiedLossGD, modified_loss_and_grad,
+from minisgd.analysis.modified_loss import (ModifiedLossGD, modified_loss_and_grad,
                                    train_modified)
 from minisgd.train import (HISTORY_COLUMNS, Config, build_net, log_spaced_steps, make_data,
                            spawn_rngs, train)
@@ -144,7 +145,7 @@ def test_modified_loss_gradient_matches_finite_differences(activation, bias, var
 @pytest.mark.parametrize("activation,bias", CASES)
 def test_modified_loss_in_pieces_equals_one_piece(activation, bias, monkeypatch):
     """Rows split into pieces of 3 (7 rows: 3 + 3 + 1) give the one-piece numbers."""
-    import minisgd.modified_loss as ml
+    import minisgd.analysis.modified_loss as ml
     net, X, y, _ = problem(activation, bias, B=7)
     whole = modified_loss_and_grad(net, X, y, 0.3, 2)
     monkeypatch.setattr(ml, "PIECE_ROWS", 3)

@@ -14,7 +14,7 @@ import importlib
 
 import numpy as np
 
-from .models import MLP
+from ..models import MLP
 
 
 def import_torch():

@@ -1,6 +1,6 @@
 """The top of the training-loss Hessian's spectrum, from Hessian-vector products only.
 
-The Hessian H of the data loss C (mse on a whole set) is never formed: diagnostics.hvp_cached
+The Hessian H of the data loss C (mse on a whole set) is never formed: hvp.hvp_cached
 gives H v by the R-operator (Pearlmutter), about the cost of two gradients, and two
 classical iterations turn products into eigenvalues:
 
@@ -20,10 +20,10 @@ Start vectors come from numpy Generator(seed). Not for: the products themselves
 """
 import numpy as np
 
-from .checks import check_choice, check_float, check_float_array, check_int
-from .diagnostics import check_direction, hvp_cached
-from .losses import check_targets, mse
-from .models.mlp import Grads, split_flat
+from ..checks import check_choice, check_float, check_float_array, check_int
+from .hvp import check_direction, hvp_cached
+from ..losses import check_targets, mse
+from ..models.mlp import Grads, split_flat
 
 METHODS = ("lanczos", "power")
 

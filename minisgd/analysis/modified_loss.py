@@ -15,7 +15,7 @@ Its gradient. Write H = hess C = (1/N) sum_i H_i, H_i = hess C_i (symmetric).
 GD with only the gradient-norm term (k = 0) is the modified loss of full-batch GD.
 
 Both Hessian terms come from one Hessian-vector-product pass written by hand
-(diagnostics.hvp_cached, Pearlmutter's R-operator) along the per-sample direction
+(hvp.hvp_cached, Pearlmutter's R-operator) along the per-sample direction
 v_i = (eta/2 - 2k) g + 2k g_i, whose result is (1/N) sum_i H_i v_i. A per-sample gradient is
 rank one in each weight matrix, g_i[W_l] = outer(a_l[i], e_l[i]) with e_l[i] = dC_i/dz_l, so
 no (N, n_in, n_out) array is formed; Gamma's value likewise uses
@@ -32,12 +32,12 @@ import time
 
 import numpy as np
 
-from .checks import check_float, check_float_array, check_int, describe
-from .diagnostics import hvp_cached
-from .losses import check_targets, mse
-from .models.mlp import MLP, Grads, activation_derivative
-from .optimizers import clip_global_norm
-from . import train as training
+from ..checks import check_float, check_float_array, check_int, describe
+from .hvp import hvp_cached
+from ..losses import check_targets, mse
+from ..models.mlp import MLP, Grads, activation_derivative
+from ..optimizers import clip_global_norm
+from .. import train as training
 
 
 def layer_deltas(net, acts, delta):

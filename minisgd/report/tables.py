@@ -4,7 +4,7 @@ import argparse
 import os
 import time
 
-from .files import write_json_atomic
+from ..io.files import write_json_atomic
 
 
 def fmt(value):

@@ -30,9 +30,9 @@ Not for: the Hessian itself (curvature.py), tail indices (tail_index.py).
 """
 import numpy as np
 
-from .checks import check_float_array, check_int
-from .curvature import check_exact_size, check_symmetric, spectrum, MAX_EXACT_PARAMS
-from .losses import check_targets
+from ..checks import check_float_array, check_int
+from .hessian import check_exact_size, check_symmetric, spectrum, MAX_EXACT_PARAMS
+from ..losses import check_targets
 
 
 BLOCK_HINT = "Pass blocks=parameter_blocks(net) for its per-layer blocks"

@@ -39,7 +39,7 @@ import math
 
 import numpy as np
 
-from .checks import check_float, check_float_array, check_int
+from ..checks import check_float, check_float_array, check_int
 
 EPS = float(np.spacing(1))
 

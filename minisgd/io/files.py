@@ -20,9 +20,9 @@ import zipfile
 
 import numpy as np
 
-from .checks import check_float_array, check_int_array, describe
-from .data import Data, check_support
-from .models import MLP
+from ..checks import check_float_array, check_int_array, describe
+from ..data import Data, check_support
+from ..models import MLP
 
 
 def load_npz(path, what):
@@ -135,7 +135,7 @@ def load_init(path, activation, model="mlp", parametrization="uv", weight_norm="
 
 
 def load_diagonal(path, parametrization):
-    from .models.diagonal import DiagonalNet
+    from ..models.diagonal import DiagonalNet
     arrays = load_npz(path, "--init")
     if set(arrays) != {"u", "v"}:
         raise ValueError(f"--init file {path!r} for model='diagonal' must hold exactly the "
@@ -145,7 +145,7 @@ def load_diagonal(path, parametrization):
 
 def load_state_dict(path, activation):
     """MLP from a file written by torch.save(seq.state_dict())."""
-    from .torch_io import from_state_dict, import_torch
+    from .torch_bridge import from_state_dict, import_torch
     torch = import_torch()
     try:
         state = torch.load(path, map_location="cpu", weights_only=True)

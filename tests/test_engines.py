@@ -17,7 +17,7 @@ def small(**kw):
 
 @pytest.mark.parametrize("rows", [1, 2048, 2049, 4096, 5000, 10000, 12289])
 def test_piece_slices_are_an_even_number_of_near_equal_pieces(rows):
-    from minisgd.batch_gradient import CHUNK_ROWS, piece_slices
+    from minisgd.engines import CHUNK_ROWS, piece_slices
     slices = piece_slices(rows)
     starts = [s.start for s in slices]
     sizes = np.array([s.stop - s.start for s in slices])
@@ -32,7 +32,7 @@ def test_piece_slices_are_an_even_number_of_near_equal_pieces(rows):
 
 @pytest.mark.parametrize("threads", [2, 3])
 def test_threads_give_bit_identical_runs(monkeypatch, threads):
-    import minisgd.batch_gradient as batch_gradient
+    import minisgd.engines as batch_gradient
     monkeypatch.setattr(batch_gradient, "CHUNK_ROWS", 16)         # 100 rows: 8 pieces
     data = make_data(3, d=5, support=(0, 2), n=50, n_test=33)
     cfg = small(d=5, support=(0, 2), depth=2, width=4, activation="relu", bias=True,
@@ -44,7 +44,7 @@ def test_threads_give_bit_identical_runs(monkeypatch, threads):
 
 
 def test_ensemble_threads_give_the_single_runs(monkeypatch):
-    import minisgd.batch_gradient as batch_gradient
+    import minisgd.engines as batch_gradient
     monkeypatch.setattr(batch_gradient, "CHUNK_ROWS", 16)
     configs = [small(d=5, support=(0, 2), depth=2, width=4, optimizer="gd", n=50, lr=0.1,
                      steps=20, seed=s, data_seed=1) for s in range(3)]
@@ -54,7 +54,7 @@ def test_ensemble_threads_give_the_single_runs(monkeypatch):
 
 
 def test_batch_gradient_stops_its_helper_threads():
-    from minisgd.batch_gradient import BatchGradient
+    from minisgd.engines import BatchGradient
     net = MLP([3, 2, 1], seed=0)
     with BatchGradient(net, threads=2) as loss_and_grad:
         loss_and_grad(net, np.ones((5000, 3)), np.ones((5000, 1)))
@@ -63,7 +63,7 @@ def test_batch_gradient_stops_its_helper_threads():
 
 
 def test_default_threads_follow_the_blas_thread_variables(monkeypatch):
-    from minisgd.batch_gradient import blas_threads, default_threads
+    from minisgd.engines import blas_threads, default_threads
     monkeypatch.setenv("OPENBLAS_NUM_THREADS", "1")
     assert blas_threads() == 1 and default_threads() == 1
     monkeypatch.setenv("OPENBLAS_NUM_THREADS", "4")

@@ -7,7 +7,7 @@ import os
 import numpy as np
 import pytest
 
-from minisgd import plots
+from minisgd.report import figures as plots
 from minisgd.__main__ import main
 from minisgd.sweep import execute_sweep
 from minisgd.sweep.plots import arm_label, metric_lines, plot_path

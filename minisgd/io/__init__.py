@@ -1,0 +1,1 @@
+"""io: see the modules."""
