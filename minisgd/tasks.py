@@ -25,7 +25,7 @@ from .losses import LOSSES, one_hot, terms
 from .metrics import (compute_metric_sets, irrelevant_norm, relevant_norm, steps_to_threshold,
                       support_summary)
 from .metrics.accuracy import correct_count
-from .metrics.sparsity import l0, sparsity_summary
+from .metrics.sparsity import l0, linear_predictor, sparsity_summary
 from .moments import exact_loss, product
 
 TASK_COLUMNS = {"support": ("irrelevant_norm", "relevant_norm"),
@@ -155,17 +155,6 @@ def set_loss(net, problem, which):
     if which == "train":
         return evaluate(net, problem.data.X, problem.Y, problem.loss, problem.labels)
     return evaluate(net, problem.data.X_test, problem.Y_test, problem.loss, problem.test_labels)
-
-
-def linear_predictor(net):
-    """beta (d,) with f(x) = <beta, x> (+ a constant): a diagonal net's u * v or u^2 - v^2,
-    a linear MLP's W_0 W_1 ... W_{L-1}."""
-    if hasattr(net, "effective_predictor"):
-        return net.effective_predictor()
-    P = net.effective_weights()[0]
-    for W in net.effective_weights()[1:]:
-        P = P @ W
-    return P[:, 0]
 
 
 def history_row(net, optimizer, problem, lr):

@@ -15,7 +15,7 @@ non-zero. Not for: the task's own l0 at config.l0_threshold (tasks.py, sparsity.
 import numpy as np
 
 from . import metric_set
-from .sparsity import l0, top_hits
+from .sparsity import l0, linear_predictor, top_hits
 
 L0_THRESHOLDS = (1e-50, 1e-10, 1e-5, 1e-3)
 
@@ -36,7 +36,6 @@ def sparsity_levels(beta, beta_star, support, thresholds=L0_THRESHOLDS):
 @metric_set("sparsity", tasks=("sparse_regression",))
 def sparsity_set(net, problem):
     """l0 of beta at 1e-50 (the published code's), 1e-10, 1e-5, 1e-3; ||beta - beta*||; top-|S| hits."""
-    from ..tasks import linear_predictor
     data = problem.data
     beta_star = np.full(data.X.shape[1], np.nan) if data.beta is None else data.beta
     return sparsity_levels(linear_predictor(net), beta_star, data.support)

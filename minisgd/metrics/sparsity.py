@@ -31,3 +31,14 @@ def sparsity_summary(beta, beta_star, support, threshold):
     return {"l0": len(detected), "beta_error": float(np.linalg.norm(beta - beta_star)),
             "precision": precision, "recall": recall, "top_hits": top_hits(beta, support),
             "detected_support": detected}
+
+
+def linear_predictor(net):
+    """beta (d,) with f(x) = <beta, x> (+ a constant): a diagonal net's u * v or u^2 - v^2,
+    a linear MLP's W_0 W_1 ... W_{L-1}."""
+    if hasattr(net, "effective_predictor"):
+        return net.effective_predictor()
+    P = net.effective_weights()[0]
+    for W in net.effective_weights()[1:]:
+        P = P @ W
+    return P[:, 0]
