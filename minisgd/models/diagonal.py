@@ -25,91 +25,24 @@ theta (K, 2d) and W (K, d, 2); member k computes exactly (bit for bit) what it c
 alone. The class speaks the MLP's protocol (theta, weights, params, forward_cache,
 backward, workspace, stack, member), so the training loop drives it unchanged.
 
-The published code. tml-epfl/sgd-sparse-features (Andriushchenko et al., ICML 2023,
-"SGD with large step sizes learns sparse features"), file diag_nets.py, functions GD, SGD,
-valley_projection and dln_grad_loss, uses beta = u * v only: `y_hat = X @ (u * v)`,
-`grad_u, grad_v = (Xerr * v) / n, (Xerr * u) / n` with Xerr = X^T (X beta - y), for the
-loss `loss(X, y_hat, y) = ||y_hat - y||^2 / (2 n)`; their SGD takes one random sample per
-step (`i_t = np.random.randint(n)`). Their init is set in the notebooks, e.g.
-diag_nets_2d_loss_surface.ipynb (second cell): `u0, v0 = 0.1 * np.ones(d), 0.0 * np.ones(d)`,
-i.e. u = alpha 1, v = 0, alpha = 0.1 (diag_nets_level_set_stabilization.ipynb labels its
-settings 'alpha=0.1const'). init="published" is that init, alpha = `scale`; beta_0 = 0.
-(The README's main notebook diag_nets.ipynb was not in the copy of the repository read.)
-
-Where this module departs from it:
-  * the loss is minisgd's MSE, mean_i (f_i - y_i)^2 (PyTorch MSELoss, no 1/2), so every
-    gradient is twice theirs: their step size gamma is gamma / 2 here;
-  * "u2v2" is not in their code. It is the parametrization of Woodworth et al. (2020),
-    whose init u = v = alpha 1 gives beta_0 = 0; init="published" uses that for u2v2
-    (u = alpha, v = 0 would start at beta_0 = alpha^2, not at the origin);
-  * init="random" (u, v ~ N(0, scale^2), from a seeded numpy Generator) is an addition.
+The published code this follows (tml-epfl/sgd-sparse-features), its init and where
+minisgd departs from it: diagonal_parametrization.py, which holds beta(u, v), the
+chain rule back and the inits. Argument checks: diagonal_checks.py.
 Not for: losses other than MSE, optimizers, batching (see losses.py, optimizers.py).
 """
 import numpy as np
 
-from ..checks import (check_choice, check_float, check_float_array, check_int, describe,
-                      make_rng)
-from ..losses import check_targets, mse
+from ..checks import check_choice, check_float, check_int, make_rng
+from ..losses import check_targets
+from .diagonal_checks import (check_diagonal_inputs, check_dtype, check_factors,
+                              check_stack_targets, check_stackable)
+from .diagonal_parametrization import (INITS, PARAMETRIZATIONS, factor_gradients, predictor,
+                                       published_init, random_init)
 from .mlp import Grads
-
-PARAMETRIZATIONS = ("uv", "u2v2")
-INITS = ("published", "random")
-DTYPES = (np.dtype(np.float64), np.dtype(np.float32))
+from .validated_calls import ValidatedCalls
 
 
-def predictor(u, v, parametrization, out=None, scratch=None):
-    """beta = u * v ("uv") or u^2 - v^2 ("u2v2"), elementwise: (..., d). out/scratch: buffers
-    of that shape (scratch holds v^2), so that the training loop allocates nothing."""
-    if parametrization == "uv":
-        return np.multiply(u, v, out=out)
-    beta = np.multiply(u, u, out=out)
-    beta -= np.multiply(v, v, out=scratch)
-    return beta
-
-
-def factor_gradients(g_beta, u, v, parametrization, g_u, g_v):
-    """The chain rule through beta, written into g_u, g_v (views of one gradient array):
-
-        uv:    dC/du = dC/dbeta * v,       dC/dv = dC/dbeta * u
-        u2v2:  dC/du = 2 u * dC/dbeta,     dC/dv = -2 v * dC/dbeta
-
-    g_beta, u, v broadcast against g_u: (..., d), or (..., B, d) for per-sample gradients."""
-    if parametrization == "uv":
-        np.multiply(g_beta, v, out=g_u)
-        np.multiply(g_beta, u, out=g_v)
-    else:
-        np.multiply(g_beta, u, out=g_u)
-        g_u *= 2.0                                  # exact: 2 (g u) = (2 u) g in floats
-        np.multiply(g_beta, v, out=g_v)
-        g_v *= -2.0
-
-
-def published_init(d, parametrization, alpha):
-    """(u, v) of the published init: uv: u = alpha 1, v = 0; u2v2: u = v = alpha 1. beta = 0."""
-    u = np.full(d, alpha)
-    v = np.zeros(d) if parametrization == "uv" else np.full(d, alpha)
-    return u, v
-
-
-def random_init(rng, d, scale):
-    """(u, v) with entries i.i.d. N(0, scale^2): u drawn first, then v."""
-    u = rng.standard_normal(d) * scale
-    v = rng.standard_normal(d) * scale
-    return u, v
-
-
-def check_dtype(dtype):
-    """np.float64 or np.float32 (as a numpy dtype); anything else is a TypeError."""
-    try:
-        dt = None if dtype is None else np.dtype(dtype)   # np.dtype(None) is float64
-    except TypeError:
-        dt = None
-    if dt is None or dt not in DTYPES:
-        raise TypeError(f"dtype must be numpy.float64 or numpy.float32, got {describe(dtype)}")
-    return dt
-
-
-class DiagonalNet:
+class DiagonalNet(ValidatedCalls):
     """Diagonal linear network f(x) = <beta, x>, beta = u * v (or u^2 - v^2), float64.
 
     DiagonalNet(d) is the published setting: beta = u * v, u = 0.1 * 1, v = 0.
@@ -134,10 +67,7 @@ class DiagonalNet:
     @classmethod
     def from_arrays(cls, u, v, parametrization="uv", dtype=np.float64):
         """A net with the given u, v (d,) (copied; float64 unless dtype=np.float32)."""
-        check_float_array("u", u, ndim=1)
-        if u.shape[0] < 1:
-            raise ValueError(f"u must hold at least one entry (d >= 1), got {describe(u)}")
-        check_float_array("v", v, shape=(u.shape[0],))
+        check_factors(u, v)
         check_choice("parametrization", parametrization, PARAMETRIZATIONS)
         net = cls.__new__(cls)
         net.set_params(np.stack([u, v], axis=-1), parametrization, dtype=check_dtype(dtype))
@@ -160,20 +90,7 @@ class DiagonalNet:
         lockstep: theta (K, 2d), weights[0] (K, d, 2). forward_cache and backward then take
         stacked inputs X (K, B, d) or one X (B, d) shared by all members; member k computes
         exactly what nets[k] computes alone."""
-        if not isinstance(nets, (list, tuple)) or len(nets) < 1:
-            raise ValueError(f"nets must be a non-empty list of DiagonalNet, got {describe(nets)}")
-        for i, net in enumerate(nets):
-            if not isinstance(net, DiagonalNet) or net.members is not None:
-                raise TypeError(f"nets[{i}] must be a single (unstacked) DiagonalNet, "
-                                f"got {describe(net)}")
-        first = nets[0]
-        for i, net in enumerate(nets):
-            if (net.d, net.parametrization, net.dtype) != (first.d, first.parametrization,
-                                                           first.dtype):
-                raise ValueError(
-                    f"nets must share d, parametrization and dtype to be stacked: nets[0] has "
-                    f"(d={first.d}, {first.parametrization!r}, {first.dtype}), nets[{i}] has "
-                    f"(d={net.d}, {net.parametrization!r}, {net.dtype})")
+        first = check_stackable(nets, DiagonalNet)[0]
         ens = cls.__new__(cls)
         ens.set_params(np.stack([n.weights[0] for n in nets]), first.parametrization,
                        dtype=first.dtype)
@@ -301,42 +218,7 @@ class DiagonalNet:
     # ---- public, validated -------------------------------------------------------------
     def check_inputs(self, X):
         """X (B, d); for a stack also (K, B, d). At least one row."""
-        K = self.members
-        check_float_array("X", X)
-        shared = X.ndim == 2 and X.shape[1] == self.d
-        if K is None and not shared:
-            check_float_array("X", X, shape=(None, self.d))   # raises, naming the shape
-        if K is not None and not (shared or (X.ndim == 3 and X.shape[0] == K
-                                             and X.shape[2] == self.d)):
-            raise ValueError(f"X must have shape (any, {self.d}) (shared by the {K} members) "
-                             f"or ({K}, any, {self.d}), got {describe(X)}")
-        if X.shape[-2] == 0:
-            raise ValueError(f"X must hold at least one row, got shape {X.shape}")
-        return X
-
-    def forward(self, X):
-        """Network output f(X) = X beta: (B, 1) for X (B, d); (K, B, 1) for a stack."""
-        return self.forward_cache(self.check_inputs(X))[-1]
-
-    def loss(self, X, y, loss="mse"):
-        """C = mean_i (f(x_i) - y_i)^2 on (X, y): a float, or (K,) for a stack."""
-        X, y = self._checked(X, y, loss)
-        return mse(self.forward_cache(X)[-1], y)[0]
-
-    def loss_and_grad(self, X, y, loss="mse"):
-        """(C, Grads) for the batch loss C on (X, y)."""
-        X, y = self._checked(X, y, loss)
-        acts = self.forward_cache(X)
-        value, delta = mse(acts[-1], y)
-        return value, self.backward(acts, delta)
-
-    def per_sample_grads(self, X, y, loss="mse"):
-        """Grads of each sample's loss C_i, gW (B, d, 2); their mean over the batch axis is
-        the batch gradient. Memory: B * 2d floats (times K for a stack)."""
-        X, y = self._checked(X, y, loss)
-        acts = self.forward_cache(X)
-        _, delta = mse(acts[-1], y)
-        return self.backward(acts, delta, per_sample=True)
+        return check_diagonal_inputs(X, self.d, self.members)
 
     def _checked(self, X, y, loss):
         check_choice("loss", loss, ("mse",))
@@ -344,17 +226,6 @@ class DiagonalNet:
         if self.members is None:
             return X, check_targets("mse", y, X.shape[0], 1)     # (B, 1)
         return X, check_stack_targets(y, self.members, X.shape[-2])
-
-
-def check_stack_targets(y, K, B):
-    """Targets for a stack of K nets on B rows: shared by the members, (B,) or (B, 1), or one
-    column per member, (K, B) or (K, B, 1). Returned as (B, 1) or (K, B, 1)."""
-    check_float_array("y", y)
-    shapes = {(B,): (B, 1), (B, 1): (B, 1), (K, B): (K, B, 1), (K, B, 1): (K, B, 1)}
-    if y.shape not in shapes:
-        raise ValueError(f"y must have shape ({B},) or ({B}, 1) (shared by the {K} members) "
-                         f"or ({K}, {B}) or ({K}, {B}, 1), got {describe(y)}")
-    return y.reshape(shapes[y.shape])
 
 
 class DiagonalWorkspace:
