@@ -1,8 +1,16 @@
-"""Which training samples each step sees: streams of batch row indices.
+"""Which training samples each step sees, and the noise on their labels: the batch streams.
 
-Kept apart from the optimizers so that the order of samples can be given from outside: a
-PyTorch run's batch indices, saved as an int array (steps, b), replay exactly here. Not for:
-the update rule (optimizers.py).
+Sampling is the batches' business, not the update rule's: the batch size b (None: the whole
+training set every step, i.e. GD), sampling without replacement (a fresh permutation per
+epoch, the last batch of an epoch holding the n mod b leftover samples, as PyTorch's
+DataLoader(drop_last=False)) or with replacement, a given (steps, b) int array of row
+indices to replay (a PyTorch run's batches, exactly), and label noise sigma > 0: fresh
+N(0, sigma^2) noise added to the batch's targets at every step (label-noise SGD).
+
+make_batches gives the stream a run trains on: (X_batch (b, d), Y_batch (b, K)) per step;
+for an ensemble of K members (X_batch (K, b, d), Y_batch (K, b, K_out)), where member k
+draws from its own generators exactly what its single run draws. Not for: the update rule
+(optimizers.py).
 """
 import numpy as np
 
@@ -94,3 +102,105 @@ def data_batches(rng, X, Y, batch_size, replacement=False, batches=None, steps=N
     if batches is None and batch_size is not None and not replacement and batch_size < n:
         return epoch_views(rng, X, Y, batch_size)
     return gathered(batch_stream(rng, n, batch_size, replacement, batches, steps), X, Y)
+
+
+# ---- ensembles: K members in lockstep, each with its own draws ---------------------------
+def member_epochs(rngs, X, Y, b):
+    """Per member, the batches of epoch_views (each member its own permutation from its own
+    rng, the draws of its single run), for stacked data X (K, N, d): (K, b, d) views."""
+    K, n = X.shape[:2]
+    Xp, Yp = np.empty_like(X), np.empty_like(Y)
+    while True:
+        for k in range(K):
+            order = rngs[k].permutation(n)
+            np.take(X[k], order, axis=0, out=Xp[k], mode="clip")
+            np.take(Y[k], order, axis=0, out=Yp[k], mode="clip")
+        for start in range(0, n, b):
+            yield Xp[:, start:start + b], Yp[:, start:start + b]
+
+
+def member_draws(rngs, X, Y, b):
+    """Full batch (b None) or with-replacement batches, per member from its own rng, for
+    stacked data X (K, N, d)."""
+    n = X.shape[1]
+    while True:
+        if b is None:
+            yield X, Y
+            continue
+        idx = [r.integers(0, n, size=b) for r in rngs]
+        yield (np.stack([X[k, i] for k, i in enumerate(idx)]),
+               np.stack([Y[k, i] for k, i in enumerate(idx)]))
+
+
+def shared_data_batches(rngs, X, Y, b, replacement, block_rows=256):
+    """Members that share one data set X (N, d): per step, member k's rows of its own batch
+    stream (same draws as a single run), gathered from the shared X into (K, b, d) buffers;
+    the full batch is X itself (broadcast against stacked weights). Without replacement the
+    rows of ~block_rows // b steps are gathered at once and each step gets a view: one
+    gather call per block instead of one per step (at b = 1 the per-step gather cost more
+    than a forward pass)."""
+    n = X.shape[0]
+    gather = stacked_gather(X, Y)
+    block = max(1, block_rows // b) * b if b is not None else None   # rows, a multiple of b
+    while True:
+        if b is None:
+            yield X, Y
+        elif replacement:
+            yield gather(np.stack([r.integers(0, n, size=b) for r in rngs]))
+        else:
+            orders = np.stack([r.permutation(n) for r in rngs])          # (K, n)
+            for first in range(0, n, block):
+                Xs, Ys = gather(orders[:, first:first + block])          # (K, <=block, d)
+                for start in range(0, Xs.shape[1], b):                   # views, in order
+                    yield Xs[:, start:start + b], Ys[:, start:start + b]
+
+
+def stacked_gather(X, Y):
+    """idx (K, m) -> (X[idx], Y[idx]) gathered into buffers reused per shape."""
+    buffers = {}
+
+    def gather(idx):
+        if idx.shape not in buffers:
+            buffers[idx.shape] = (np.empty(idx.shape + X.shape[1:], X.dtype),
+                                  np.empty(idx.shape + Y.shape[1:], Y.dtype))
+        Xb, Yb = buffers[idx.shape]
+        return (np.take(X, idx, axis=0, out=Xb, mode="clip"),
+                np.take(Y, idx, axis=0, out=Yb, mode="clip"))
+    return gather
+
+
+def member_batches(rngs, X, Y, b, replacement):
+    """The ensemble's stream: X (N, d) shared by all members, or (K, N, d) stacked."""
+    if b is not None and b == X.shape[-2] and not replacement:
+        b = None
+    if X.ndim == 2:
+        return shared_data_batches(rngs, X, Y, b, replacement)
+    if b is not None and not replacement:
+        return member_epochs(rngs, X, Y, b)
+    return member_draws(rngs, X, Y, b)
+
+
+# ---- what a run trains on ------------------------------------------------------------------
+def with_label_noise(stream, sigma, rngs, members=None):
+    """The stream's batches with fresh N(0, sigma^2) noise added to Y_batch at every step,
+    drawn from rngs[k] for member k (a single run: rngs[0])."""
+    for Xb, Yb in stream:
+        if members is None:
+            yield Xb, Yb + sigma * rngs[0].standard_normal(Yb.shape)
+        else:
+            noise = np.stack([r.standard_normal(Yb.shape[-2:]) for r in rngs])
+            yield Xb, Yb + sigma * noise
+
+
+def make_batches(X, Y, batch_rngs, noise_rngs, batch_size=None, replacement=False,
+                 label_noise=0.0, batches=None, steps=None, members=None):
+    """The batches a run trains on (see the module docstring). A single run: one batch and
+    one noise generator in the lists, X (N, d); an ensemble of `members` K: one of each per
+    member, X (N, d) shared or (K, N, d)."""
+    if members is None:
+        stream = data_batches(batch_rngs[0], X, Y, batch_size, replacement, batches, steps)
+    else:
+        stream = member_batches(batch_rngs, X, Y, batch_size, replacement)
+    if label_noise:
+        stream = with_label_noise(stream, label_noise, noise_rngs, members)
+    return stream

@@ -1,7 +1,21 @@
-"""The gradient of one batch, as the training loop computes it: C_batch and its Grads in
-preallocated Workspaces, a large batch in pieces that stay in the CPU cache, the pieces
-optionally shared between two threads. The math is model.py's forward and backward; this
-module only decides where the numbers are stored and in which order they are added.
+"""The engines the training loop runs, and which one a run takes.
+
+An engine is what the loop calls for a step: gradient(net, X, Y) -> (C, grads), then
+update(net, grads, eta_t) (and penalty(net) for the history). Four of them:
+
+    reference   step.ReferenceStep: the step as the math says, one screen. A single MLP
+                without weight normalization whose batch fits in one piece (the default run).
+    workspace   RowsGradient + optimizers.SGD: forward and backward (models/mlp.py) in
+                preallocated buffers, no allocation per step; ensembles (K stacked nets),
+                weight-normalized and diagonal nets.
+    pieces      the same, for batches of more than CHUNK_ROWS rows (full-batch GD on the
+                training set): pieces that stay in the CPU cache, shared between two threads.
+    moments     moments.MomentGradient + optimizers.SGD: linear MLPs under mse, exactly,
+                from the data's second moments (gradient="auto" takes it where it pays).
+
+The math is the same in all four; they differ in where numbers are stored and in which
+order they are added, and tests/test_step.py checks each against the reference. Which one
+ran is recorded in final["engine"] and printed in the summary table.
 """
 import os
 from concurrent.futures import ThreadPoolExecutor
@@ -9,10 +23,15 @@ from concurrent.futures import ThreadPoolExecutor
 import numpy as np
 
 from .checks import check_int
+from .config import moments_apply
 from .losses import LOSSES, terms
 from .models import Grads
+from .moments import MomentGradient
+from .step import ReferenceStep
 
 CHUNK_ROWS = 2048
+MOMENTS_MIN_BATCH = 128     # gradient="auto": SGD batches from here on take the moments
+                            # path (the measured crossover: docs/performance.md)
 
 
 def piece_slices(rows):
@@ -45,7 +64,7 @@ def default_threads(threads=None):
     return check_int("threads", threads, low=1)
 
 
-class BatchGradient:
+class RowsGradient:
     """C_batch (the `loss` of losses.py: mse, or cross-entropy) and its Grads, computed in
     preallocated Workspaces (one per batch size seen) so a step allocates nothing.
 
@@ -63,6 +82,7 @@ class BatchGradient:
 
     def __init__(self, net, threads=1, loss="mse"):
         self.loss, self.loss_fn = loss, LOSSES[loss]
+        self.threads = max(1, threads)
         self.spaces = [{} for _ in range(max(1, threads))]   # per thread: rows -> Workspace
         self.total = net.workspace(1).grads                   # flat accumulator for pieces
         self.helpers = ThreadPoolExecutor(threads - 1) if threads > 1 else None
@@ -128,3 +148,65 @@ class BatchGradient:
         for future in futures:
             results += future.result()
         return results
+
+
+BatchGradient = RowsGradient          # its name before 0.5
+
+
+class EngineStep:
+    """A gradient engine (RowsGradient or MomentGradient) with the update rule (an
+    optimizers.SGD), called by the loop as step.ReferenceStep is."""
+
+    def __init__(self, name, compute, rule):
+        self.name, self.compute, self.rule = name, compute, rule
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        if hasattr(self.compute, "close"):
+            self.compute.close()
+
+    def gradient(self, net, X, Y):
+        return self.compute(net, X, Y)
+
+    def update(self, net, grads, lr):
+        self.rule.step(net, grads, lr)
+
+    def penalty(self, net):
+        return self.rule.penalty(net)
+
+
+def gradient_path(config, replay=False):
+    """Which path computes the run's gradients: "rows" (any net) or "moments" (moments.py:
+    linear MLPs under mse, exact). gradient="auto" takes moments where they apply and pay
+    -- full batch, or SGD batches of at least MOMENTS_MIN_BATCH rows -- except for a replay
+    (given data, net or batches), which keeps the rows path, whose per-step numbers match
+    PyTorch's to ~1e-15."""
+    if config.gradient != "auto":
+        return config.gradient
+    if replay or moments_apply(config) is not None:
+        return "rows"
+    if config.optimizer == "gd" or config.batch_size >= MOMENTS_MIN_BATCH:
+        return "moments"
+    return "rows"
+
+
+def engine_name(config, path, net, rows):
+    """The engine a run of `rows` rows per batch takes on `path` (module docstring)."""
+    if path == "moments":
+        return "moments"
+    if rows > CHUNK_ROWS:
+        return "pieces"
+    plain = config.model == "mlp" and net.members is None and net.gains is None
+    return "reference" if plain else "workspace"
+
+
+def make_engine(name, net, rule, loss, threads=1, X=None, Y=None):
+    """The engine called `name` for net, with the update rule and loss; X, Y: the full
+    training rows the batches come from (the moments path computes their moments once)."""
+    if name == "reference":
+        return ReferenceStep(rule, loss)
+    if name == "moments":
+        return EngineStep(name, MomentGradient(net, X, Y), rule)
+    return EngineStep(name, RowsGradient(net, threads if name == "pieces" else 1, loss), rule)

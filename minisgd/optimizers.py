@@ -5,7 +5,8 @@ PyTorch so that a torch run and a minisgd run can be compared number for number:
 global-norm clipping as ``clip_grad_norm_``, weight decay added to the (clipped) gradient as
 ``torch.optim.SGD(weight_decay=...)``, momentum as ``m <- mu m + g`` (first step m = g).
 Proximal steps run after the gradient step as explicit soft-thresholds. Which samples a
-step sees is batches.py's job; the objective's data term is losses.py's. Not for: the loop.
+step sees (batch size, replacement, label noise) is batches.py's job; the objective's data
+term is losses.py's. Not for: the loop (train.py).
 """
 import numpy as np
 
@@ -13,9 +14,11 @@ from .checks import check_float, check_int
 
 
 class SGD:
-    """Mini-batch SGD (batch_size=b) with optional clipping, weight decay and momentum.
+    """The update rule of (mini-batch) SGD, with optional clipping, weight decay, momentum
+    and proximal steps; which samples a step sees (batch size, replacement, label noise) is
+    the batch stream's business (batches.py), so GD is this same rule on full batches.
 
-        g   <- grad C_batch(theta)                       mean over the b samples
+        g   <- grad C_batch(theta)                       mean over the batch
         g   <- g * min(1, clip / (||g||_2 + 1e-6))        global norm over all parameters
                                                          (without weight decay or momentum
                                                          the factor joins eta_t: one pass)
@@ -25,23 +28,18 @@ class SGD:
         decoupled weight decay instead: theta <- (1 - eta_t * lambda) theta, before the step
         then, for each prox:  theta <- prox_{eta_t * lam}(theta)
 
-    Batches of size b are drawn without replacement (reshuffled every epoch; the last
-    batch of an epoch holds the remaining n mod b samples, as DataLoader(drop_last=False))
-    or with replacement; label_noise > 0 adds fresh N(0, label_noise^2) noise to the
-    batch's labels at every step (label-noise SGD).
+    step.ReferenceStep writes the same update for one net; this class is the engines'
+    version (in place on the flat theta, an ensemble's members at once with one eta_t each).
     """
 
-    def __init__(self, lr, batch_size, replacement=False, momentum=0.0, weight_decay=0.0,
-                 decoupled=False, clip=None, prox=(), label_noise=0.0):
+    def __init__(self, lr, momentum=0.0, weight_decay=0.0, decoupled=False, clip=None,
+                 prox=()):
         self.lr = check_float("lr", lr, low=0.0, low_open=True)
-        self.batch_size = None if batch_size is None else check_int("batch_size", batch_size, low=1)
-        self.replacement = bool(replacement)
         self.momentum = check_float("momentum", momentum, low=0.0, high=1.0)
         self.weight_decay = check_float("weight_decay", weight_decay, low=0.0)
         self.decoupled = bool(decoupled)
         self.clip = None if clip is None else check_float("clip", clip, low=0.0, low_open=True)
         self.prox = list(prox)
-        self.label_noise = check_float("label_noise", label_noise, low=0.0)
         self.buffer = None                         # momentum buffer m (n_params,)
         self.scratch = None                        # reused temporary (n_params,)
 
@@ -90,13 +88,7 @@ class SGD:
         return value
 
 
-class GD(SGD):
-    """Full-batch gradient descent: SGD whose every step uses all N training samples,
-    theta <- theta - eta_t * grad C(theta) (with the same clipping, weight decay, momentum
-    and prox options as SGD)."""
-
-    def __init__(self, lr, **kwargs):
-        super().__init__(lr, batch_size=None, **kwargs)
+GD = SGD    # full-batch gradient descent: the same update rule, every step on all N samples
 
 
 def flatten(grads):

@@ -45,7 +45,8 @@ class Problem:
     labels: np.ndarray = None
     test_labels: np.ndarray = None
     clean_labels: np.ndarray = None
-    gradient: str = "rows"             # the path computing the gradients (train.gradient_path)
+    gradient: str = "rows"             # the path computing the gradients (engines.gradient_path)
+    engine: str = None                 # the engine that ran (engines.py: reference, ...)
     train_moments: object = None       # moments.Moments of the sets (the moments path):
     test_moments: object = None        # the history's losses then come from them
     streams: dict = None               # the streaming metric sets' states (metrics/)
@@ -134,7 +135,7 @@ def make_problem(config, data):
 # ---- what is recorded ------------------------------------------------------------------
 def evaluate(net, X, Y, loss, labels=None):
     """(data loss, accuracy) of net on a whole set, the forward pass in the pieces of
-    batch_gradient.piece_slices (no (N, width) activations kept); accuracy None without
+    engines.piece_slices (no (N, width) activations kept); accuracy None without
     labels. The pieces' losses are means over the whole set, so they add up."""
     value, correct = 0.0, 0
     count = terms(loss, X.shape[0], Y.shape[1])

@@ -432,8 +432,8 @@ def test_sgd_optimizer_step_matches_hand_update_and_stack():
     nets = [DiagonalNet(8, "u2v2", init="random", scale=0.4, seed=s) for s in range(2)]
     ens = DiagonalNet.stack(nets)
     hand = [n.copy() for n in nets]
-    opts = [SGD(0.05, 20, momentum=0.5, weight_decay=0.01) for _ in nets]
-    ens_opt = SGD(0.05, 20, momentum=0.5, weight_decay=0.01)
+    opts = [SGD(0.05, momentum=0.5, weight_decay=0.01) for _ in nets]
+    ens_opt = SGD(0.05, momentum=0.5, weight_decay=0.01)
     bg, ens_bg = BatchGradient(nets[0]), BatchGradient(ens)
     m = [None, None]
     for _ in range(10):

@@ -68,7 +68,7 @@ def test_one_optimizer_step_equal_to_rounding(opt):
     X, Y = random_problem(5)
     nets = [MLP([7, 6, 6, 1], seed=6) for _ in range(2)]
     for path, net in zip(("rows", "moments"), nets):
-        optimizer = SGD(0.1, None, **opt)
+        optimizer = SGD(0.1, **opt)
         for _ in range(3):
             if path == "rows":
                 _, g = net.loss_and_grad(X, Y[:, 0])

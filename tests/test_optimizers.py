@@ -31,7 +31,7 @@ def grads(scale=1.0, bias=False):
 
 def test_plain_step_is_theta_minus_lr_g():
     net = tiny(bias=True)
-    SGD(0.1, 4).step(net, grads(bias=True), 0.1)
+    SGD(0.1).step(net, grads(bias=True), 0.1)
     np.testing.assert_allclose(net.weights[0], W0 - 0.1 * G0, rtol=0, atol=1e-15)
     np.testing.assert_allclose(net.weights[1], W1 - 0.1 * G1, rtol=0, atol=1e-15)
     np.testing.assert_allclose(net.biases[0], B0 - 0.1 * GB0, rtol=0, atol=1e-15)
@@ -40,13 +40,13 @@ def test_plain_step_is_theta_minus_lr_g():
 
 def test_step_uses_the_lr_argument_not_the_constructor_lr():
     net = tiny()
-    SGD(0.1, 4).step(net, grads(), 0.025)
+    SGD(0.1).step(net, grads(), 0.025)
     np.testing.assert_allclose(net.weights[0], W0 - 0.025 * G0, rtol=0, atol=1e-15)
 
 
-def test_gd_is_sgd_without_batch_size():
+def test_gd_is_the_sgd_update_rule_sampling_is_the_batches_business():
     opt = GD(0.1)
-    assert opt.batch_size is None
+    assert not hasattr(opt, "batch_size") and not hasattr(opt, "label_noise")
     net = tiny()
     opt.step(net, grads(), 0.1)
     np.testing.assert_allclose(net.weights[1], W1 - 0.1 * G1, rtol=0, atol=1e-15)
@@ -55,7 +55,7 @@ def test_gd_is_sgd_without_batch_size():
 def test_coupled_weight_decay_adds_lambda_theta_to_gradient():
     lr, lam = 0.1, 0.3
     net = tiny(bias=True)
-    SGD(lr, 4, weight_decay=lam).step(net, grads(bias=True), lr)
+    SGD(lr, weight_decay=lam).step(net, grads(bias=True), lr)
     np.testing.assert_allclose(net.weights[0], W0 - lr * (G0 + lam * W0), rtol=0, atol=1e-15)
     np.testing.assert_allclose(net.weights[1], W1 - lr * (G1 + lam * W1), rtol=0, atol=1e-15)
     np.testing.assert_allclose(net.biases[0], B0 - lr * (GB0 + lam * B0), rtol=0, atol=1e-15)
@@ -64,7 +64,7 @@ def test_coupled_weight_decay_adds_lambda_theta_to_gradient():
 def test_decoupled_weight_decay_scales_theta_then_steps():
     lr, lam = 0.1, 0.3
     net = tiny()
-    SGD(lr, 4, weight_decay=lam, decoupled=True).step(net, grads(), lr)
+    SGD(lr, weight_decay=lam, decoupled=True).step(net, grads(), lr)
     np.testing.assert_allclose(net.weights[0], (1 - lr * lam) * W0 - lr * G0, rtol=0, atol=1e-15)
     np.testing.assert_allclose(net.weights[1], (1 - lr * lam) * W1 - lr * G1, rtol=0, atol=1e-15)
 
@@ -72,8 +72,8 @@ def test_decoupled_weight_decay_scales_theta_then_steps():
 def test_coupled_and_decoupled_differ_with_momentum():
     # with momentum the two forms are different algorithms; a mix-up would show here
     a, b = tiny(), tiny()
-    oa = SGD(0.1, 4, momentum=0.9, weight_decay=0.3)
-    ob = SGD(0.1, 4, momentum=0.9, weight_decay=0.3, decoupled=True)
+    oa = SGD(0.1, momentum=0.9, weight_decay=0.3)
+    ob = SGD(0.1, momentum=0.9, weight_decay=0.3, decoupled=True)
     for _ in range(3):
         oa.step(a, grads(), 0.1)
         ob.step(b, grads(), 0.1)
@@ -84,7 +84,7 @@ def test_momentum_three_steps_by_hand():
     lr, mu = 0.1, 0.9
     gs = [1.0, -0.5, 2.0]                      # gradient scales at the three steps
     net = tiny()
-    opt = SGD(lr, 4, momentum=mu)
+    opt = SGD(lr, momentum=mu)
     for s in gs:
         opt.step(net, grads(s), lr)
     # m1 = g1, m2 = mu g1 + g2, m3 = mu m2 + g3 ; theta3 = theta0 - lr (m1 + m2 + m3)
@@ -101,7 +101,7 @@ def test_momentum_three_steps_by_hand():
 def test_momentum_with_coupled_weight_decay_by_hand():
     lr, mu, lam = 0.05, 0.5, 0.2
     net = tiny()
-    opt = SGD(lr, 4, momentum=mu, weight_decay=lam)
+    opt = SGD(lr, momentum=mu, weight_decay=lam)
     theta, m = W0.copy(), None
     for s in (1.0, 2.0, -1.0):
         opt.step(net, grads(s), lr)
@@ -114,7 +114,7 @@ def test_momentum_with_coupled_weight_decay_by_hand():
 def test_momentum_does_not_alias_the_gradient():
     # the first buffer is a copy of g: changing the caller's gradient later must not move it
     net = tiny()
-    opt = SGD(0.1, 4, momentum=0.9)
+    opt = SGD(0.1, momentum=0.9)
     g = grads()
     opt.step(net, g, 0.1)
     g.weights[0][...] = 100.0
@@ -134,7 +134,7 @@ def test_clip_above_max_norm_scales_by_max_over_norm():
     max_norm = 0.1
     assert norm > max_norm
     net = tiny(bias=True)
-    SGD(1.0, 4, clip=max_norm).step(net, g, 1.0)
+    SGD(1.0, clip=max_norm).step(net, g, 1.0)
     coef = max_norm / (norm + 1e-6)
     np.testing.assert_allclose(net.weights[0], W0 - coef * G0, rtol=0, atol=1e-15)
     np.testing.assert_allclose(net.weights[1], W1 - coef * G1, rtol=0, atol=1e-15)
@@ -146,7 +146,7 @@ def test_clip_above_max_norm_scales_by_max_over_norm():
 
 def test_clip_below_max_norm_leaves_gradient_unchanged():
     net = tiny()
-    SGD(1.0, 4, clip=100.0).step(net, grads(), 1.0)
+    SGD(1.0, clip=100.0).step(net, grads(), 1.0)
     np.testing.assert_allclose(net.weights[0], W0 - G0, rtol=0, atol=1e-15)
     np.testing.assert_allclose(net.weights[1], W1 - G1, rtol=0, atol=1e-15)
 
@@ -167,7 +167,7 @@ def test_clip_happens_before_weight_decay():
     lr, lam, max_norm = 0.1, 0.5, 0.1
     norm = np.sqrt(np.sum(G0 ** 2) + np.sum(G1 ** 2))
     net = tiny()
-    SGD(lr, 4, clip=max_norm, weight_decay=lam).step(net, grads(), lr)
+    SGD(lr, clip=max_norm, weight_decay=lam).step(net, grads(), lr)
     coef = max_norm / (norm + 1e-6)
     np.testing.assert_allclose(net.weights[0], W0 - lr * (coef * G0 + lam * W0), rtol=0,
                                atol=1e-15)
@@ -188,7 +188,7 @@ def test_l1_prox_soft_threshold_values_and_exact_zeros():
 def test_l1_prox_runs_after_the_gradient_step_with_the_step_lr():
     net = tiny()
     zero = Grads([np.zeros_like(G0), np.zeros_like(G1)], None)
-    SGD(1.0, 4, prox=[L1Prox(1.0)]).step(net, zero, 0.6)   # threshold 0.6
+    SGD(1.0, prox=[L1Prox(1.0)]).step(net, zero, 0.6)   # threshold 0.6
     expected = np.sign(W0) * np.maximum(np.abs(W0) - 0.6, 0.0)
     np.testing.assert_allclose(net.weights[0], expected, rtol=0, atol=1e-15)
     assert net.weights[0][0, 0] == 0.0                       # |0.5| < 0.6
@@ -226,7 +226,7 @@ def test_group_l1_prox_keeps_an_all_zero_row_zero():
 def test_penalty_values():
     net = tiny(bias=True)
     lam1, lamg, wd = 0.2, 0.3, 0.1
-    opt = SGD(0.1, 4, weight_decay=wd, prox=[L1Prox(lam1), GroupL1Prox(lamg)])
+    opt = SGD(0.1, weight_decay=wd, prox=[L1Prox(lam1), GroupL1Prox(lamg)])
     l1 = lam1 * np.abs(W0).sum()
     gl = lamg * sum(np.sqrt(np.sum(row ** 2)) for row in W0)
     sq = sum(np.sum(p ** 2) for p in (W0, W1, B0, B1))
@@ -234,9 +234,9 @@ def test_penalty_values():
     assert L1Prox(lam1).penalty(net) == pytest.approx(l1, rel=1e-14)
     assert GroupL1Prox(lamg).penalty(net) == pytest.approx(gl, rel=1e-14)
     # decoupled weight decay is not an explicit penalty
-    opt_dec = SGD(0.1, 4, weight_decay=wd, decoupled=True, prox=[L1Prox(lam1)])
+    opt_dec = SGD(0.1, weight_decay=wd, decoupled=True, prox=[L1Prox(lam1)])
     assert opt_dec.penalty(net) == pytest.approx(l1, rel=1e-14)
-    assert SGD(0.1, 4).penalty(net) == 0.0
+    assert SGD(0.1).penalty(net) == 0.0
 
 
 # ---- schedules -----------------------------------------------------------------------
@@ -275,11 +275,9 @@ def test_warmup_and_decay_combine():
     (dict(weight_decay=-0.01), "weight_decay"),
     (dict(clip=0.0), "clip"),
     (dict(clip=-1.0), "clip"),
-    (dict(label_noise=-1.0), "label_noise"),
-    (dict(batch_size=0), "batch_size"),
 ])
 def test_sgd_rejects_bad_values_naming_the_argument(kwargs, name):
-    args = dict(lr=0.1, batch_size=4)
+    args = dict(lr=0.1)
     args.update(kwargs)
     with pytest.raises(ValueError, match=name):
         SGD(**args)
@@ -287,7 +285,7 @@ def test_sgd_rejects_bad_values_naming_the_argument(kwargs, name):
 
 def test_sgd_rejects_non_numbers():
     with pytest.raises(TypeError, match="lr"):
-        SGD("0.1", 4)
+        SGD("0.1")
 
 
 @pytest.mark.parametrize("decay_at", [(0.0,), (1.5,), (-0.2,), (0.5, 2.0)])
@@ -341,7 +339,7 @@ def test_matches_torch_sgd_momentum_weight_decay_clipping():
     topt = torch.optim.SGD(model.parameters(), lr=lr, momentum=mu, weight_decay=wd)
     Xt, yt = torch.from_numpy(X), torch.from_numpy(y[:, None])
 
-    opt = SGD(lr, None, momentum=mu, weight_decay=wd, clip=max_norm)
+    opt = SGD(lr, momentum=mu, weight_decay=wd, clip=max_norm)
     clipped = 0
     for _ in range(5):
         _, g = net.loss_and_grad(X, y)
@@ -375,8 +373,8 @@ def test_flat_backed_grads_give_the_same_step():
     assert g_flat.flat is not None
     for u, v in zip(g_list.weights + g_list.biases, g_flat.weights + g_flat.biases):
         np.testing.assert_allclose(u, v, rtol=1e-14, atol=1e-15)
-    oa = SGD(0.1, 6, momentum=0.9, weight_decay=0.1, clip=0.3)
-    ob = SGD(0.1, 6, momentum=0.9, weight_decay=0.1, clip=0.3)
+    oa = SGD(0.1, momentum=0.9, weight_decay=0.1, clip=0.3)
+    ob = SGD(0.1, momentum=0.9, weight_decay=0.1, clip=0.3)
     oa.step(a, g_list, 0.1)
     ob.step(b, g_flat, 0.1)
     for u, v in zip(a.params, b.params):

@@ -305,7 +305,7 @@ def test_sgd_steps_with_and_without_workspace_agree(kind):
     from minisgd.optimizers import SGD
     net, X, Y = make_problem([4, 6, 5, 2], "tanh", True, "mse", kind, batch=8)
     twin, start = net.copy(), net.copy()
-    opt, opt_twin = (SGD(0.05, 8, momentum=0.9, weight_decay=1e-3, clip=1.0) for _ in "ab")
+    opt, opt_twin = (SGD(0.05, momentum=0.9, weight_decay=1e-3, clip=1.0) for _ in "ab")
     ws = twin.workspace(8)
     for _ in range(20):
         opt.step(net, net.loss_and_grad(X, Y, "mse")[1], 0.05)

@@ -28,6 +28,7 @@ every step; experiments/modified_loss.py asks it not to). Memory O(N * total wid
 first pass's activations and deltas are kept for the second. Not for: SGD itself
 (optimizers.py) or the Gamma split by parameter group (diagnostics.py).
 """
+import itertools
 import time
 
 import numpy as np
@@ -38,6 +39,7 @@ from ..losses import check_targets, mse
 from ..models.mlp import MLP, Grads, activation_derivative
 from ..optimizers import clip_global_norm
 from .. import train as training
+from ..history import History, finish, log_spaced_steps
 
 
 def layer_deltas(net, acts, delta):
@@ -168,17 +170,28 @@ class ModifiedLossGD:
         self.X, self.Y = X, Y
         self.variance, self.grad_norm = bool(variance), bool(grad_norm)
 
-    def gradient(self, net):
-        """(C_SGD, terms, grad C_SGD) at the current parameters."""
-        return modified_loss_cached(net, self.X, self.Y, self.lr, self.batch_size,
-                                    self.variance, self.grad_norm)
+    name = "modified_loss"
 
-    def step(self, net, G):
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        pass
+
+    def gradient(self, net, X, Y):
+        """(C, grad C_SGD) on all N rows (X, Y): the loop checks C, the data loss, for
+        divergence (NaN when C_SGD itself is not finite)."""
+        with np.errstate(over="ignore", invalid="ignore"):
+            value, terms, G = modified_loss_cached(net, X, Y, self.lr, self.batch_size,
+                                                   self.variance, self.grad_norm)
+        return (terms["loss"] if np.isfinite(value) else np.nan), G
+
+    def update(self, net, G, lr):
         """theta <- theta - (eta / substeps) * clip(G), in place (G is consumed)."""
         g_list = G.weights + (G.biases or [])
         if self.clip is not None:
             clip_global_norm(g_list, self.clip)
-        h = self.lr / self.substeps
+        h = lr / self.substeps
         for p, g in zip(net.params, g_list):
             p -= h * g
 
@@ -196,12 +209,37 @@ def train_modified(config, variance=True, data=None, net=None, on_record=None,
     """GD on C_SGD for config.steps steps (variance=False: on C + (eta/4)||grad C||^2;
     grad_norm=False: without the (eta/4)||grad C||^2 term; both False: on C itself),
     eta = config.lr, b = config.batch_size (whatever config.optimizer says), clipping
-    config.clip. Returns a train.Result whose history has train.run_loop's columns
-    (penalty = C_SGD - C) at train.log_spaced_steps. Without data / net it draws the SAME
+    config.clip, in train.run_loop (the one loop) with this engine. Returns a train.Result whose
+    history has a train() run's columns (penalty = C_SGD - C) at log-spaced steps. Without data / net it draws the SAME
     data and initial weights as train(config) (same seed streams). Divergence (C non-finite
     or above config.diverge_factor x the initial loss) stops the run and keeps the history.
     substeps: updates of size eta / substeps per step (see ModifiedLossGD); the history's
     step column counts steps of size eta, so it lines up with the SGD run's."""
+    problem, net, _ = training.prepare(config, data, net)
+    config = problem.config                                           # resolved
+    check_modified_config(config)
+    check_int("batch_size", config.batch_size, low=1, high=problem.data.X.shape[0])
+    X, Y = problem.data.X, problem.Y                                  # (N, d), (N, 1)
+    opt = ModifiedLossGD(config.lr, config.batch_size, X, Y, config.clip, variance, substeps,
+                         grad_norm)
+    problem.engine = opt.name
+    history = History(net, opt, [problem], on_record, extra_metrics, per_step=substeps)
+    guard = training.Divergence(net, [config.diverge_factor])
+    record_at = [t * substeps for t in log_spaced_steps(config.steps, config.records_per_decade)]
+    start = time.perf_counter()
+    training.run_loop(net, opt, itertools.repeat((X, Y)), lambda t: opt.lr,
+                      config.steps * substeps, record_at, history, guard)
+    diverged = guard.diverged[0]                        # in substeps: as steps of size eta
+    result = finish(net, problem, history.columns[0],
+                    diverged if diverged is False else diverged // substeps,
+                    time.perf_counter() - start)
+    result.config.update(optimizer="gd", objective=objective_name(grad_norm, variance),
+                         substeps=substeps)
+    return result
+
+
+def check_modified_config(config):
+    """train_modified runs plain GD on C_SGD for the support task's plain MLP."""
     for name, default in UNSUPPORTED.items():
         if tuple(np.atleast_1d(getattr(config, name))) != tuple(np.atleast_1d(default)):
             raise ValueError(f"train_modified runs plain GD on C_SGD: config.{name} must be "
@@ -210,33 +248,3 @@ def train_modified(config, variance=True, data=None, net=None, on_record=None,
         raise ValueError(f"train_modified runs the support task's plain MLP: task must be "
                          f"'support', model 'mlp', weight_norm 'none', got {config.task!r}, "
                          f"{config.model!r}, {config.weight_norm!r}")
-    problem, net, _ = training.prepare(config, data, net)
-    check_int("batch_size", config.batch_size, low=1, high=problem.data.X.shape[0])
-    X, Y = problem.data.X, problem.Y                                  # (N, d), (N, 1)
-    opt = ModifiedLossGD(config.lr, config.batch_size, X, Y, config.clip, variance, substeps,
-                         grad_norm)
-    history = training.History(net, opt, problem, on_record, extra_metrics)
-    start = time.perf_counter()
-    diverged = modified_loop(net, opt, config, history)
-    result = training.finish(net, problem, history.columns, diverged,
-                             time.perf_counter() - start)
-    result.config.update(optimizer="gd", objective=objective_name(grad_norm, variance),
-                         substeps=substeps)
-    return result
-
-
-def modified_loop(net, opt, config, history):
-    """The GD-on-C_SGD loop; returns the diverged step or False."""
-    history.record(0, opt.lr)
-    limit = config.diverge_factor * history.columns["train_loss"][0]
-    record_at = set(training.log_spaced_steps(config.steps, config.records_per_decade)[1:])
-    for t in range(config.steps):
-        for _ in range(opt.substeps):
-            with np.errstate(over="ignore", invalid="ignore"):
-                value, terms, G = opt.gradient(net)
-            if not (terms["loss"] <= limit and np.isfinite(value)):   # NaN, inf, runaway
-                return t
-            opt.step(net, G)
-        if t + 1 in record_at:
-            history.record(t + 1, opt.lr)
-    return False

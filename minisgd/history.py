@@ -1,0 +1,143 @@
+"""What a run records: the history at log-spaced steps, the final numbers, the Result.
+
+The history has one row per record step (step 0 is the initialization, the last step is
+always included): the data loss on the whole training set, the explicit penalty, the test
+loss, what the task records (tasks.py: the support task's irrelevant/relevant first-layer
+norms, a classifier's accuracies, a sparse predictor's l0), the step size, and the metric
+sets the config names. An ensemble (K members trained in lockstep) keeps one history per
+member, computed on each member's view of the stacked parameters: the same numbers the
+member's single run records. Not for: the loop (train.py) or what a row holds (tasks.py).
+"""
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from . import __version__
+from .config import config_dict
+from .tasks import history_row, task_final
+
+
+@dataclass
+class Result:
+    """A finished (or diverged) run: config, history columns, final metrics, the net."""
+    config: dict
+    history: dict
+    final: dict
+    net: object = field(repr=False)                   # MLP or DiagonalNet
+    given: dict = field(default_factory=dict)         # config field -> the object it came from
+
+    def to_dict(self):
+        """The stable JSON layout: {"config", "history", "final", "version"}, and "given"
+        ({config field: the given data / net / batch array it was taken from}) when a run
+        was given any."""
+        out = {"config": self.config, "history": self.history, "final": self.final,
+               "version": __version__}
+        if self.given:
+            out["given"] = self.given
+        return out
+
+
+def log_spaced_steps(steps, per_decade=20):
+    """Sorted unique record steps: 0, then ~per_decade per decade of 1..steps, and steps."""
+    k = max(2, int(np.ceil(per_decade * np.log10(max(steps, 10)))) + 1)
+    ts = np.unique(np.round(np.logspace(0, np.log10(steps), k)).astype(int))
+    return [0] + [int(t) for t in ts if 1 <= t < steps] + [steps]
+
+
+def check_record_steps(record_at, steps):
+    """Record steps: sorted distinct ints from 0 to steps, both included."""
+    steps_list = list(record_at) if hasattr(record_at, "__iter__") else None
+    if not steps_list or any(isinstance(t, bool) or not isinstance(t, (int, np.integer))
+                             for t in steps_list) or steps_list[0] != 0 or \
+            steps_list[-1] != steps or sorted(set(steps_list)) != steps_list:
+        raise ValueError(f"record_at must be sorted distinct ints from 0 to steps={steps}, got "
+                         f"{record_at!r}")
+    return [int(t) for t in steps_list]
+
+
+class History:
+    """The history of a run, or of each member of an ensemble (problems: one per member;
+    net then stacked): rows computed by tasks.history_row with the engine's penalty, plus
+    extra_metrics(net, data) -> dict of more columns (e.g. gradient-noise diagnostics);
+    on_record(t, row) is told every row (progress displays use it). columns[k] is member
+    k's (a single run: columns[0]). per_step: loop iterations per recorded step (GD on the
+    modified loss with substeps; the step column counts steps of size eta)."""
+
+    def __init__(self, net, engine, problems, on_record=None, extra_metrics=None, per_step=1):
+        self.net, self.engine, self.problems = net, engine, problems
+        self.per_step = per_step
+        self.on_record, self.extra_metrics = on_record, extra_metrics
+        self.columns = [{c: [] for c in p.history_columns()} for p in problems]
+
+    def member(self, k):
+        return self.net if self.net.members is None else self.net.member(k, copy=False)
+
+    def record(self, t, lr, active=None):
+        """Rows at step t for every member (only the active ones: a frozen member's history
+        ends at its divergence); lr: the step size, or one per member."""
+        for k, problem in enumerate(self.problems):
+            if active is not None and not active[k]:
+                continue
+            net = self.member(k)
+            row = history_row(net, self.engine, problem, lr[k] if np.ndim(lr) else lr)
+            if self.extra_metrics is not None:
+                row.update(self.extra_metrics(net, problem.data))
+            self.columns[k]["step"].append(t // self.per_step)
+            for key, value in row.items():                   # metric sets add columns
+                self.columns[k].setdefault(key, []).append(float(value))
+            if self.on_record is not None:
+                self.on_record(t // self.per_step, row)
+
+    def last(self, column):
+        """The latest value of a column, per member (K,)."""
+        return np.array([c[column][-1] for c in self.columns])
+
+
+def final_metrics(net, problem, history, diverged, wall_time):
+    """The run's final numbers (JSON-ready; non-finite values become None). A metric that
+    would mean nothing is null and final["note"] says why: parameters that are not finite
+    (then the run counts as diverged at its last step if nothing caught it before), or a
+    training loss that was not finite from the start."""
+    final = task_final(net, problem, history)
+    notes = []
+    if not np.isfinite(history["train_loss"][0]):
+        notes.append("the initial training loss is not finite: the data overflow the loss "
+                     "(e.g. targets near the float64 range), so nothing was trained")
+    if not np.isfinite(net.theta).all():
+        diverged = problem.config.steps if diverged is False else diverged
+        notes.append("the parameters are not finite at the end")
+    overflowed = sorted(k for k, v in final.items() if not all_finite(v))
+    if overflowed:
+        notes.append(f"{', '.join(overflowed)} not finite: every metric of the net is null")
+        final = {k: None for k in final}
+    final["gradient"], final["engine"] = problem.gradient, problem.engine
+    final["diverged"] = diverged
+    final["steps_done"] = diverged if diverged is not False else problem.config.steps
+    final["wall_time"] = wall_time
+    if notes:
+        final["note"] = "; ".join(notes)
+    return {k: finite_or_none(v) for k, v in final.items()}
+
+
+def all_finite(value):
+    """False for a non-finite float or a list holding one (None counts as finite: absent)."""
+    if isinstance(value, (float, np.floating)):
+        return bool(np.isfinite(value))
+    if isinstance(value, list):
+        return all(all_finite(v) for v in value)
+    return True
+
+
+def finite_or_none(value):
+    if isinstance(value, (float, np.floating)):
+        return float(value) if np.isfinite(value) else None
+    if isinstance(value, list):
+        return [finite_or_none(v) for v in value]
+    return value
+
+
+def finish(net, problem, history, diverged, wall_time):
+    """The Result of a run: final metrics, JSON-ready history and config."""
+    final = final_metrics(net, problem, history, diverged, wall_time)
+    history = {k: finite_or_none(v) for k, v in history.items()}
+    return Result(config_dict(problem.config), history, final, net, dict(problem.given or {}))
