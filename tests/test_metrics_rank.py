@@ -5,7 +5,7 @@ import pytest
 
 from minisgd.config import Config
 from minisgd.metrics import METRIC_SETS
-from minisgd.metrics.rank import (layer_ranks, normalized_singular_values, rank, stable_rank)
+from minisgd.metrics.rank import normalized_singular_values, rank, stable_rank
 from minisgd.train import train
 
 
@@ -89,7 +89,7 @@ def test_rank_metric_set_reads_the_effective_weights():
                     metrics=("rank",))
     r = train(config)
     Ws = r.net.effective_weights()
-    assert [r.final[f"rank_W{l}"] for l in range(3)] == layer_ranks(Ws)
+    assert [r.final[f"rank_W{l}"] for l in range(3)] == [rank(W) for W in Ws]
     for l, W in enumerate(Ws):
         assert r.final[f"stable_rank_W{l}"] == pytest.approx(stable_rank(W), rel=1e-12)
     assert len(r.history["rank_W0"]) == len(r.history["step"])

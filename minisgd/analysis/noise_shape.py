@@ -32,7 +32,6 @@ import numpy as np
 
 from ..checks import check_float_array, check_int
 from .hessian import check_exact_size, check_symmetric, spectrum, MAX_EXACT_PARAMS
-from ..losses import check_targets
 
 
 BLOCK_HINT = "Pass blocks=parameter_blocks(net) for its per-layer blocks"
@@ -88,13 +87,6 @@ def noise_covariance(G, blocks=None, max_params=MAX_EXACT_PARAMS):
                          hint="")
         out[name] = part.T @ part / N
     return out
-
-
-def net_noise_covariance(net, X, y, loss="mse", max_params=MAX_EXACT_PARAMS):
-    """Sigma of net on (X, y): full when D <= max_params, else per parameter array."""
-    G = per_sample_gradients(net, X, check_targets(loss, y, len(X), net.sizes[-1]), loss)
-    blocks = None if G.shape[1] <= max_params else parameter_blocks(net)
-    return noise_covariance(G, blocks, max_params)
 
 
 def zhu_indicator(H, Sigma, blocks=None):

@@ -67,15 +67,6 @@ def stable_rank(W):
     return float(np.sum(s * s) / s[0] ** 2) if s[0] > 0 else 0.0
 
 
-def layer_ranks(weights, tol=DEFAULT_TOL):
-    """[rank(W, tol) for W in weights]: one int (or list of ints) per layer."""
-    return [rank(W, tol) for W in weights]
-
-
-def layer_stable_ranks(weights):
-    return [stable_rank(W) for W in weights]
-
-
 @metric_set("rank", models=("mlp",))
 def rank_metrics(net, problem):
     """rank_W{l} (tol 1e-3 on W / ||W||_F) and stable_rank_W{l} of every effective weight."""

@@ -21,33 +21,7 @@ the window. Not for: the gradient-noise covariance (diagnostics.py).
 """
 import numpy as np
 
-from ..checks import check_float_array
 from . import streaming_metric_set
-
-
-def relative_change(W_new, W_old):
-    """||W_new - W_old||_F / ||W_old||_F (a float); inf when W_old = 0 and W_new != 0, 0
-    when both are 0."""
-    W_old = check_float_array("W_old", W_old)
-    W_new = check_float_array("W_new", W_new, shape=W_old.shape)
-    step, size = np.linalg.norm(W_new - W_old), np.linalg.norm(W_old)
-    if size == 0:
-        return 0.0 if step == 0 else np.inf
-    return float(step / size)
-
-
-def window_means(values, window):
-    """Means of consecutive windows of `window` entries of values (T,) or (T, L): shape
-    (T // window,) or (T // window, L); a last incomplete window is dropped."""
-    values = check_float_array("values", np.asarray(values, dtype=float))
-    if isinstance(window, (bool, np.bool_)) or not isinstance(window, (int, np.integer)) \
-            or window < 1:
-        raise ValueError(f"window must be an int >= 1 (updates per window), got {window!r}")
-    if values.shape[0] < window:
-        raise ValueError(f"window must be at most the number of values {values.shape[0]}, "
-                         f"got {window}")
-    k = values.shape[0] // window
-    return values[:k * window].reshape((k, window) + values.shape[1:]).mean(axis=1)
 
 
 @streaming_metric_set("noise", models=("mlp",))
