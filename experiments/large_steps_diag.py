@@ -53,12 +53,12 @@ from concurrent.futures import ProcessPoolExecutor  # noqa: E402
 import numpy as np  # noqa: E402
 
 import minisgd.metrics.sharpness  # noqa: E402,F401  (registers the metric sets used here)
-import minisgd.metrics.sparse_predictor  # noqa: E402,F401
+import minisgd.metrics.sparsity  # noqa: E402,F401
 import minisgd.metrics.stabilization  # noqa: E402,F401
 from minisgd.data import Data  # noqa: E402
 from minisgd.ensemble import train_ensemble  # noqa: E402
-from minisgd.metrics.sparse_predictor import L0_THRESHOLDS, l0_column  # noqa: E402
-from minisgd.metrics.sparsity import l0  # noqa: E402
+from minisgd.metrics.predictor import l0  # noqa: E402
+from minisgd.metrics.sparsity import L0_THRESHOLDS, l0_column  # noqa: E402
 from minisgd.report.tables import markdown_table, write_report  # noqa: E402
 from minisgd.train import Config, train  # noqa: E402
 

@@ -25,7 +25,7 @@ from .losses import LOSSES, one_hot, terms
 from .metrics import (compute_metric_sets, irrelevant_norm, relevant_norm, steps_to_threshold,
                       support_summary)
 from .metrics.accuracy import correct_count
-from .metrics.sparsity import l0, linear_predictor, sparsity_summary
+from .metrics.predictor import l0, linear_predictor, sparsity_summary
 from .moments import exact_loss, product
 
 TASK_COLUMNS = {"support": ("irrelevant_norm", "relevant_norm"),

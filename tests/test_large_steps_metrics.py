@@ -13,12 +13,12 @@ import pytest
 
 import minisgd.metrics.feature_sparsity  # noqa: F401  (registers the sets)
 import minisgd.metrics.sharpness  # noqa: F401
-import minisgd.metrics.sparse_predictor  # noqa: F401
+import minisgd.metrics.sparsity  # noqa: F401
 import minisgd.metrics.stabilization  # noqa: F401
 from minisgd.analysis.hvp import hvp
 from minisgd.analysis.lanczos import lanczos, power_iteration, top_hessian_eigenvalues
 from minisgd.metrics.feature_sparsity import layer_feature_sparsity
-from minisgd.metrics.sparse_predictor import sparsity_levels
+from minisgd.metrics.sparsity import sparsity_levels
 from minisgd.metrics.stabilization import window_length, window_summary
 from minisgd.models import MLP, Grads
 from minisgd.models.diagonal import DiagonalNet

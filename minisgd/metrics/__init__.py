@@ -2,9 +2,9 @@
 
   support.py           first-layer support: irrelevant / relevant norms, detected support
   accuracy.py          classification accuracy
-  sparsity.py          the sparse-regression task's predictor numbers: l0, ||beta - beta*||
+  predictor.py         a net's linear predictor beta; l0, ||beta - beta*||, top-|S| hits
   norms.py             metric set `layer_norms`
-  sparse_predictor.py  metric set `sparsity`: l0 at several thresholds, top-|S| hits
+  sparsity.py          metric set `sparsity`: l0 at several thresholds, top-|S| hits
   feature_sparsity.py  metric set `feature_sparsity`: distinct live ReLU features per layer
   stabilization.py     metric set `stabilization` (streaming): the loss over a sliding window
   sharpness.py         metric set `sharpness`: top Hessian eigenvalue (Lanczos, hessian.py)
@@ -109,7 +109,7 @@ def compute_metric_sets(names, net, problem):
 
 
 from . import norms  # noqa: E402,F401  (these imports register the metric sets)
-from . import feature_sparsity, sharpness, sparse_predictor, stabilization  # noqa: E402,F401
+from . import feature_sparsity, sharpness, sparsity, stabilization  # noqa: E402,F401
 from . import collapse, rank, update_size  # noqa: E402,F401
 
 __all__ = ["METRIC_SETS", "MetricSet", "metric_set", "streaming_metric_set", "start_streams",
