@@ -20,12 +20,15 @@ import time
 import pytest
 
 import minisgd
+import minisgd.sweep.lock as sweep_lock
 import minisgd.sweep.runfiles as runfiles
 import minisgd.sweep.jobs as sweep_task
 from minisgd.__main__ import main
 from minisgd.sweep.executors import ExecutorError, make_engine
 from minisgd.sweep.progress import Progress, format_duration
-from minisgd.sweep.runfiles import SweepError, acquire_lock, run_hash, run_path
+from minisgd.sweep.errors import SweepError
+from minisgd.sweep.lock import acquire_lock, release_lock
+from minisgd.sweep.runfiles import run_hash, run_path
 import minisgd.sweep.pool as sweep_pool
 from minisgd.sweep import execute_sweep
 from minisgd.sweep.pool import make_tasks
@@ -342,7 +345,7 @@ def test_full_or_read_only_disk_stops_cleanly_and_keeps_finished_runs(tmp_path, 
 def test_unwritable_output_folder_is_refused_before_running(tmp_path, monkeypatch):
     def read_only(*args, **kwargs):
         raise OSError(errno.EROFS, os.strerror(errno.EROFS))
-    monkeypatch.setattr(runfiles.os, "open", read_only)
+    monkeypatch.setattr(sweep_lock.os, "open", read_only)
     with pytest.raises(SweepError, match="Read-only file system") as info:
         quiet_sweep(spec_of(GRID), tmp_path, run_fn=counting_run)
     assert info.value.exit_code == 2 and CALLS == []
@@ -365,7 +368,7 @@ def test_a_second_sweep_on_a_locked_folder_is_refused(tmp_path):
     with pytest.raises(SweepError, match="another sweep is writing to") as info:
         quiet_sweep(spec_of(GRID), tmp_path, run_fn=counting_run)
     assert info.value.exit_code == 2 and CALLS == [] and f"pid {os.getpid()}" in str(info.value)
-    runfiles.release_lock(lock)
+    release_lock(lock)
     assert quiet_sweep(spec_of(GRID), tmp_path).complete
 
 
@@ -524,7 +527,7 @@ def test_ensembles_group_runs_of_one_shape_and_match_one_by_one(tmp_path):
 
 def test_make_tasks_caps_ensembles_and_keeps_every_slot_busy():
     from minisgd.sweep.pool import MAX_ENSEMBLE
-    configs = [config_dict(Config(seed=s)) for s in range(3 * MAX_ENSEMBLE + 1)]
+    configs = [config_dict(Config(seed=s).validate()) for s in range(3 * MAX_ENSEMBLE + 1)]
     tasks = make_tasks(configs, slots=1, free=("seed",))
     assert max(map(len, tasks)) == MAX_ENSEMBLE and sum(map(len, tasks)) == len(configs)
     assert sorted(map(len, make_tasks(configs[:10], slots=4, free=("seed",)))) == [1, 3, 3, 3]

@@ -8,10 +8,11 @@ import time
 
 import pytest
 
-import minisgd.sweep.runfiles as runfiles
+import minisgd.sweep.lock as sweep_lock
 from minisgd.sweep import execute_sweep
 from minisgd.sweep.config import parse_sweep
-from minisgd.sweep.runfiles import SweepError, acquire_lock
+from minisgd.sweep.errors import SweepError
+from minisgd.sweep.lock import acquire_lock
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 TINY = "[run]\nn = 60\nn_test = 30\nsteps = 20\n[sweep]\nseed = [0, 1]\n"
@@ -27,7 +28,7 @@ def test_an_unreadable_lock_is_taken_over_once_it_is_old(tmp_path, content):
     lock.write_text(content)
     with pytest.raises(SweepError, match="unreadable lock"):      # young: may be mid-write
         quiet_sweep(tmp_path)
-    old = time.time() - 2 * runfiles.UNREADABLE_LOCK_AGE
+    old = time.time() - 2 * sweep_lock.UNREADABLE_LOCK_AGE
     os.utime(lock, (old, old))
     report = quiet_sweep(tmp_path)
     assert report.complete and any("could not be read" in n for n in report.notes)
@@ -37,7 +38,7 @@ def test_an_unreadable_lock_is_taken_over_once_it_is_old(tmp_path, content):
 def test_a_lock_that_cannot_be_written_is_not_left_behind(tmp_path, monkeypatch):
     def full_disk(obj, fh, **kw):
         raise OSError(28, "No space left on device")
-    monkeypatch.setattr(runfiles.json, "dump", full_disk)
+    monkeypatch.setattr(sweep_lock.json, "dump", full_disk)
     with pytest.raises(SweepError, match="No space left on device"):
         acquire_lock(str(tmp_path))
     assert not (tmp_path / ".lock").exists()

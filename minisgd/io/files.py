@@ -208,3 +208,11 @@ def write_json_atomic(obj, path):
         if os.path.exists(tmp):
             os.unlink(tmp)
         raise
+
+
+def remove_quietly(path):
+    """Delete the file at `path`; one that is already gone is fine."""
+    try:
+        os.unlink(path)
+    except FileNotFoundError:
+        pass

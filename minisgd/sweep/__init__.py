@@ -1,9 +1,12 @@
 """Sweeps: grids of training runs that survive interruption (the machinery around the loop).
 
   config.py     TOML text -> the validated list of run Configs
-  runfiles.py   one JSON file per finished run, the lock, summary tables
+  runfiles.py   one JSON file per finished run, named by the hash of its config
+  lock.py       DIR/.lock: one sweep at a time per folder
+  summary.py    DIR/summary.csv and summary.md, rebuilt from the run files
+  errors.py     SweepError: why a sweep stops, with its exit code
   pool.py       grouping runs into calls (ensembles) and driving an executor
-  task.py       what one call does on a worker: train, turn results into run records
+  jobs.py       what one call does on a worker: train, turn results into run records
   executors.py  in-process, process pool, Dask
   progress.py   the progress line
   runner.py     `python -m minisgd sweep`: plan, run, write, summarize

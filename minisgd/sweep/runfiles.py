@@ -1,4 +1,5 @@
-"""A sweep folder on disk: run files named by a hash of their config, the lock, the summary.
+"""A sweep folder's run files: one JSON file per finished run, named by a hash of its
+config, and how one is checked before it is trusted.
 
     DIR/runs/<hash>.json   one finished run (written atomically, at once):
         {"config", "history", "final", "version"}  as train.Result.to_dict(), plus
@@ -7,9 +8,8 @@
         "weights"    {"W0": first-layer weights (n_in, n_out) as nested lists}
         "ensemble"   k, when the run was trained with k - 1 others in one ensemble
       a failed run has history, final and weights null and a "traceback".
-    DIR/sweep.json         the sweep: config file, axes, and the hashes of its runs in order
-    DIR/summary.csv, summary.md   final metrics per run, rebuilt from the run files
-    DIR/.lock              {"pid", "host", "started"} while a sweep writes to DIR
+The rest of the folder: DIR/sweep.json (the sweep: config file, axes, and the hashes of its
+runs in order; runner.py), DIR/summary.csv and summary.md (summary.py), DIR/.lock (lock.py).
 
 <hash> is the first 16 hex digits of the sha256 of the canonical JSON (sorted keys, no
 spaces) of the run's config without the fields that hold their Config default, so the same
@@ -18,42 +18,22 @@ the old behaviour) leaves existing run files valid. A run file is used only if i
 has every key, a known status and the config its name promises (fields missing from it
 read as their defaults); anything else is reported and redone. Not for: running.
 """
-import csv
 import hashlib
-import io
 import json
 import os
-import socket
-import time
 
 from ..config import Config, config_dict
-from ..io.files import write_json_atomic
+from ..io.files import remove_quietly, write_json_atomic
+from .errors import write_or_explain
 
 RUN_KEYS = ("config", "history", "final", "status", "version", "wall_time")
-METRICS = ("irrelevant_norm", "relevant_norm", "precision", "recall", "detected_support",
-           "train_loss", "test_loss", "steps_to_threshold", "steps_done", "wall_time")
-TASK_METRICS = {                                   # the summary's columns, per task
-    "support": METRICS,
-    "classification": ("train_accuracy", "test_accuracy", "clean_accuracy", "train_loss",
-                       "test_loss", "steps_done", "wall_time"),
-    "sparse_regression": ("l0", "beta_error", "precision", "recall", "top_hits",
-                          "train_loss", "test_loss", "steps_done", "wall_time"),
-}
-
-
-class SweepError(RuntimeError):
-    """A sweep that cannot go on; exit_code 2 when nothing ran, 1 when it stopped midway."""
-
-    def __init__(self, message, exit_code=2):
-        super().__init__(message)
-        self.exit_code = exit_code
 
 
 def canonical(config):
     return json.dumps(config, sort_keys=True, separators=(",", ":"))
 
 
-DEFAULTS = {k: canonical(v) for k, v in config_dict(Config()).items()}
+DEFAULTS = {k: canonical(v) for k, v in config_dict(Config().validate()).items()}  # resolved
 
 
 def non_default(config):
@@ -147,16 +127,6 @@ def write_run(out, record):
     return path
 
 
-def write_or_explain(write, path, exit_code=1):
-    try:
-        write()
-    except OSError as err:
-        raise SweepError(f"cannot write {path}: {err.strerror or err} (errno {err.errno}); "
-                         "run files written before are intact - free space or fix the "
-                         "folder's permissions and run the same command again to continue",
-                         exit_code) from None
-
-
 def remove_temp_files(out):
     """Delete temp files (.tmp-*) that a killed writer left in DIR/runs; call under the
     lock only. Returns how many there were."""
@@ -170,168 +140,6 @@ def remove_temp_files(out):
 def set_aside(path):
     """Move a corrupt run file to <path>.corrupt (kept for inspection, never read)."""
     write_or_explain(lambda: os.replace(path, path + ".corrupt"), path)
-
-
-# --- the lock ----------------------------------------------------------------------
-
-def acquire_lock(out):
-    """Create DIR/.lock exclusively (O_CREAT | O_EXCL). A lock left by a process on this
-    host that no longer exists is stale and taken over, and so is a lock that cannot be
-    read (empty or garbled) once it is older than UNREADABLE_LOCK_AGE seconds (a younger
-    one may be a lock being written right now); any other lock is refused. A lock whose
-    content cannot be written (a full disk) is removed again, never left behind.
-    Returns (path, note) where note says whether a stale lock was taken over."""
-    path, note = os.path.join(out, ".lock"), None
-    me = {"pid": os.getpid(), "host": socket.gethostname(),
-          "started": time.strftime("%Y-%m-%d %H:%M:%S")}
-    for attempt in range(2):
-        try:
-            fd = os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)
-        except FileExistsError:
-            holder = read_lock(path)
-            if attempt == 0 and (is_stale(holder) or unreadable_and_old(path, holder)):
-                note = (f"took over a stale lock {path} " +
-                        (f"(pid {holder['pid']} on this host is no longer running)"
-                         if holder else "(it could not be read: empty or garbled)"))
-                remove_quietly(path)
-                continue
-            raise SweepError(locked_message(out, path, holder)) from None
-        except OSError as err:
-            raise SweepError(f"cannot write to the output folder {out}: "
-                             f"{err.strerror or err} (errno {err.errno})") from None
-        try:
-            with os.fdopen(fd, "w") as fh:
-                json.dump(me, fh)
-        except OSError as err:
-            remove_quietly(path)
-            raise SweepError(f"cannot write to the output folder {out}: "
-                             f"{err.strerror or err} (errno {err.errno})") from None
-        return path, note
-    raise SweepError(locked_message(out, path, read_lock(path)))
-
-
-def locked_message(out, path, holder):
-    who = ("a process that left an unreadable lock" if holder is None else
-           f"pid {holder.get('pid')} on {holder.get('host')} since {holder.get('started')}")
-    return (f"another sweep is writing to {out} ({who}); refusing to run a second one there. "
-            f"If no sweep is running, delete {path} and start again.")
-
-
-def read_lock(path):
-    try:
-        with open(path) as fh:
-            holder = json.load(fh)
-        return holder if isinstance(holder, dict) else None
-    except (OSError, ValueError):
-        return None
-
-
-UNREADABLE_LOCK_AGE = 10.0
-
-
-def unreadable_and_old(path, holder):
-    try:
-        return holder is None and time.time() - os.path.getmtime(path) > UNREADABLE_LOCK_AGE
-    except OSError:
-        return False
-
-
-def is_stale(holder):
-    if not holder or holder.get("host") != socket.gethostname():
-        return False                      # another host's pid cannot be checked from here
-    try:
-        os.kill(int(holder["pid"]), 0)
-    except ProcessLookupError:
-        return True
-    except (PermissionError, KeyError, TypeError, ValueError):
-        return False
-    return False
-
-
-def release_lock(path):
-    holder = read_lock(path)
-    if holder is not None and holder.get("pid") == os.getpid():
-        remove_quietly(path)
-
-
-def remove_quietly(path):
-    try:
-        os.unlink(path)
-    except FileNotFoundError:
-        pass
-
-
-# --- the summary -------------------------------------------------------------------
-
-def summary_rows(out, configs, axes):
-    """One row per run of the sweep (in grid order), read back from the run files."""
-    rows = []
-    tasks = list(dict.fromkeys(c.get("task", "support") for c in configs))
-    metrics = list(dict.fromkeys(m for task in tasks for m in TASK_METRICS[task]))
-    for config in configs:
-        record, _ = read_run(run_path(out, config), config)
-        row = {"run": run_hash(config), "status": record["status"] if record else "missing"}
-        row.update({axis: config[axis] for axis in axes})
-        final = (record or {}).get("final") or {}
-        history = (record or {}).get("history") or {}
-        if "support" in tasks:
-            row["irrelevant_start"] = (history.get("irrelevant_norm") or [None])[0]
-        row.update({m: final.get(m) for m in metrics})
-        if record:
-            row["wall_time"] = record["wall_time"]
-        rows.append(row)
-    return rows
-
-
-def cell(value, digits=None):
-    if value is None:
-        return ""
-    if isinstance(value, (list, tuple)):
-        return " ".join(cell(v, digits) for v in value)
-    if isinstance(value, float) and digits:
-        return f"{value:.{digits}g}"
-    return str(value)
-
-
-def summary_csv(rows):
-    buffer = io.StringIO()
-    writer = csv.writer(buffer, lineterminator="\n")
-    writer.writerow(list(rows[0]) if rows else ["run", "status"])
-    for row in rows:
-        writer.writerow([cell(v) for v in row.values()])
-    return buffer.getvalue()
-
-
-def summary_markdown(rows):
-    if not rows:
-        return "(no runs)\n"
-    head = list(rows[0])
-    lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
-    lines += ["| " + " | ".join(cell(row[k], 4) or "–" for k in head) + " |" for row in rows]
-    return "\n".join(lines) + "\n"
-
-
-def write_summary(out, configs, axes):
-    """Rebuild summary.csv and summary.md from the run files; returns the markdown."""
-    rows = summary_rows(out, configs, axes)
-    markdown = summary_markdown(rows)
-    for name, text in (("summary.csv", summary_csv(rows)), ("summary.md", markdown)):
-        path = os.path.join(out, name)
-        write_or_explain(lambda: write_text_atomic(text, path), path)
-    return markdown
-
-
-def write_text_atomic(text, path):
-    tmp = f"{path}.tmp-{os.getpid()}"
-    try:
-        with open(tmp, "w") as fh:
-            fh.write(text)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        remove_quietly(tmp)
-        raise
 
 
 def load_runs(folder, skipped=None):

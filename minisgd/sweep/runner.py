@@ -1,12 +1,13 @@
 """`python -m minisgd sweep CONFIG.toml --out DIR`: run a grid of training runs, keeping
 every finished run safe, so that an interrupted sweep started again does only what is left.
 
-    read + validate the config (config.py)      nothing runs if anything is wrong
-    lock DIR, look at DIR/runs (runfiles.py)         done runs are skipped, corrupt ones redone
-    submit runs to an executor (pool.py,       at most a few in flight at a time
+    read + validate the config (config.py)         nothing runs if anything is wrong
+    lock DIR (lock.py), look at DIR/runs           done runs are skipped, corrupt ones redone
+      (runfiles.py)
+    submit runs to an executor (pool.py,           at most a few in flight at a time
       executors.py)
-    as each run finishes: write its run file         at once, atomically
-    rebuild DIR/summary.csv and summary.md
+    as each run finishes: write its run file       at once, atomically
+    rebuild DIR/summary.csv and summary.md         from the run files (summary.py)
 
 Each submitted call is task.execute_task (in a worker process, on a Dask worker, or
 here), which never raises for a run's own error: it returns a record with status
@@ -25,8 +26,10 @@ from .. import __version__
 from .executors import ExecutorError
 from ..io.files import write_json_atomic
 from .progress import Progress
-from .runfiles import (SweepError, acquire_lock, read_run, release_lock, remove_temp_files,
-                       run_hash, run_path, set_aside, write_or_explain, write_summary)
+from .errors import SweepError, write_or_explain
+from .lock import acquire_lock, release_lock
+from .runfiles import read_run, remove_temp_files, run_hash, run_path, set_aside
+from .summary import write_summary
 from .config import SweepConfigError, read_sweep
 from .pool import run_all
 from .jobs import default_ensemble_fn, train_config
