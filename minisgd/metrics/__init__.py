@@ -7,9 +7,9 @@
   sparsity.py          metric set `sparsity`: l0 at several thresholds, top-|S| hits
   feature_sparsity.py  metric set `feature_sparsity`: distinct live ReLU features per layer
   stabilization.py     metric set `stabilization` (streaming): the loss over a sliding window
-  sharpness.py         metric set `sharpness`: top Hessian eigenvalue (Lanczos, hessian.py)
+  sharpness.py         metric set `sharpness`: top Hessian eigenvalue (analysis/lanczos.py)
   rank.py              metric set `rank`: rank of W/||W||_F at a tolerance, stable rank
-  noise.py             metric set `noise` (streaming): ||W_{t+1} - W_t|| / ||W_t|| per window
+  update_size.py       metric set `noise` (streaming): ||W_{t+1} - W_t|| / ||W_t|| per window
   collapse.py          metric set `collapse`: NC1-NC4 of the last hidden layer (train set)
 
 Metric sets: a run's Config.metrics names extra sets of numbers recorded at every history

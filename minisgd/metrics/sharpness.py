@@ -1,5 +1,6 @@
 """The `sharpness` metric set: the largest eigenvalue of the Hessian of the training loss,
-lambda_max, by Lanczos on the hand-written Hessian-vector products (hessian.py).
+lambda_max, by Lanczos (analysis/lanczos.py) on the hand-written Hessian-vector products
+(analysis/hvp.py).
 
 Gradient descent with step eta is linearly stable at a minimum only if eta * lambda_max < 2,
 so lambda_max plotted against 2 / eta shows whether a run sits at the edge of stability.

@@ -3,7 +3,7 @@
 Row j of W1 is everything input coordinate j feeds into the network, i.e. column j of the
 first layer in PyTorch's (out, in) view. The paper's measure is the Frobenius norm of the
 irrelevant columns, ||W1[:, S^c]||_F in (out, in) = ||W1[S^c, :]||_F here. Not for:
-training (train.py records these along a run).
+recording them along a run (tasks.py does).
 """
 import numpy as np
 

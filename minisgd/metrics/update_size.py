@@ -1,23 +1,29 @@
-"""The size of SGD's updates relative to the weights, and the streaming `noise` metric set.
+"""How big SGD's updates are relative to the weights: the streaming metric set `noise`.
 
-Per layer l and update t (W the effective weight the forward pass multiplies by, for a
-weight-normalized layer g V / ||V||):
+What it measures. Per layer l and update t (W the effective weight the forward pass
+multiplies by, for a weight-normalized layer g V / ||V||), the relative update size
 
     noise_l(t) = ||W_l(t+1) - W_l(t)||_F / ||W_l(t)||_F
 
-Xu, Rangamani, Liao, Galanti, Poggio predict that with weight decay (and weight
-normalization) SGD on the square loss does not come to rest: this ratio settles at a
-non-zero level instead of decaying to 0, as it would for an interpolating run without
-weight decay (every per-sample gradient vanishes there). One update is noisy, so the set
-reports the mean over a window of consecutive updates: the updates since the previous
-record step (train.py records at log-spaced steps, so late windows are long, and the last
-one reads the level at the end of the run).
+and the set reports its mean over a window of consecutive updates: the updates since the
+previous record step (a run records at log-spaced steps, history.log_spaced_steps, so
+late windows are long, and the last one reads the level at the end of the run). One
+update alone is noisy; the window mean is not.
+
+Why the set is called `noise`. It serves the SGD-noise claim (docs/science.md section 3;
+Xu, Rangamani, Liao, Galanti, Poggio; experiments/sgd_noise.py): with weight decay (and
+weight normalization) SGD on the square loss keeps an intrinsic noise that does not vanish
+at convergence, so this ratio settles at a non-zero level instead of decaying to 0, as it
+would for an interpolating run without weight decay (every per-sample gradient vanishes
+there). Run configs and sweep folders name the set `noise`, so the name stays; what it
+measures is an update size, not a statistic of the gradient noise itself.
 
 As TomerGalanti/LowRankBias (analysis_convergence.py, read at commit 4f3bc67): eval_dist
 with normalize_dist=True is ||W_old - W_new|| / ||W_old|| per weight matrix (the hidden
 layers and the output layer fc), averaged over the layers; the published code takes it
 between the start and the end of an epoch, here it is per update and then averaged over
-the window. Not for: the gradient-noise covariance (diagnostics.py).
+the window. Not for: the per-sample gradient variance Gamma (analysis/gradient_noise.py)
+or the gradient-noise covariance and its shape (analysis/noise_shape.py).
 """
 import numpy as np
 
