@@ -50,7 +50,8 @@ def test_special_matrices():
 
 
 def test_random_square_matrix_edge_of_tolerance():
-    # SCIENCE.md: the smallest normalized singular value of an n x n Gaussian is ~ n^-1.5
+    # docs/science.md section 3, "Low rank": the smallest normalized singular value of an
+    # n x n Gaussian is ~ n^-1.5
     W = np.random.default_rng(0).standard_normal((64, 64))
     s = normalized_singular_values(W)
     assert 1e-5 < s[-1] < 64 ** -1.5 * 10

@@ -3,7 +3,7 @@ split by first-layer rows.
 
 For the data loss C = (1/N) sum_i C_i (mse; C_i the loss of sample i alone) with gradient
 g = grad C and per-sample gradients g_i = grad C_i, the two quantities that the modified
-loss of SGD is made of (SCIENCE.md section 1, "Mechanism") are
+loss of SGD is made of (docs/science.md section 1, "Mechanism") are
 
     ||grad C||^2 = ||g||^2
     Gamma        = (1/N) sum_i ||g_i - g||^2           (a sum over every parameter)

@@ -1,6 +1,6 @@
 """SGD's modified loss C_SGD, its exact gradient, and full-batch GD on it.
 
-The objective (Smith, Dherin, Barrett, De 2021; SCIENCE.md section 1, "Mechanism"), for the
+The objective (Smith, Dherin, Barrett, De 2021; docs/science.md section 1, "Mechanism"), for the
 data loss C = (1/N) sum_i C_i (mse), step size eta and batch size b out of N samples:
 
     C_SGD = C + (eta / 4) ||g||^2 + k Gamma,        k = ((N - b) / (N - 1)) * eta / (4 b)

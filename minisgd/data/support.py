@@ -1,6 +1,6 @@
 """Synthetic data: inputs in R^d and targets that depend only on a support S of coordinates.
 
-The paper's setup (SCIENCE.md section 1): x ~ N(0, I_d), d = 15, S = first 5 coordinates,
+The paper's setup (docs/science.md section 1): x ~ N(0, I_d), d = 15, S = first 5 coordinates,
 n = 5000 points, irrelevant coordinates centred to empirical mean zero, every point used
 twice with labels f(x) + eps and f(x) - eps, eps = 0.001 * N(0, 1), so N = 2n = 10000 and
 the training loss can never reach zero. Not for: batching (batches.py).
