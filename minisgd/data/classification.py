@@ -14,7 +14,7 @@ Not for: regression tasks (support.py, sparse_regression.py) or label noise.
 import numpy as np
 
 from ..checks import check_choice, check_float, check_int, make_rng
-from .support import Data
+from .container import Data
 
 DATASETS = ("gaussian_mixture", "teacher", "signals")
 

@@ -9,7 +9,7 @@ experiment (support.py) or classification (classification.py).
 import numpy as np
 
 from ..checks import check_float, check_int, make_rng
-from .support import Data, check_support
+from .container import Data, check_support
 
 
 def sparse_predictor(rng, d, support):
