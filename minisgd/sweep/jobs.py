@@ -67,15 +67,6 @@ def execute_task(configs, run_fn=train_config, ensemble_fn=None, on_record=None)
     return [execute_one(c, run_fn, on_record) for c in configs]
 
 
-def default_ensemble_fn():
-    """minisgd.ensemble.train_ensemble if that module exists, else None."""
-    try:
-        from ..ensemble import train_ensemble
-    except ImportError:
-        return None
-    return train_ensemble
-
-
 def ensemble_free_fields(ensemble_fn):
     """The config fields members of one ensemble may differ in: the PER_MEMBER set of the
     ensemble function's module if it declares one, else ENSEMBLE_FREE."""

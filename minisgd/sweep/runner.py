@@ -12,8 +12,8 @@ every finished run safe, so that an interrupted sweep started again does only wh
 Each submitted call is task.execute_task (in a worker process, on a Dask worker, or
 here), which never raises for a run's own error: it returns a record with status
 "failed: <error>". Runs that share a shape can be trained together by
-minisgd.ensemble.train_ensemble when that module exists (--ensemble); the one-by-one path
-is the reference. Not for: the training itself (train.py) or figures (plots.py).
+minisgd.ensemble.train_ensemble (--ensemble, the default); the one-by-one path is the
+reference. Not for: the training itself (train.py) or figures (plots.py).
 """
 import argparse
 import os
@@ -23,6 +23,7 @@ import time
 from dataclasses import dataclass, field
 
 from .. import __version__
+from ..ensemble import train_ensemble
 from .executors import ExecutorError
 from ..io.files import write_json_atomic
 from .progress import Progress
@@ -32,7 +33,7 @@ from .runfiles import read_run, remove_temp_files, run_hash, run_path, set_aside
 from .summary import write_summary
 from .config import SweepConfigError, read_sweep
 from .pool import run_all
-from .jobs import default_ensemble_fn, train_config
+from .jobs import train_config
 from ..train import config_dict
 
 # --- the runner -------------------------------------------------------------------
@@ -92,10 +93,12 @@ def execute_sweep(spec, out, executor="local", workers=None, scheduler=None,
                   quiet=False, stream=None, progress_interval=None, config_file=None,
                   redo_other_versions=False):
     """Run the SweepSpec's runs into folder `out`; returns a SweepReport.
-    ensemble: None = use minisgd.ensemble when it exists, True/False = on/off (ensemble_fn
-    overrides the function). Raises SweepError / ExecutorError."""
+    ensemble: False = one run per call; None (the default) or True = runs that share a
+    shape are trained together by ensemble_fn (default minisgd.ensemble.train_ensemble).
+    Raises SweepError / ExecutorError."""
     start = time.perf_counter()
-    configs = list({run_hash(c): c for c in map(config_dict, spec.configs)}.values())
+    ensemble_fn = None if ensemble is False else (ensemble_fn or train_ensemble)
+    configs = distinct_configs(spec)
     report = SweepReport(out, len(configs))
     if len(configs) < len(spec.configs):
         report.notes.append(f"{len(spec.configs) - len(configs)} duplicate runs in the grid, "
@@ -105,22 +108,12 @@ def execute_sweep(spec, out, executor="local", workers=None, scheduler=None,
     lock, note = acquire_lock(out)
     report.notes += [note] if note else []
     try:
-        info = {"config_file": config_file, "description": spec.description, "axes": spec.axes,
-                "runs": [run_hash(c) for c in configs], "version": __version__}
-        path = os.path.join(out, "sweep.json")
-        write_or_explain(lambda: write_json_atomic(info, path), path, exit_code=2)
+        write_sweep_info(out, spec, configs, config_file)
         todo, report.skipped = plan(out, configs, retry_failed, report.notes,
                                     redo_other_versions)
         progress = Progress(len(configs), report.skipped, stream, quiet, progress_interval)
         for text in report.notes:
             progress.message(text)
-        if ensemble is False:
-            ensemble_fn = None
-        elif ensemble_fn is None:
-            ensemble_fn = default_ensemble_fn()
-            if ensemble and ensemble_fn is None:
-                progress.message("--ensemble: minisgd.ensemble is not available; "
-                                 "running one by one")
         try:
             if todo:
                 run_all(todo, report, progress, executor, workers, scheduler, run_fn, ensemble_fn)
@@ -131,6 +124,20 @@ def execute_sweep(spec, out, executor="local", workers=None, scheduler=None,
         release_lock(lock)
     report.seconds = time.perf_counter() - start
     return report
+
+
+def distinct_configs(spec):
+    """The config dicts of the grid in order, each run once (by its run hash)."""
+    return list({run_hash(c): c for c in map(config_dict, spec.configs)}.values())
+
+
+def write_sweep_info(out, spec, configs, config_file):
+    """DIR/sweep.json: the config file, description and axes of the sweep, and the hashes
+    of its runs in grid order (what `plot` reads)."""
+    info = {"config_file": config_file, "description": spec.description, "axes": spec.axes,
+            "runs": [run_hash(c) for c in configs], "version": __version__}
+    path = os.path.join(out, "sweep.json")
+    write_or_explain(lambda: write_json_atomic(info, path), path, exit_code=2)
 
 
 # --- the command line -------------------------------------------------------------
@@ -158,14 +165,14 @@ def add_sweep_parser(sub):
                    help="run again the finished runs that another minisgd version computed")
     p.add_argument("--ensemble", action=argparse.BooleanOptionalAction, default=None,
                    help="train runs that share a shape together (minisgd.ensemble; "
-                        "default: on when that module exists)")
+                        "default: on)")
     p.add_argument("--dry-run", action="store_true", help="list what would run, run nothing")
     p.add_argument("--quiet", action="store_true", help="no progress, no table")
     return p
 
 
 def dry_run(spec, out):
-    configs = list({run_hash(c): c for c in map(config_dict, spec.configs)}.values())
+    configs = distinct_configs(spec)
     states = [read_run(run_path(out, c), c) for c in configs]
     done = sum(1 for record, _ in states if record is not None)
     corrupt = sum(1 for _, problem in states if problem)
