@@ -25,7 +25,7 @@ import numpy as np
 from .checks import check_int
 from .config import moments_apply
 from .losses import LOSSES, terms
-from .models import Grads
+from .models import MLP, Grads
 from .moments import MomentGradient
 from .step import ReferenceStep
 
@@ -192,13 +192,13 @@ def gradient_path(config, replay=False):
     return "rows"
 
 
-def engine_name(config, path, net, rows):
-    """The engine a run of `rows` rows per batch takes on `path` (module docstring)."""
+def engine_name(path, net, rows):
+    """The engine that trains net on batches of `rows` rows on `path` (module docstring)."""
     if path == "moments":
         return "moments"
     if rows > CHUNK_ROWS:
         return "pieces"
-    plain = config.model == "mlp" and net.members is None and net.gains is None
+    plain = isinstance(net, MLP) and net.members is None and net.gains is None
     return "reference" if plain else "workspace"
 
 

@@ -81,7 +81,7 @@ def train_ensemble(configs, threads=None):
     ens = type(nets[0]).stack(nets)
     problems, X, Y = member_problems(config, configs, rngs, path, ens)
     b, replacement, noise = sampling(config)
-    name = engine_name(config, path, ens, X.shape[-2] if b is None else b)
+    name = engine_name(path, ens, X.shape[-2] if b is None else b)
     for p in problems:
         p.gradient, p.engine = path, name
     engine = make_engine(name, ens, build_rule(config), config.loss, default_threads(threads),

@@ -17,7 +17,8 @@ activation sigma on the hidden layers (the output layer is linear):
               theta <- theta - eta m
               theta <- prox_{eta lam}(theta)                    L1 / group-L1 soft threshold
 
-theta is every parameter in one flat vector (net.theta; net.weights and net.biases are views
+(np.dot(A, B) is the matrix product A @ B; NumPy's @ costs more per call on the small
+transposed matrices of a step.) theta is every parameter in one flat vector (net.theta; net.weights and net.biases are views
 of it), so the update is a few vector lines. The loss lines are losses.py's objectives
 written out; the update follows optimizers.SGD's equation (PyTorch's conventions).
 
@@ -52,7 +53,7 @@ class ReferenceStep:
         W, b, L = net.weights, net.biases, len(net.weights)
         a = [X]                                                  # forward
         for l in range(L):
-            z = a[l] @ W[l] if b is None else a[l] @ W[l] + b[l]  # (B, n_out)
+            z = np.dot(a[l], W[l]) if b is None else np.dot(a[l], W[l]) + b[l]  # (B, n_out)
             a.append(z if l == L - 1 else activation(net.activation, z))
         f = a[L]                                                 # (B, K)
         if self.loss == "mse":                                   # loss, delta_L = dC/df
@@ -62,13 +63,16 @@ class ReferenceStep:
             z = f - f.max(axis=1, keepdims=True)
             log_p = z - np.log(np.exp(z).sum(axis=1, keepdims=True))
             C, delta = float(-np.sum(Y * log_p)) / len(Y), (np.exp(log_p) - Y) / len(Y)
-        gW, gb = [None] * L, [None] * L
+        gW, gb = [None] * L, []
         for l in reversed(range(L)):                             # backward
-            gW[l] = a[l].T @ delta                               # dC/dW_l   (n_in, n_out)
-            gb[l] = delta.sum(axis=0)                            # dC/db_l   (n_out,)
+            gW[l] = np.dot(a[l].T, delta)                        # dC/dW_l   (n_in, n_out)
+            if b is not None:
+                gb.insert(0, delta.sum(axis=0))                  # dC/db_l   (n_out,)
             if l > 0:                                            # delta_{l-1}  (B, n_in)
-                delta = (delta @ W[l].T) * derivative(net.activation, a[l])
-        return C, np.concatenate([g.ravel() for g in gW + (gb if b is not None else [])])
+                delta = np.dot(delta, W[l].T)
+                if net.activation != "linear":                   # linear: sigma' = 1
+                    delta *= derivative(net.activation, a[l])
+        return C, np.concatenate([g.ravel() for g in gW + gb])
 
     def update(self, net, g, lr):
         """theta <- theta - eta_t m, with clipping, weight decay, momentum and prox (module
@@ -100,5 +104,5 @@ def activation(name, z):
 
 def derivative(name, a):
     """sigma'(z) from the layer's output a = sigma(z): relu 1[a > 0] (0 at 0, as PyTorch),
-    tanh 1 - a^2, linear 1."""
-    return (a > 0.0) if name == "relu" else 1.0 - a * a if name == "tanh" else 1.0
+    tanh 1 - a^2."""
+    return (a > 0.0) if name == "relu" else 1.0 - a * a

@@ -266,6 +266,6 @@ def run_engine(config, problem, net, replay, batches=None, threads=None):
     problem.streams = start_streams(config.metrics, net, problem)
     rows = batches.shape[1] if batches is not None else sampling(config)[0]
     rows = problem.data.X.shape[0] if rows is None else rows
-    problem.engine = engine_name(config, path, net, rows)
+    problem.engine = engine_name(path, net, rows)
     return make_engine(problem.engine, net, build_rule(config), config.loss,
                        default_threads(threads), problem.data.X, problem.Y)
