@@ -184,7 +184,7 @@ def main(argv=None):
     start = time.perf_counter()
     base = Config(n=args.n, lr=args.lr, seed=args.data_seed)
     try:
-        base.validate()
+        base = base.validate()                           # resolved: its support
         for b in args.batch_sizes:
             Config(n=args.n, batch_size=b).validate()
     except (ValueError, TypeError) as err:

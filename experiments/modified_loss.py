@@ -91,7 +91,7 @@ def run_arms(args):
     data and initial weights are passed in, drawn from args.seed as train(config) would."""
     config = Config(n=args.n, lr=args.lr, batch_size=args.batch_size, steps=args.steps,
                     seed=args.seed, records_per_decade=10)
-    config.validate()
+    config = config.validate()                                   # resolved
     data_rng, init_rng = spawn_rngs(args.seed)[:2]
     data = make_data(data_rng, config.d, config.support, config.n, config.target, config.input,
                      config.center, config.double, config.label_eps, config.n_test)
@@ -111,7 +111,7 @@ def run_arms(args):
         cfg = replace(config, seed=args.seed + 1000 + k)          # batch order only
         run(f"SGD b={b} (order {k})", "sgd", lambda: train(cfg, data=data, net=net,
                                                            extra_metrics=noise))
-    gd = replace(config, optimizer="gd", batch_size=Config.batch_size, replacement=False)
+    gd = replace(config, optimizer="gd", batch_size=None, replacement=None)  # not for GD
     run("GD", "gd", lambda: train(gd, data=data, net=net, extra_metrics=noise))
     objectives = (("c_sgd", f"GD on C_SGD (b={b})", True, True),
                   ("grad_norm", "GD on C + (η/4)‖∇C‖²", False, True),

@@ -85,7 +85,7 @@ def arms(args):
 
 def expected_cost(config):
     """Rough cost of an arm in units of one b=1 step (per-step time grows with the batch)."""
-    b = config.n_train if config.optimizer == "gd" else config.batch_size
+    b = config.validate().n_train if config.optimizer == "gd" else config.batch_size
     return config.steps * (1 + b / 16)
 
 

@@ -1,8 +1,12 @@
 """Command line: ``python -m minisgd train ...`` (and the other subcommands).
 
-Every field of train.Config is a flag of `train`, underscores as dashes, with the Config's
-default, so the CLI, the Python API and sweep configs share one list of options. Bad values
-end with a message naming the flag and exit status 2. Not for: any training logic.
+Every field of train.Config is a flag of `train`, underscores as dashes, so the CLI, the
+Python API and sweep configs share one list of options. Only the flags typed reach the
+Config: an omitted one is unset (None) for the fields of config.FIELD_TABLE, which the run
+then resolves -- from --data / --init / --batches, else the task's and model's default --
+so a typed flag that disagrees with a given file or does not apply is refused even when it
+equals the default. Bad values end with a message naming the flag and exit status 2.
+Not for: any training logic.
 """
 import argparse
 import os
@@ -13,20 +17,21 @@ from dataclasses import fields
 
 from .sweep import add_sweep_parser, run_sweep
 from .sweep.plots import add_plot_parser, run_plot
+from .config import FIELD_TABLE, By, Field, field_default
 from .train import Config
 
 HELP = {
     "task": "what is learned: the sparse-support regression, a classifier, sparse regression",
     "model": "an MLP or a diagonal linear net <u*v, x>",
-    "classes": "classification: number of classes C (default 3)",
-    "dataset": "classification: data set drawn in code (default gaussian_mixture)",
+    "classes": "classification: number of classes C",
+    "dataset": "classification: data set drawn in code",
     "blobs": "gaussian_mixture: blobs per class", "separation": "how far apart the classes are",
-    "random_labels": "classification: fraction of training labels made random (default 0)",
-    "label_scale": "classification with mse: targets label_scale * one-hot (default 1)",
-    "noise": "sparse_regression: std of the label noise (default 0)",
-    "l0_threshold": "sparse_regression: |beta_j| above it counts in l0 (default 1e-3)",
+    "random_labels": "classification: fraction of training labels made random",
+    "label_scale": "classification with mse: targets label_scale * one-hot",
+    "noise": "sparse_regression: std of the label noise",
+    "l0_threshold": "sparse_regression: |beta_j| above it counts in l0",
     "weight_norm": "weight normalization of the hidden layers: W = g V / ||V||",
-    "parametrization": "diagonal net: beta = u*v (uv, default) or u^2 - v^2 (u2v2)",
+    "parametrization": "diagonal net: beta = u*v (uv) or u^2 - v^2 (u2v2)",
     "loss": "mse (regression, one-hot square loss) or cross_entropy (classification)",
     "metrics": "extra metric sets recorded along the run, comma-separated (e.g. layer_norms)",
     "gradient": "how the gradient is computed: rows (the general path), moments (linear nets "
@@ -100,28 +105,46 @@ def float_list(text):
     return tuple(float(v) for v in text.split(",") if v.strip())
 
 
+def default_help(f):
+    """The default a flag's help states: the Config's, or where it applies and its default
+    there (config.FIELD_TABLE)."""
+    if f.name not in FIELD_TABLE:
+        return f"default: {f.default}"
+    field = FIELD_TABLE[f.name]
+    default = field.default
+    if isinstance(default, By):
+        default = ", ".join(f"{v} ({field.default.field} {k})"
+                            for k, v in default.values.items() if v is not None)
+    scope = [f"{key} {' / '.join(getattr(field, key))}" for key in ("task", "model",
+             "optimizer", "loss") if getattr(field, key) != getattr(Field, key)]
+    return f"default: {default}" + (f"; {', '.join(scope)} only" if scope else "")
+
+
 def add_config_flags(parser):
-    """One flag per Config field, typed from the field's annotation."""
+    """One flag per Config field, typed from the field's annotation; an omitted flag leaves
+    the field unset (argparse.SUPPRESS: not in the namespace)."""
     for f in fields(Config):
-        flag = "--" + f.name.replace("_", "-")
-        kwargs = dict(default=f.default, help=f"{HELP.get(f.name, '')} (default: {f.default})")
-        if f.type in (bool, "bool"):
-            kwargs["action"] = argparse.BooleanOptionalAction
-        elif f.name == "support":
-            kwargs["type"] = int_list
-        elif f.name == "decay_at":
-            kwargs["type"] = float_list
-        elif f.name == "metrics":
-            kwargs["type"] = name_list
-        elif typing.get_origin(f.type) is typing.Union and str in typing.get_args(f.type):
-            kwargs["type"] = optional_choice(f.name)
-        elif typing.get_origin(f.type) is typing.Union:
-            kwargs["type"] = optional_int if int in typing.get_args(f.type) else optional_float
-        else:
-            kwargs["type"] = {int: int, float: float, str: str}.get(f.type, f.type)
-            if f.name in CHOICES:
-                kwargs["choices"] = CHOICES[f.name]
-        parser.add_argument(flag, **kwargs)
+        parser.add_argument("--" + f.name.replace("_", "-"), default=argparse.SUPPRESS,
+                            help=f"{HELP.get(f.name, '')} ({default_help(f)})",
+                            **flag_type(f))
+
+
+def flag_type(f):
+    """argparse's action / type / choices for a Config field."""
+    args = typing.get_args(f.type) if typing.get_origin(f.type) is typing.Union else ()
+    kind = next((t for t in args if t is not type(None)), f.type)
+    if kind in (bool, "bool"):
+        return {"action": argparse.BooleanOptionalAction}
+    lists = {"support": int_list, "decay_at": float_list, "metrics": name_list}
+    if f.name in lists:
+        return {"type": lists[f.name]}
+    if args and kind is str:
+        return {"type": optional_choice(f.name)}
+    if args:
+        return {"type": optional_int if kind is int else optional_float}
+    if f.name in CHOICES:
+        return {"type": kind, "choices": CHOICES[f.name]}
+    return {"type": kind}
 
 
 def add_train_parser(sub):
@@ -144,7 +167,8 @@ def add_train_parser(sub):
 
 
 def config_from_args(args):
-    return Config(**{f.name: getattr(args, f.name) for f in fields(Config)})
+    """The Config of the typed flags (the others keep the Config's defaults: unset)."""
+    return Config(**{f.name: getattr(args, f.name) for f in fields(Config) if hasattr(args, f.name)})
 
 
 def flagged(message):
@@ -166,10 +190,12 @@ def run_train(args, parser):
             if path:
                 check_output_path(flag, path)
         data = None
+        value = lambda name: field_default(config, name)       # typed, or its default
         if args.data:
-            data = load_data(args.data, config.support, config.classes, config.task)
-        net = load_init(args.init, config.activation, config.model,
-                        config.parametrization or "uv", config.weight_norm) if args.init else None
+            data = load_data(args.data, value("support"), config.classes, config.task)
+        net = load_init(args.init, value("activation") or "linear", value("model"),
+                        value("parametrization") or "uv", config.weight_norm) \
+            if args.init else None
         batches = load_batches(args.batches) if args.batches else None
         result = train(config, data=data, net=net, batches=batches)
     except (ValueError, TypeError) as err:

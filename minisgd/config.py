@@ -1,36 +1,50 @@
-"""The configuration of one training run: every value a run depends on, with the paper's
-setup as defaults, validated in one place. Every field is also a `train` CLI flag and a
-sweep TOML key. Not for: running anything (train.py).
+"""The configuration of one training run: every value a run depends on, and the one table
+(FIELD_TABLE) of which task, model and optimizer each optional field applies to and the
+value it takes there when left unset. Every field is also a `train` CLI flag and a sweep
+TOML key. Validation returns a new, resolved Config and never changes its input.
+Not for: the checks of the values (config_checks.py), given data / nets / batch arrays
+(resolve.py) or running anything (train.py).
 """
-from dataclasses import asdict, dataclass, fields
+from dataclasses import asdict, dataclass, fields, replace
 from typing import Optional
 
-import numpy as np
+from .checks import check_choice
+from .config_checks import check_fields, moments_apply  # noqa: F401  (moments_apply re-exported)
+from .data import DATASETS, dataset_defaults
 
-from .checks import check_choice, check_float, check_int
-from .data import DATASETS, INPUTS, TARGETS, check_support, dataset_defaults
-from .models import ACTIVATIONS
-from .models.initializers import INITS
-from .optimizers import LRSchedule
+TASKS = ("support", "classification", "sparse_regression")
+MODELS = ("mlp", "diagonal")
+OPTIMIZERS = ("sgd", "gd")
+LOSSES = ("mse", "cross_entropy")
 
 
 @dataclass
 class Config:
     """Everything a run depends on. Defaults are the paper's setup (SCIENCE.md section 1)
-    with SGD at batch size 32."""
+    with SGD at batch size 32.
+
+    None means "unset" for the fields of FIELD_TABLE: model, d, support, target, input,
+    center, double, label_eps, threshold, support_rule, classes, dataset, blobs,
+    separation, random_labels, label_scale, noise, l0_threshold, depth, width,
+    activation, bias, weight_norm, init_scheme, init_scale, parametrization, batch_size,
+    replacement. validate() gives each the value that runs -- taken from a given data
+    set, net or batch array (resolve.py), else the table's default for the config's task,
+    model and optimizer -- or None where it does not apply; a field that does not apply
+    but is set (even to the value it would have elsewhere) is refused. Every other field
+    has its value here; None in clip, data_seed means what their comments say."""
     # task: what is learned, from which data, with which loss (tasks.py)
     task: str = "support"            # "support" | "classification" | "sparse_regression"
-    model: str = "mlp"               # "mlp" | "diagonal"
+    model: Optional[str] = None      # "mlp" (default) | "diagonal"
     # data. support task: inputs on d coordinates, a target on `support`
-    d: int = 15
-    support: tuple = (0, 1, 2, 3, 4)
+    d: Optional[int] = None          # default 15
+    support: Optional[tuple] = None  # default (0, 1, 2, 3, 4)
     n: int = 5000                    # distinct inputs; 2n training pairs while double=True
     n_test: int = 2000
-    target: str = "linear"
-    input: str = "gaussian"
-    center: bool = True
-    double: bool = True
-    label_eps: float = 0.001
+    target: Optional[str] = None     # default "linear"
+    input: Optional[str] = None      # default "gaussian"
+    center: Optional[bool] = None    # default True
+    double: Optional[bool] = None    # default True
+    label_eps: Optional[float] = None   # default 0.001
     # classification: C classes of a data set drawn in code, labels possibly randomized
     classes: Optional[int] = None           # default 3
     dataset: Optional[str] = None           # default "gaussian_mixture"
@@ -42,21 +56,21 @@ class Config:
     noise: Optional[float] = None           # std of the label noise; default 0
     l0_threshold: Optional[float] = None    # |beta_j| above it counts in l0; default 1e-3
     # network: input d -> depth hidden layers of `width` -> 1 (or `classes`) outputs
-    depth: int = 3
-    width: int = 15
-    activation: str = "linear"
-    bias: bool = False
-    init_scheme: str = "kaiming_normal"
-    init_scale: Optional[float] = None
-    weight_norm: str = "none"               # "none" | "layer" | "unit" (hidden layers)
+    depth: Optional[int] = None             # default 3
+    width: Optional[int] = None             # default 15
+    activation: Optional[str] = None        # default "linear"
+    bias: Optional[bool] = None             # default False
+    init_scheme: Optional[str] = None       # "kaiming_normal" (MLP) | "constant" (diagonal)
+    init_scale: Optional[float] = None      # MLP: none; diagonal net: 0.1
+    weight_norm: Optional[str] = None       # "none" (default) | "layer" | "unit"
     parametrization: Optional[str] = None   # diagonal net: "uv" (default) | "u2v2"
     loss: str = "mse"                       # "mse" | "cross_entropy" (classification)
     # optimizer
     optimizer: str = "sgd"
-    batch_size: int = 32
-    replacement: bool = False
+    batch_size: Optional[int] = None        # default 32
+    replacement: Optional[bool] = None      # default False
     lr: float = 0.1
-    clip: Optional[float] = 1.0
+    clip: Optional[float] = 1.0             # None: no clipping
     momentum: float = 0.0
     weight_decay: float = 0.0
     decoupled_wd: bool = False
@@ -72,235 +86,144 @@ class Config:
     data_seed: Optional[int] = None  # None: the data of `seed`; else the data of that seed
     records_per_decade: int = 20
     diverge_factor: float = 1e6
-    threshold: float = 0.1
-    support_rule: str = "gap"
+    threshold: Optional[float] = None      # default 0.1 (support task)
+    support_rule: Optional[str] = None     # default "gap" (support task)
     dtype: str = "float64"           # "float32": half the memory traffic, ~1e-7 precision
     gradient: str = "auto"           # "rows" | "moments" (linear nets, mse) | "auto" (train.py)
     metrics: tuple = ()              # extra metric sets recorded along the run (metrics/)
 
     @property
     def n_train(self):
+        """Training rows of a resolved config's drawn data."""
         return 2 * self.n if self.double else self.n
 
     @property
     def n_out(self):
-        """Outputs of the net: one per class for classification, else one."""
+        """Outputs of the net (resolved config): one per class for classification, else one."""
         return self.classes if self.task == "classification" else 1
 
     def validate(self, n_train=None):
-        """Check every field; raise ValueError/TypeError naming the field. Returns self.
-
-        First the task and model decide which fields apply (resolve_fields): a field that
-        does not apply is set to None (recorded as not applying) when left at its default,
-        and refused when given; a task's own field left at None gets the task's default,
-        so the recorded config says what ran."""
-        resolve_fields(self)
-        n_train = self.n_train if n_train is None else n_train
-        for name in ("d", "n", "n_test", "steps", "records_per_decade"):
-            check_int(name, getattr(self, name), low=1)
-        if self.model == "mlp":
-            check_int("depth", self.depth, low=0)
-            check_int("width", self.width, low=1)
-            check_choice("activation", self.activation, ACTIVATIONS)
-            check_bool("bias", self.bias)
-            check_choice("init_scheme", self.init_scheme, INITS)
-            check_choice("weight_norm", self.weight_norm, WEIGHT_NORMS)
-            if self.weight_norm != "none" and self.depth == 0:
-                raise ValueError(f"weight_norm={self.weight_norm!r} normalizes the hidden "
-                                 "layers: depth must be >= 1, got 0")
-        else:
-            check_choice("init_scheme", self.init_scheme, DIAGONAL_INITS)
-            check_choice("parametrization", self.parametrization, PARAMETRIZATIONS)
-        if self.support is not None:
-            self.support = check_support(self.support, self.d)
-        if self.task == "support":
-            check_choice("target", self.target, TARGETS)
-            check_choice("input", self.input, INPUTS)
-            check_float("label_eps", self.label_eps, low=0.0)
-            for name in ("center", "double"):
-                check_bool(name, getattr(self, name))
-        if self.task == "support":
-            check_choice("support_rule", self.support_rule, ("gap", "fraction"))
-            check_float("threshold", self.threshold, low=0.0, low_open=True)
-        if self.task == "classification":
-            check_classification(self)
-        if self.task == "sparse_regression":
-            check_float("noise", self.noise, low=0.0)
-            check_float("l0_threshold", self.l0_threshold, low=0.0, low_open=True)
-        check_choice("optimizer", self.optimizer, ("sgd", "gd"))
-        check_choice("dtype", self.dtype, ("float64", "float32"))
-        if self.optimizer == "sgd":
-            check_int("batch_size", self.batch_size, low=1, high=n_train)
-            check_bool("replacement", self.replacement)
-        check_float("lr", self.lr, low=0.0, low_open=True)
-        for name in ("momentum", "weight_decay", "l1", "group_l1", "label_noise"):
-            check_float(name, getattr(self, name), low=0.0, high=1.0 if name == "momentum" else None)
-        for name in ("clip", "init_scale"):
-            if getattr(self, name) is not None:
-                check_float(name, getattr(self, name), low=0.0, low_open=True)
-        check_bool("decoupled_wd", self.decoupled_wd)
-        if not isinstance(self.decay_at, (tuple, list)):
-            raise TypeError(f"decay_at must be a list of fractions in (0, 1], "
-                            f"got {self.decay_at!r}")
-        if self.init_scheme == "normal" and self.init_scale is None:
-            raise ValueError("init_scale must be given (the std of the weights) when "
-                             "init_scheme='normal', got None")
-        check_float("diverge_factor", self.diverge_factor, low=1.0, low_open=True)
-        check_int("seed", self.seed, low=0)
-        if self.data_seed is not None:
-            check_int("data_seed", self.data_seed, low=0)
-        check_choice("gradient", self.gradient, GRADIENTS)
-        if self.gradient == "moments":
-            check_moments_apply(self)
-        check_combinations(self)
-        self.metrics = check_metric_sets(self, self.metrics)
-        LRSchedule(self.lr, self.steps, self.decay_at, self.decay_factor, self.warmup)
-        return self
+        """The resolved Config (a new one; this one is not changed): every field of
+        FIELD_TABLE resolved (resolve_fields), every value checked (config_checks.py:
+        ValueError / TypeError naming the field and the form it must have), lists as
+        tuples. n_train: the training rows of given data -- the data is then not drawn,
+        so the recipe's fields do not apply, and batch_size is bounded by them."""
+        resolved = resolve_fields(self, drawn=n_train is None)
+        return check_fields(resolved, resolved.n_train if n_train is None else n_train)
 
 
-TASKS = ("support", "classification", "sparse_regression")
-MODELS = ("mlp", "diagonal")
-LOSSES = ("mse", "cross_entropy")
-WEIGHT_NORMS = ("none", "layer", "unit")
-GRADIENTS = ("auto", "rows", "moments")
-PARAMETRIZATIONS = ("uv", "u2v2")
-DIAGONAL_INITS = ("constant", "normal")
-DEFAULTS = {f.name: f.default for f in fields(Config)}
+@dataclass(frozen=True)
+class By:
+    """A default that depends on another field: values[the resolved value of `field`]."""
+    field: str
+    values: dict
 
 
-def applying_fields(config):
-    """{field: the task/model default it takes when None (None: no default)} for the fields
-    that apply to this config's task and model; every other field listed in OWNED does not
-    apply."""
-    task, model = config.task, config.model
-    own = {}
-    if task == "support":
-        own.update(support=None, target=None, input=None, center=None, double=None,
-                   label_eps=None, threshold=None, support_rule=None)
-    if task == "sparse_regression":
-        own.update(support=None, noise=0.0, l0_threshold=1e-3)
-    if task == "classification":
-        dataset = config.dataset if config.dataset is not None else "gaussian_mixture"
-        own.update(classes=3, dataset="gaussian_mixture", random_labels=0.0)
-        if dataset in DATASETS:
-            defaults = dataset_defaults(dataset)
-            own.update({k: v for k, v in defaults.items() if k in ("blobs", "separation")})
-        if config.loss == "mse":
-            own.update(label_scale=1.0)
-    if config.optimizer == "sgd":
-        own.update(batch_size=None, replacement=None)
-    if model == "mlp":
-        own.update(depth=None, width=None, activation=None, bias=None, weight_norm=None)
-    else:
-        own.update(parametrization="uv")
-    return own
+@dataclass(frozen=True)
+class Field:
+    """Where an unset-able field applies (the tasks, models, optimizers and losses it
+    applies to; drawn: only when the data is drawn, not given) and its default there."""
+    default: object
+    task: tuple = TASKS
+    model: tuple = MODELS
+    optimizer: tuple = OPTIMIZERS
+    loss: tuple = LOSSES
+    drawn: bool = False
 
 
-OWNED = ("support", "target", "input", "center", "double", "label_eps", "threshold",
-         "support_rule", "noise", "l0_threshold", "classes", "dataset", "blobs",
-         "separation", "random_labels", "label_scale", "depth", "width", "activation",
-         "bias", "weight_norm", "parametrization", "batch_size", "replacement")
-SGD_ONLY = ("batch_size", "replacement")
+SUPPORT, SPARSE, CLASSIFY = ("support",), ("sparse_regression",), ("classification",)
+RECIPES = {name: dataset_defaults(name) for name in DATASETS}
+# The fields whose None means "unset", in the order they are resolved (model and dataset
+# before the fields whose default depends on them). README.md's option table says the same.
+FIELD_TABLE = {
+    "model": Field("mlp"),
+    "d": Field(15),
+    "support": Field((0, 1, 2, 3, 4), task=SUPPORT + SPARSE),
+    "target": Field("linear", task=SUPPORT),
+    "input": Field("gaussian", task=SUPPORT),
+    "center": Field(True, task=SUPPORT),
+    "double": Field(True, task=SUPPORT),
+    "label_eps": Field(0.001, task=SUPPORT),
+    "threshold": Field(0.1, task=SUPPORT),
+    "support_rule": Field("gap", task=SUPPORT),
+    "classes": Field(3, task=CLASSIFY),
+    "dataset": Field("gaussian_mixture", task=CLASSIFY, drawn=True),
+    "blobs": Field(By("dataset", {k: v["blobs"] for k, v in RECIPES.items()}),
+                   task=CLASSIFY, drawn=True),
+    "separation": Field(By("dataset", {k: v["separation"] for k, v in RECIPES.items()}),
+                        task=CLASSIFY, drawn=True),
+    "random_labels": Field(0.0, task=CLASSIFY),
+    "label_scale": Field(1.0, task=CLASSIFY, loss=("mse",)),
+    "noise": Field(0.0, task=SPARSE, drawn=True),
+    "l0_threshold": Field(1e-3, task=SPARSE),
+    "depth": Field(3, model=("mlp",)),
+    "width": Field(15, model=("mlp",)),
+    "activation": Field("linear", model=("mlp",)),
+    "bias": Field(False, model=("mlp",)),
+    "weight_norm": Field("none", model=("mlp",)),
+    "init_scheme": Field(By("model", {"mlp": "kaiming_normal", "diagonal": "constant"})),
+    "init_scale": Field(By("model", {"mlp": None, "diagonal": 0.1})),   # diagonal: alpha
+    "parametrization": Field("uv", model=("diagonal",)),
+    "batch_size": Field(32, optimizer=("sgd",)),
+    "replacement": Field(False, optimizer=("sgd",)),
+}
+UNSET = tuple(FIELD_TABLE)
+SGD_ONLY = tuple(k for k, f in FIELD_TABLE.items() if f.optimizer == ("sgd",))
 
 
-def resolve_fields(config):
-    """Task, model and optimizer decide the fields (see Config.validate). In place."""
-    check_choice("optimizer", config.optimizer, ("sgd", "gd"))
-    check_choice("task", config.task, TASKS)
-    check_choice("model", config.model, MODELS)
-    check_choice("loss", config.loss, LOSSES)
-    if config.task == "classification" and config.dataset is not None:
-        check_choice("dataset", config.dataset, DATASETS)
-    own = applying_fields(config)
-    what = f"task={config.task!r}" if config.model == "mlp" else \
-        f"task={config.task!r} with model='diagonal'"
-    for name in OWNED:
-        where = "optimizer='gd' (every step uses the whole training set)" \
-            if name in SGD_ONLY and config.optimizer == "gd" else what
-        value = getattr(config, name)
-        if name in own:
-            if value is None and own[name] is not None:
-                setattr(config, name, own[name])
-        elif value is not None:
-            if equal(value, DEFAULTS[name]):
-                setattr(config, name, None)                  # recorded as not applying
-            else:
-                raise ValueError(f"{name} does not apply to {where}, got {value!r} (leave it "
-                                 "unset)")
-    if config.model == "diagonal":
-        if config.init_scheme == DEFAULTS["init_scheme"]:
-            config.init_scheme = "constant"                  # u = alpha 1, v = 0
-        if config.init_scale is None:
-            config.init_scale = 0.1                          # alpha
+def resolve_fields(config, drawn=True):
+    """A new Config whose FIELD_TABLE fields are resolved: a field that applies and is
+    unset takes its default there; one that does not apply is None, and refused when set.
+    drawn: False when the data is given (the recipe's fields do not apply)."""
+    for name, choices in (("task", TASKS), ("optimizer", OPTIMIZERS), ("loss", LOSSES)):
+        check_choice(name, getattr(config, name), choices)
+    at = {"task": config.task, "optimizer": config.optimizer, "loss": config.loss,
+          "drawn": drawn}
+    values = {}
+    for name, field in FIELD_TABLE.items():
+        values[name] = at[name] = resolve_field(name, field, getattr(config, name), at)
+        if name == "model":
+            check_choice("model", values[name], MODELS)
+        if name == "dataset" and values[name] is not None:
+            check_choice("dataset", values[name], DATASETS)
+    return replace(config, **values)
 
 
-def equal(a, b):
-    return (tuple(a) if isinstance(a, list) else a) == (tuple(b) if isinstance(b, list) else b)
-
-
-def check_bool(name, value):
-    if not isinstance(value, (bool, np.bool_)):
-        raise TypeError(f"{name} must be True or False, got {value!r}")
-
-
-def check_classification(config):
-    check_int("classes", config.classes, low=2)
-    if config.n < config.classes:
-        raise ValueError(f"n must be at least classes={config.classes} (every class in the "
-                         f"training set), got {config.n}")
-    check_float("random_labels", config.random_labels, low=0.0, high=1.0)
-    if config.blobs is not None:
-        check_int("blobs", config.blobs, low=1)
-    if config.separation is not None:
-        check_float("separation", config.separation, low=0.0, low_open=True)
-    if config.label_scale is not None:
-        check_float("label_scale", config.label_scale, low=0.0, low_open=True)
-
-
-def moments_apply(config):
-    """Why the moments path (moments.py) cannot compute this run's gradient, or None."""
-    if config.model != "mlp":
-        return f"model={config.model!r} (it needs an MLP)"
-    if config.activation != "linear":
-        return f"activation={config.activation!r} (it needs a linear net)"
-    if config.loss != "mse":
-        return f"loss={config.loss!r} (it needs the square loss)"
-    if config.weight_norm != "none":
-        return f"weight_norm={config.weight_norm!r}"
+def resolve_field(name, field, value, at):
+    """The value of one table field at `at` (the task, model, ... resolved so far)."""
+    where, only = not_applying(field, at)
+    if where is None:
+        if value is not None:
+            return value
+        return field.default.values[at[field.default.field]] \
+            if isinstance(field.default, By) else field.default
+    if value is not None:
+        raise ValueError(f"{name} does not apply to {where} (only to {only}): leave it unset, "
+                         f"got {value!r}")
     return None
 
 
-def check_moments_apply(config):
-    why = moments_apply(config)
-    if why is not None:
-        raise ValueError(f"gradient='moments' is exact only for linear MLPs under mse without "
-                         f"weight norm, got {why}")
+def not_applying(field, at):
+    """(where the field does not apply, where it does) at `at`; (None, None) if it does."""
+    for key in ("task", "model", "optimizer", "loss"):
+        scope = getattr(field, key)
+        if key in at and at[key] not in scope:
+            where = f"{key}={at[key]!r}"
+            if key == "optimizer":
+                where += " (every step uses the whole training set)"
+            return where, " or ".join(f"{key}={s!r}" for s in scope)
+    if field.drawn and not at["drawn"]:
+        return "given data (no data set is drawn)", "data drawn from the config"
+    return None, None
 
 
-def check_combinations(config):
-    """Options that each make sense but not together."""
-    if config.loss == "cross_entropy" and config.task != "classification":
-        raise ValueError(f"loss='cross_entropy' needs task='classification', got task="
-                         f"{config.task!r} (regression tasks train on 'mse')")
-    if config.loss == "cross_entropy" and config.label_noise:
-        raise ValueError("label_noise adds Gaussian noise to square-loss targets: it must be "
-                         f"0 with loss='cross_entropy', got {config.label_noise}")
-    if config.model == "diagonal" and config.task == "classification":
-        raise ValueError("model='diagonal' has one output: task must be 'support' or "
-                         "'sparse_regression', got 'classification'")
-    if config.task == "sparse_regression" and config.model == "mlp" and \
-            config.activation != "linear":
-        raise ValueError("task='sparse_regression' reads the net's linear predictor beta: "
-                         f"model='diagonal' or activation='linear', got {config.activation!r}")
-    if config.model == "mlp" and config.weight_norm != "none" and (config.l1 or config.group_l1):
-        raise ValueError("l1 / group_l1 soft-threshold the first layer's weights, which "
-                         "weight_norm reparametrizes: use them with weight_norm='none'")
-
-
-def check_metric_sets(config, names):
-    """The names of extra metric sets, as a tuple (see minisgd.metrics.METRIC_SETS)."""
-    from .metrics import check_metric_names
-    return check_metric_names(names, config.task, config.model, config)
+def field_default(config, name):
+    """The value an unset `name` takes for this config's task, model and optimizer (the
+    config's own value when set); None where it does not apply."""
+    value = getattr(config, name)
+    if value is not None or name not in FIELD_TABLE:
+        return value
+    return getattr(resolve_fields(replace(config, **{name: None})), name)
 
 
 def config_dict(config):

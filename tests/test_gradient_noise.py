@@ -271,7 +271,7 @@ def test_gd_on_modified_loss_same_start_and_columns():
 def test_gd_on_modified_loss_first_step_by_hand(substeps):
     """One step is `substeps` updates theta - (eta / substeps) * clip(grad C_SGD), clip as
     optimizers.clip_global_norm, from the data and initial weights train(config) draws."""
-    c = Config(**dict(SMALL, steps=1))
+    c = Config(**dict(SMALL, steps=1)).validate()
     data_rng, init_rng = spawn_rngs(c.seed)[:2]
     data = make_data(data_rng, c.d, c.support, c.n, c.target, c.input, c.center, c.double,
                      c.label_eps, c.n_test)

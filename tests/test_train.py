@@ -374,9 +374,9 @@ def test_validate_rejects_naming_the_field(kwargs, field):
         train(small(**kwargs))
 
 
-def test_validate_accepts_edge_values_and_returns_self():
+def test_validate_accepts_edge_values_and_returns_a_new_config():
     cfg = small(batch_size=500, momentum=1.0, clip=None, depth=0)
-    assert cfg.validate() is cfg
+    assert cfg.validate() is not cfg and cfg.validate() == cfg.validate().validate()
     assert small(optimizer="gd").validate().batch_size is None      # not applying to GD
 
 

@@ -66,7 +66,7 @@ def run_minisgd(spec):
     sizes = spec.get("sizes", SIZES)
     config = Config(d=sizes[0], support=tuple(range(min(5, sizes[0]))), depth=len(sizes) - 2,
                     width=sizes[1], optimizer="gd" if spec["b"] is None else "sgd",
-                    batch_size=spec["b"] or 32, steps=spec["steps"],
+                    batch_size=spec["b"], steps=spec["steps"],          # None: GD
                     records_per_decade=spec.get("records_per_decade", 20),
                     gradient=spec.get("gradient", "rows"))   # the general path, unless asked
     if spec.get("loop_only"):
@@ -92,7 +92,7 @@ def time_loop(config, steps, repeats):
     times = []
     for _ in range(repeats):
         problem, net, rngs = prepare(config)
-        optimizer = build_optimizer(config)
+        optimizer = build_optimizer(problem.config)                 # resolved
         batches = data_batches(rngs[2], problem.data.X, problem.Y, optimizer.batch_size)
         loss_and_grad = BatchGradient(net)
         start = time.perf_counter()

@@ -115,50 +115,40 @@ def check_grid(grid, where, index):
     return lists
 
 
+KINDS = {bool: ("true or false", lambda v: isinstance(v, bool)),
+         int: ("an int", lambda v: isinstance(v, int) and not isinstance(v, bool)),
+         float: ("a number", lambda v: isinstance(v, (int, float)) and not isinstance(v, bool)),
+         str: ("a string", lambda v: isinstance(v, str)),
+         tuple: ("a list", lambda v: isinstance(v, list))}      # field type -> (form, test)
+
+
 def check_value(key, value, at):
     """The value converted to the Config field's type (float fields get floats, so that
-    lr = 1 and lr = 1.0 are the same run); TypeError-like SweepConfigError otherwise."""
-    kind = TYPES.get(key)
+    lr = 1 and lr = 1.0 are the same run; lists become tuples; "none" is None -- unset, or
+    off -- for an Optional field); TypeError-like SweepConfigError otherwise."""
+    kind, optional = field_kind(key)
+    if optional and isinstance(value, str) and value.lower() in NONE_WORDS:
+        return None
     bad = lambda want: SweepConfigError(f"{at}: {key} must be {want}, got {value!r} "
                                         f"({type(value).__name__})")
-    is_number = isinstance(value, (int, float)) and not isinstance(value, bool)
-    if kind is bool:
-        if not isinstance(value, bool):
-            raise bad("true or false")
-    elif kind is int:
-        if not isinstance(value, int) or isinstance(value, bool):
-            raise bad("an int")
-    elif kind is float:
-        if not is_number:
-            raise bad("a number")
-        value = float(value)
-    elif kind is str:
-        if not isinstance(value, str):
-            raise bad("a string")
-    elif kind is tuple:
-        if not isinstance(value, list):
-            raise bad("a list")
+    want, fits = KINDS[kind]
+    if not fits(value):
+        raise bad(want + (' or "none"' if optional else ""))
+    if kind is float:
+        return float(value)
+    if kind is tuple:
         element = ELEMENT_TYPES.get(key)
-        if element is not None:
-            value = [check_value_element(key, v, element, bad) for v in value]
-        value = tuple(value)
-    elif typing.get_origin(kind) is typing.Union and str in typing.get_args(kind):
-        if not isinstance(value, str):
-            raise bad('a string (or "none")')
-        value = None if value.lower() in NONE_WORDS else value
-    elif typing.get_origin(kind) is typing.Union and float in typing.get_args(kind):
-        if isinstance(value, str) and value.lower() in NONE_WORDS:
-            value = None
-        elif is_number:
-            value = float(value)
-        else:
-            raise bad('a number or "none"')
-    elif typing.get_origin(kind) is typing.Union and int in typing.get_args(kind):
-        if isinstance(value, str) and value.lower() in NONE_WORDS:
-            value = None
-        elif not isinstance(value, int) or isinstance(value, bool):
-            raise bad('an int or "none"')
+        return tuple(value if element is None else
+                     [check_value_element(key, v, element, bad) for v in value])
     return value
+
+
+def field_kind(key):
+    """(the type of the Config field, whether it is Optional)."""
+    kind = TYPES[key]
+    if typing.get_origin(kind) is typing.Union:
+        return next(t for t in typing.get_args(kind) if t is not type(None)), True
+    return kind, False
 
 
 def check_value_element(key, v, element, bad):
@@ -180,9 +170,8 @@ def expand(fixed, lists, where, index):
         if values.get("optimizer", FIELDS["optimizer"].default) == "gd":
             for name in SGD_ONLY:                  # not applying: recorded as such, so a
                 values.pop(name, None)             # grid over them makes one GD run
-        config = Config(**values)
         try:
-            config.validate()
+            config = Config(**values).validate()         # resolved
         except (ValueError, TypeError) as err:
             name = str(err).split(" ", 1)[0]
             table = "sweep" if name in lists else "run" if name in fixed else None
