@@ -97,46 +97,64 @@ def drive(engine, tasks, suspects, report, progress, run_fn, ensemble_fn):
     all are done or a worker dies. Returns (the executor's error or None, the lost tasks
     as (task, ran_alone) pairs, how many calls finished); pops what it submits from `tasks`
     and `suspects`."""
-    in_flight, broken, lost, finished = {}, None, [], 0
     on_record = progress.on_record if engine.in_process else None
-    limit = engine.slots if engine.in_process else 2 * engine.slots
+
+    def submit(task):
+        return engine.executor.submit(execute_task, task, run_fn, ensemble_fn, on_record)
+    in_flight, broken, lost, finished = {}, None, [], 0
     try:
         while (tasks or suspects or in_flight) and not (broken and not in_flight):
-            while broken is None and (suspects or tasks) and len(in_flight) < limit:
-                if suspects and in_flight:
-                    break                              # a suspect runs alone
-                alone = bool(suspects)
-                task = suspects.pop() if alone else tasks.pop()
-                progress.started(len(task), task[0]["steps"] if engine.in_process else None)
-                try:
-                    future = engine.executor.submit(execute_task, task, run_fn, ensemble_fn,
-                                                    on_record)
-                except cf.BrokenExecutor as err:       # never ran: not evidence against it
-                    broken = broken or err
-                    progress.lost(len(task))
-                    lost.append((task, False))
-                    continue
-                in_flight[future] = (task, alone)
-                if alone:
-                    break
-            if not in_flight:
-                continue
-            done, _ = cf.wait(in_flight, timeout=max(progress.interval, 0.05),
-                              return_when=cf.FIRST_COMPLETED)
-            for future in done:
-                task, alone = in_flight.pop(future)
-                err = collect(future, task, report, progress)
-                if err is not None:
-                    broken = broken or err
-                    lost.append((task, alone))
-                else:
-                    finished += 1
-            progress.tick()
+            if broken is None:
+                broken = fill(engine, submit, tasks, suspects, in_flight, lost, progress)
+            if in_flight:
+                err, calls = gather(in_flight, lost, report, progress)
+                broken, finished = broken or err, finished + calls
+                progress.tick()
     except BaseException:
         engine.close(abort=True)
         raise
     engine.close(abort=broken is not None)
     return broken, lost, finished
+
+
+def fill(engine, submit, tasks, suspects, in_flight, lost, progress):
+    """Submit queued tasks until the engine's limit is in flight; a suspect goes only into
+    an empty engine and runs alone. Returns the executor's error if submitting found it
+    broken (the task it was refused is lost, but never ran: not evidence against it)."""
+    limit = engine.slots if engine.in_process else 2 * engine.slots
+    while (suspects or tasks) and len(in_flight) < limit:
+        if suspects and in_flight:
+            return None                                # a suspect runs alone
+        alone = bool(suspects)
+        task = suspects.pop() if alone else tasks.pop()
+        progress.started(len(task), task[0]["steps"] if engine.in_process else None)
+        try:
+            future = submit(task)
+        except cf.BrokenExecutor as err:
+            progress.lost(len(task))
+            lost.append((task, False))
+            return err
+        in_flight[future] = (task, alone)
+        if alone:
+            return None
+    return None
+
+
+def gather(in_flight, lost, report, progress):
+    """Wait (at most a progress interval) for calls in flight to finish and write their
+    records. Returns (the executor's error if one broke, how many calls finished)."""
+    done, _ = cf.wait(in_flight, timeout=max(progress.interval, 0.05),
+                      return_when=cf.FIRST_COMPLETED)
+    broken, finished = None, 0
+    for future in done:
+        task, alone = in_flight.pop(future)
+        err = collect(future, task, report, progress)
+        if err is not None:
+            broken = broken or err
+            lost.append((task, alone))
+        else:
+            finished += 1
+    return broken, finished
 
 
 def collect(future, task, report, progress):
