@@ -1,0 +1,170 @@
+"""What every script of experiments/ sets up the same way, so that a script reads as its
+claim, its runs, its figure and its table:
+
+  experiment_parser      the script's ArgumentParser: --out (default results/<script>), and
+                         where the script has them --quick / --full, --workers, --seeds
+  at_least, above, within  argparse types that refuse a value out of range, naming the flag
+  default_to             the defaults of the options left out (None); a given 0 stays 0
+  check_configs          every Config valid before anything runs, else "<script>.py: error"
+  run_jobs               fn(job) for every job, in --workers processes of the sweep's local
+                         engine (minisgd.sweep.executors.make_engine)
+  new_figure, save_figure  matplotlib on its non-interactive Agg backend (the one place
+                         that selects it: minisgd/report/figures.py)
+
+BLAS threads: the scripts set none. A pool worker starts with OPENBLAS_NUM_THREADS,
+OMP_NUM_THREADS and MKL_NUM_THREADS = 1 whatever the parent's environment says: the
+executors start `spawn` workers (a fresh interpreter, NumPy loaded anew) and set the three
+variables in the environment the worker is started with, so N workers on N cores do not
+also fight over BLAS threads. A run in this process (--workers 1, or a script without
+--workers) uses what the user's environment says. Not for: what an experiment computes.
+"""
+import argparse
+import os
+
+from ..sweep.executors import THREAD_VARS, make_engine
+from .figures import plt  # pyplot on the Agg backend, which figures.py selects
+
+CORES = os.cpu_count() or 1
+
+
+def experiment_parser(doc, name, quick=None, full=None, workers=None, seeds=None,
+                      least_seeds=1):
+    """The ArgumentParser of experiments/<name>.py: its description is the first paragraph
+    of `doc` (the script's claim), --out defaults to results/<name>.
+
+    quick, full: the help of --quick / --full (None: the script has no such flag; a script
+    with both takes at most one). workers: the default of --workers (None: no such flag;
+    CORES: the core count). seeds: the help of --seeds (None: no such flag), an integer >=
+    least_seeds, None when left out (default_to gives its default)."""
+    p = argparse.ArgumentParser(prog=f"{name}.py", description=doc.split("\n\n")[0],
+                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--out", default=os.path.join("results", name),
+                   help="folder for the figures and summary.json (default %(default)s)")
+    if quick or full:
+        scale = p.add_mutually_exclusive_group()
+        for flag, text in (("--quick", quick), ("--full", full)):
+            if text:
+                scale.add_argument(flag, action="store_true", help=text)
+    if workers is not None:
+        p.add_argument("--workers", type=at_least(1), default=workers,
+                       help="runs in parallel in this many processes, one BLAS thread each "
+                            "(default %(default)s; 1: in this process)")
+    if seeds:
+        p.add_argument("--seeds", type=at_least(least_seeds), help=seeds)
+    return p
+
+
+def bounded(kind, low=None, high=None, low_open=False, what="a number"):
+    """An argparse `type`: kind(text) within [low, high] ((low, high] with low_open; None: no
+    bound), else argparse's "argument --flag: must be <what> <range>, got '<text>'"."""
+    def fits(value):                                   # NaN fits no bound
+        above_low = low is None or (value > low if low_open else value >= low)
+        return above_low and (high is None or value <= high)
+
+    def parse(text):
+        try:
+            value = kind(text)
+        except ValueError:
+            value = None
+        if value is None or not fits(value):
+            raise argparse.ArgumentTypeError(
+                f"must be {what} {range_text(low, high, low_open)}, got {text!r}")
+        return value
+    return parse
+
+
+def range_text(low, high, low_open):
+    """'>= 1', '> 0', 'in (0, 1]', '<= 5'."""
+    if low is not None and high is not None:
+        return f"in {'(' if low_open else '['}{low}, {high}]"
+    if low is not None:
+        return f"{'>' if low_open else '>='} {low}"
+    return f"<= {high}"
+
+
+def at_least(low, kind=int):
+    """An integer (or `kind`) >= low: at_least(1) for counts of steps, seeds, workers."""
+    return bounded(kind, low=low, what="an integer" if kind is int else "a number")
+
+
+def above(low, kind=float):
+    """A number > low: above(0) for step sizes, strengths, products."""
+    return bounded(kind, low=low, low_open=True)
+
+
+def within(low, high, kind=float):
+    """A number in (low, high]: within(0, 1) for fractions."""
+    return bounded(kind, low=low, high=high, low_open=True)
+
+
+def default_to(args, **defaults):
+    """args.<name> = defaults[name] for every option that was left out (None). A given
+    value, 0 included, is kept: a 0 that makes no sense is refused by the option's type."""
+    for name, value in defaults.items():
+        if getattr(args, name) is None:
+            setattr(args, name, value)
+    return args
+
+
+def check_configs(parser, configs):
+    """configs (Config objects) each resolved and checked (Config.validate); the first bad
+    one ends the script with exit status 1 and "<script>.py: error: <what is wrong>"."""
+    try:
+        return [config.validate() for config in configs]
+    except (TypeError, ValueError) as err:
+        parser.exit(1, f"{parser.prog}: error: {err}\n")
+
+
+def run_jobs(fn, jobs, workers, cost=None, done=None):
+    """[fn(job) for job in jobs], in min(workers, len(jobs)) processes of the sweep's local
+    engine: in this process for one worker, else spawned pool workers with one BLAS thread
+    each (module docstring); the results are the same wherever a job runs.
+
+    cost(job): a rough run time; the longest jobs start first, so that the workers finish at
+    about the same time. done(job, result): called here as each result comes back (in start
+    order), e.g. for a progress line. With several workers, fn and the jobs go to the
+    workers by pickle: fn must be a module-level function (a script's own are, run as a
+    script or imported by its module name)."""
+    order = list(range(len(jobs)))
+    if cost is not None:
+        order.sort(key=lambda i: -cost(jobs[i]))
+    engine = make_engine("local", workers=max(1, min(workers, len(jobs))))
+    results = [None] * len(jobs)
+    try:
+        futures = {} if engine.in_process else \
+            {i: engine.executor.submit(fn, jobs[i]) for i in order}
+        for i in order:
+            future = futures[i] if futures else engine.executor.submit(fn, jobs[i])
+            results[i] = future.result()
+            if done is not None:
+                done(jobs[i], results[i])
+    except BaseException:                          # Ctrl-C included: stop the workers
+        engine.close(abort=True)
+        raise
+    engine.close()
+    return results
+
+
+def worker_threads(_job=None):
+    """The BLAS threads of the process this runs in: {variable: value or None for
+    THREAD_VARS, "blas_threads": minisgd.engines.blas_threads()} (run it through run_jobs
+    to see what a worker gets)."""
+    from ..engines import blas_threads
+    return {**{name: os.environ.get(name) for name in THREAD_VARS},
+            "blas_threads": blas_threads()}
+
+
+def new_figure(rows=1, cols=1, size=(8, 5), **kw):
+    """(fig, axes) of plt.subplots(rows, cols, figsize=size, **kw) on the Agg backend."""
+    return plt.subplots(rows, cols, figsize=size, **kw)
+
+
+def save_figure(fig, path, title=None, dpi=100, rect=None, fontsize=10):
+    """The end of every figure: the title over all panels (if any), a tight layout (within
+    rect, a (left, bottom, right, top) fraction of the figure, to leave room for a legend),
+    the PNG at path, the figure closed."""
+    if title:
+        fig.suptitle(title, fontsize=fontsize)
+    fig.tight_layout(rect=rect)
+    fig.savefig(path, dpi=dpi)
+    plt.close(fig)
