@@ -1,5 +1,6 @@
-"""The exact Hessian (curvature.py): against central finite differences of the hand-written
-gradient, torch's double backward, Lanczos and the compressed rows; Hutchinson; bad input."""
+"""The exact Hessian (minisgd/analysis/hessian.py): against central finite differences of
+the hand-written gradient, torch's double backward, Lanczos and the compressed rows;
+Hutchinson; bad input."""
 import numpy as np
 import pytest
 

@@ -1,6 +1,6 @@
-"""The diagonal net's Hessian-vector product, the Hessian's top eigenvalues (hessian.py) and
-the metric sets of the large-step experiments (sparsity, feature_sparsity, stabilization,
-sharpness).
+"""The diagonal net's Hessian-vector product, the Hessian's top eigenvalues
+(analysis/lanczos.py) and the metric sets of the large-step experiments (sparsity,
+feature_sparsity, stabilization, sharpness).
 
 Expected values are derived independently: central finite differences in float64 of the
 hand-written gradients, the diagonal net's Hessian written out in closed form, numpy's

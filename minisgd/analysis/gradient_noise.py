@@ -19,7 +19,8 @@ MLP.backward(per_sample=True): about 2-3x the cost of one full-batch gradient, a
 chunk * n_params floats of memory. Record it at the log-spaced history steps only
 (gradient_noise_metrics() plugs into train(..., extra_metrics=...)), not at every step.
 
-Not for: curvature (hvp.py, hessian.py, lanczos.py).
+Not for: curvature (hvp.py, hessian.py, lanczos.py) or the noise's covariance and shape
+at one point (noise_shape.py, tail_index.py).
 """
 import numpy as np
 
@@ -117,5 +118,3 @@ def gradient_noise_metrics(chunk=1024):
         return gradient_noise(net, data.X, data.y, data.support, chunk=chunk)
     return extra
 
-
-# ---- Hessian-vector products (R-operator) ---------------------------------------------

@@ -2,16 +2,16 @@
 
 For a net of D parameters (a few thousand at most; the headline net has 690) the Hessian
 H of the mse data loss C on a whole set is formed exactly, one column per Hessian-vector
-product of diagnostics.py (hessian.hessian_operator: the R-operator, no finite
-differences, no second implementation):
+product of hvp.py (lanczos.hessian_operator: the R-operator, no finite differences, no
+second implementation):
 
     H[:, j] = H e_j                 e_j the j-th unit vector, j = 0 .. D-1   (D HVPs)
     H      <- (H + H^T) / 2         (the columns agree with the rows to rounding; the
                                      asymmetry before this step is reported)
 
 Its whole spectrum is then numpy.linalg.eigh of a (D, D) matrix -- what Lanczos-based
-tools (PyHessian; hessian.lanczos here) only estimate at the top. The flat parameter
-order is net.params: weights, then biases (hessian.hessian_operator).
+tools (PyHessian; lanczos.lanczos here) only estimate at the top. The flat parameter
+order is net.params: weights, then biases (lanczos.hessian_operator).
 
 Hutchinson's estimator (1990) of Tr H from products only, for nets too big to form H:
 
@@ -29,7 +29,7 @@ a 10000-row set costs D HVPs on 16 rows (checked against the full rows in the te
 
 Memory of the exact Hessian: 8 D^2 bytes (D = 4096: 134 MB); above max_params it is
 refused with the size and the limit. Not for: the top-k eigenvalues of big nets
-(hessian.top_hessian_eigenvalues), the noise covariance (noise_shape.py).
+(lanczos.top_hessian_eigenvalues), the noise covariance (noise_shape.py).
 """
 import sys
 
@@ -44,7 +44,7 @@ from ..models.mlp import Grads
 MAX_EXACT_PARAMS = 4096          # 8 * 4096^2 bytes = 134 MB for H, as much again for eigh
 
 
-HESSIAN_HINT = "Use hessian.top_hessian_eigenvalues (Lanczos) or hutchinson_trace"
+HESSIAN_HINT = "Use lanczos.top_hessian_eigenvalues (Lanczos) or hutchinson_trace"
 
 
 def check_exact_size(D, max_params, what="exact Hessian", hint=HESSIAN_HINT):

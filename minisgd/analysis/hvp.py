@@ -21,8 +21,8 @@ given rank one per sample, V_l[i] = outer(U[i], E[i]) (the form of a per-sample 
 which needs no (B, n_in, n_out) array: a_l[i] V_l[i] = (a_l[i] . U[i]) E[i]. Cost of one
 HVP: about two full-batch gradients.
 
-Not for: the gradient noise Gamma (gradient_noise.py) or the modified loss (modified_loss.py),
-which use these products.
+Not for: what is built on these products -- the top of the Hessian's spectrum (lanczos.py),
+the whole Hessian (hessian.py), the modified loss's gradient (modified_loss.py).
 """
 import numpy as np
 

@@ -16,7 +16,8 @@ classical iterations turn products into eigenvalues:
 < 2, the line plotted against it (for minisgd's mse without the 1/2, H is twice that of the
 1/2-normalized loss and the step half, so eta lambda is the same number in both).
 Start vectors come from numpy Generator(seed). Not for: the products themselves
-(diagnostics.py) or recording sharpness along a run (metrics/sharpness.py).
+(hvp.py), the whole spectrum of a small net (hessian.py) or recording sharpness along a
+run (metrics/sharpness.py).
 """
 import numpy as np
 

@@ -26,7 +26,7 @@ Measured on the paper's 15-15-15-15-1 net, N = 2000: 1.9 ms against 0.35 ms for 
 full-batch gradient (2.8-3.7 ms when glibc returns the freed temporaries to the OS after
 every step; experiments/modified_loss.py asks it not to). Memory O(N * total width): the
 first pass's activations and deltas are kept for the second. Not for: SGD itself
-(optimizers.py) or the Gamma split by parameter group (diagnostics.py).
+(optimizers.py) or the Gamma split by parameter group (gradient_noise.py).
 """
 import itertools
 import time
@@ -44,7 +44,7 @@ from ..history import History, finish, log_spaced_steps
 
 def layer_deltas(net, acts, delta):
     """delta_l = dC/dz_l for every layer (list of (B, n_out)), the backward loop of
-    model.py without the parameter gradients."""
+    models/mlp.py without the parameter gradients."""
     deltas = [None] * len(net.weights)
     for l in reversed(range(len(net.weights))):
         deltas[l] = delta

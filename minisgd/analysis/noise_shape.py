@@ -13,7 +13,7 @@ mini-batch of b rows drawn without replacement has noise covariance Sigma (N - b
 scale moves. When D is too big for (D, D), Sigma is kept per parameter array (W1, W2, ...,
 b1, ...): its diagonal blocks.
 
-Alignment with the Hessian H (curvature.full_hessian), u_i / v_i the top eigenvectors of
+Alignment with the Hessian H (hessian.full_hessian), u_i / v_i the top eigenvectors of
 H / Sigma:
 
     overlap_i      = |u_i . v_i|                       (1: the same direction)
@@ -26,7 +26,8 @@ evenly over all D directions, Tr(H) Tr(Sigma) / D; ratio >> 1: the noise sits wh
 loss is curved (their Fig. 1). For diagonal blocks of Sigma, Tr(H Sigma) = sum_b
 Tr(H_bb Sigma_bb).
 
-Not for: the Hessian itself (curvature.py), tail indices (tail_index.py).
+Not for: the Hessian itself (hessian.py), the variance Gamma along a run split by
+first-layer rows (gradient_noise.py), tail indices (tail_index.py).
 """
 import numpy as np
 
