@@ -157,7 +157,7 @@ def test_sgd_trajectory_matches_torch_optim_sgd(kind, loss):
               weight_norm=kind)
     start = net.copy()
     torch_after = torch_trajectory(net, X, targets, batches, loss)
-    twin, twin_opt = net.copy(), SGD(LR, BATCH, momentum=MOMENTUM, weight_decay=WD, clip=None)
+    twin, twin_opt = net.copy(), SGD(LR, momentum=MOMENTUM, weight_decay=WD, clip=None)
     theta, m = net.theta, None
     for t, rows in enumerate(batches):
         # NumPy from minisgd's gradients, torch.optim.SGD's update on every parameter:

@@ -243,7 +243,9 @@ def test_grads_gains_field():
     assert Grads._fields == ("weights", "biases", "flat", "gains")
     net = MLP([3, 4, 2], seed=0)
     _, grads = net.loss_and_grad(np.ones((2, 3)), np.ones((2, 2)))
-    assert grads.gains is None and grads.flat is None            # plain nets: as before
+    assert grads.gains is None                                   # plain nets: no gains
+    assert np.shares_memory(grads.flat, grads.weights[0])        # flat-backed, as every Grads
+                                                                 # backward returns
 
 
 # ---------------------------------------------------------------------------------------

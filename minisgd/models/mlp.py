@@ -24,46 +24,17 @@ chain rule of weight_norm.py.
 
 Not for: optimizers, batching or penalties (see optimizers.py and train.py).
 """
-from typing import NamedTuple, Optional
-
 import numpy as np
 
-from ..checks import (check_choice, check_float, check_float_array, check_int, describe,
-                     make_rng)
+from ..checks import check_choice, check_float, check_float_array, describe, make_rng
+from ..losses import LOSSES, check_targets
+from .buffers import Grads, Workspace, flat_grads, split_flat  # noqa: F401  (re-exported)
 from .initializers import INITS, init_layer
-from .weight_norm import (WEIGHT_NORMS, effective_weight, init_gains, weight_norm_backward,
-                          weight_norms)
-from ..losses import LOSSES, check_targets, loss_value_and_grad
+from .mlp_checks import check_directions, check_gains, check_sizes, check_weight_norm
+from .validated_calls import ValidatedCalls
+from .weight_norm import effective_weight, init_gains, weight_norm_backward
 
 ACTIVATIONS = ("linear", "relu", "tanh")
-
-
-class Grads(NamedTuple):
-    """Gradients shaped like the parameters: lists matching net.weights / net.biases /
-    net.gains (gains: None without weight normalization).
-
-    For per-sample gradients every array has an extra leading batch axis (B, *shape).
-    `flat`, when set, is one vector (n_params,) of which the arrays are views, in the
-    order of net.theta (weights, then biases, then gains).
-    """
-    weights: list
-    biases: Optional[list]
-    flat: Optional[np.ndarray] = None
-    gains: Optional[list] = None
-
-
-def split_flat(flat, shapes):
-    """Views of consecutive pieces of the last axis of `flat`, one per shape: for flat
-    (n,) views of `shapes`; for flat (K, n) views (K, *shape)."""
-    views, start = [], 0
-    lead = flat.shape[:-1]
-    for shape in shapes:
-        size = int(np.prod(shape))
-        view = flat[..., start:start + size].reshape(lead + tuple(shape))
-        assert np.shares_memory(view, flat), "parameter views must not be copies"
-        views.append(view)
-        start += size
-    return views
 
 
 def activate(name, z, out=None):
@@ -90,65 +61,7 @@ def activation_derivative(name, a):
     return None                                   # linear: derivative 1, nothing to multiply
 
 
-def flat_grads(net, dtype=None):
-    """Grads whose arrays are views of one new flat vector shaped like net.theta (of
-    theta's dtype unless given)."""
-    lead = net.theta.shape[:-1]                           # () or (K,) for an ensemble
-    flat = np.empty_like(net.theta, dtype=dtype)
-    views = split_flat(flat, [p.shape[len(lead):] for p in net.params])
-    L, nb = len(net.weights), len(net.biases or [])
-    return Grads(views[:L], views[L:L + nb] if net.biases is not None else None, flat,
-                 views[L + nb:] if net.gains is not None else None)
-
-
-def check_weight_norm(weight_norm, layers):
-    """weight_norm is one of WEIGHT_NORMS and, unless "none", the net has a hidden layer."""
-    check_choice("weight_norm", weight_norm, WEIGHT_NORMS)
-    if weight_norm != "none" and layers < 2:
-        raise ValueError(f"weight_norm={weight_norm!r} normalizes the hidden layers, but a net "
-                         f"of {layers} layer has none; use weight_norm='none'")
-    return weight_norm
-
-
-def check_gains(gains, weights, weight_norm):
-    """gains for from_weights: None, or one per hidden layer, shaped () ("layer") or
-    (n_out,) ("unit"). Returns them as arrays, or None."""
-    if gains is None:
-        return None
-    if weight_norm == "none":
-        raise ValueError("gains were given but weight_norm='none'; pass weight_norm='layer' "
-                         "or 'unit', or gains=None")
-    hidden = len(weights) - 1
-    if not isinstance(gains, (list, tuple)) or len(gains) != hidden:
-        raise ValueError(f"gains must be None or a list of {hidden} arrays (one per hidden "
-                         f"layer), got {describe(gains)}")
-    checked = []
-    for l, (g, W) in enumerate(zip(gains, weights)):
-        shape = () if weight_norm == "layer" else (W.shape[1],)
-        if weight_norm == "layer" and isinstance(g, (float, np.floating)):
-            g = np.asarray(g)
-        check_float_array(f"gains[{l}]", g, shape=shape)
-        checked.append(g)
-    return checked
-
-
-def check_directions(weights, weight_norm):
-    """The normalized layers' V must have non-zero norms (W = g V / ||V||)."""
-    for l, V in enumerate(weights[:-1]):
-        if np.any(weight_norms(np.asarray(V, dtype=np.float64), weight_norm) == 0.0):
-            part = "" if weight_norm == "layer" else "a column of "
-            raise ValueError(f"weights[{l}]: {part}V has norm 0, which weight_norm="
-                             f"{weight_norm!r} cannot normalize")
-
-
-def check_sizes(sizes):
-    if not isinstance(sizes, (list, tuple)) or len(sizes) < 2:
-        raise ValueError("sizes must be a list of at least two layer widths "
-                         f"[n_in, ..., n_out], got {describe(sizes)}")
-    return [check_int(f"sizes[{i}]", s, low=1) for i, s in enumerate(sizes)]
-
-
-class MLP:
+class MLP(ValidatedCalls):
     """Fully connected network, float64, weights (n_in, n_out), optional biases.
 
     MLP([15, 15, 15, 15, 1]) is the paper's net: three hidden layers of width 15, no bias,
@@ -347,68 +260,24 @@ class MLP:
         return acts
 
     def backward(self, acts, delta, per_sample=False, ws=None):
-        """Backpropagate delta = dC/df (B, n_out) through the cached forward pass.
-
-        Returns Grads of the batch loss C; with per_sample=True, Grads of each sample's own
-        loss C_i (arrays (B, *shape)), using dC_i/df_i = B * dC/df_i. With a Workspace `ws`
-        the gradients are written into ws.grads (flat-backed) and the deltas into its
-        buffers: same numbers, no allocation. (For an ensemble every array has a leading
-        member axis K; `.mT` transposes the last two axes, i.e. each member's matrix.)
-
-        Weight-normalized layers: dC/dW_l of the effective W_l as above, deltas through the
-        effective W_l (from ws.weights, as forward_cache(X, ws) left them, or recomputed),
-        then (dC/dV_l, dC/dg_l) by weight_norm_backward. Their batch Grads are flat-backed
-        (Grads.flat set) with or without ws; Grads.gains holds dC/dg.
-        """
-        if per_sample and ws is not None:
-            raise ValueError("per_sample=True allocates its (B, *shape) gradients: pass ws=None")
-        L = len(self.weights)
-        B = delta.shape[-2]
-        mm = np.dot if self.members is None else np.matmul
-        normed = self.gains is not None
-        if ws is not None:
-            grads, Ws = ws.grads, ws.weights if normed else self.weights
-        else:
-            grads, Ws = None, self.effective_weights()
-            if normed and not per_sample:     # flat-backed, so optimizers see the gains;
-                # float64 inputs to a float32 net give float64 gradients, as without ws
-                grads = flat_grads(self, np.result_type(self.theta, acts[0], delta))
-        into = grads is not None                               # write into grads' views
-        if into:
-            gW, gb, gg = grads.weights, grads.biases, grads.gains
-        else:
-            gW, gb = [None] * L, ([None] * L if self.biases is not None else None)
-            gg = [None] * (L - 1) if normed else None
-        for l in reversed(range(L)):
-            a_in = acts[l]                                     # (B, n_in) input of layer l
-            if per_sample:
-                gW[l] = np.einsum("...bi,...bo->...bio", a_in, delta * B)  # (B, n_in, n_out)
-            elif B == 1 and self.members is not None:
-                # one sample per member: K outer products, exact, so einsum gives the same
-                # numbers as K tiny matmuls (and is ~2x faster than NumPy's stacked loop)
-                gW[l] = np.einsum("...bi,...bo->...io", a_in, delta,
-                                  out=gW[l] if into else None)
-            else:
-                gW[l] = mm(a_in.mT, delta, out=gW[l] if into else None)   # (n_in, n_out)
-            if gb is not None:
-                gb[l] = delta * B if per_sample else \
-                    np.sum(delta, axis=-2, out=gb[l] if into else None)   # (n_out,)
-            if normed and l < L - 1:                           # dC/dW_l -> dC/dV_l, dC/dg_l
-                _, dg = weight_norm_backward(                  # in place on gW[l]
-                    self.weights[l], self.gains[l], gW[l], self.weight_norm, dV=gW[l],
-                    dg=gg[l] if into else None,
-                    scratch=None if ws is None else ws.directions[l])
-                if not into:
-                    gg[l] = dg
-            if l > 0:
-                # dC/da_{l-1} = delta_l W_l^T, then times sigma'(z_{l-1}): (B, n_in)
-                Wt = Ws[l].mT                                  # (n_out, n_in) view
-                if delta.size > 64 * delta.shape[-1]:  # > 64 rows in all: BLAS runs up to
-                    Wt = np.ascontiguousarray(Wt)      # 2x faster on a contiguous W^T
-                delta = mm(delta, Wt, out=None if ws is None else ws.deltas[l - 1])
-                if self.activation != "linear":                # linear: sigma' = 1
-                    delta *= activation_derivative(self.activation, a_in)
-        return grads if into else Grads(gW, gb, None, gg)
+        """Backpropagate delta = dC/df (B, n_out) through the cached forward pass: the four
+        equations (module docstring). Returns flat-backed Grads of the batch loss C; with a
+        Workspace `ws` the gradients and deltas are written into its buffers (same numbers,
+        no allocation). per_sample=True: Grads of each sample's own loss (per_sample_backward).
+        An ensemble's arrays have a leading member axis K. Weight-normalized layers: dC/dW
+        of the effective W_l, then (dC/dV_l, dC/dg_l) by weight_norm_chain."""
+        if per_sample:
+            return per_sample_backward(self, acts, delta, ws)
+        grads, Ws, deltas = backward_buffers(self, acts, delta, ws)
+        for l in reversed(range(len(self.weights))):
+            weight_gradient(acts[l], delta, out=grads.weights[l])     # dC/dW_l = a^T delta
+            if grads.biases is not None:
+                np.sum(delta, axis=-2, out=grads.biases[l])           # dC/db_l = sum delta
+            if self.gains is not None and l < len(self.weights) - 1:
+                weight_norm_chain(self, l, grads, ws)                 # -> dC/dV_l, dC/dg_l
+            if l > 0:                                                 # delta_{l-1}
+                delta = previous_delta(self.activation, delta, Ws[l], acts[l], deltas[l - 1])
+        return grads
 
     # ---- public, validated -------------------------------------------------------------
     def check_inputs(self, X):
@@ -417,53 +286,74 @@ class MLP:
             raise ValueError(f"X must hold at least one row, got shape {X.shape}")
         return X
 
-    def forward(self, X):
-        """Network output f(X): (B, n_out) for X: (B, n_in)."""
-        return self.forward_cache(self.check_inputs(X))[-1]
-
-    def loss(self, X, y, loss="mse"):
-        """Loss value on (X, y) without gradients."""
-        X, y = self._checked(X, y, loss)
-        return loss_value_and_grad(loss, self.forward_cache(X)[-1], y)[0]
-
-    def loss_and_grad(self, X, y, loss="mse"):
-        """(C, Grads) for the batch loss C on (X, y); see losses.py for each C."""
-        X, y = self._checked(X, y, loss)
-        acts = self.forward_cache(X)
-        value, delta = loss_value_and_grad(loss, acts[-1], y)
-        return value, self.backward(acts, delta)
-
-    def per_sample_grads(self, X, y, loss="mse"):
-        """Grads of each sample's loss C_i, arrays (B, *param.shape); their mean over the
-        batch axis is the batch gradient. Memory: B * n_params floats."""
-        X, y = self._checked(X, y, loss)
-        acts = self.forward_cache(X)
-        _, delta = loss_value_and_grad(loss, acts[-1], y)
-        return self.backward(acts, delta, per_sample=True)
-
     def _checked(self, X, y, loss):
         check_choice("loss", loss, LOSSES)
         X = self.check_inputs(X)
         return X, check_targets(loss, y, X.shape[0], self.sizes[-1])
 
 
-class Workspace:
-    """Preallocated buffers for forward/backward of `net` at one batch size: the layer
-    outputs acts[l] (B, sizes[l+1]), the deltas deltas[l] = dC/dz_l (same shapes; the last
-    one receives dC/df from the loss) and a flat-backed Grads. Used by the training loop so
-    a step allocates nothing that grows with the number of steps.
+# ---- the pieces around the four equations ----------------------------------------------
+def backward_buffers(net, acts, delta, ws):
+    """Where backward writes: (Grads, the weights the deltas go back through, delta
+    buffers). With a Workspace its buffers (and the effective weights forward_cache left in
+    ws.weights); else a new flat-backed Grads (float64 inputs to a float32 net give float64
+    gradients) and the net's effective weights."""
+    if ws is not None:
+        return ws.grads, ws.weights if net.gains is not None else net.weights, ws.deltas
+    grads = flat_grads(net, np.result_type(net.theta, acts[0], delta))
+    return grads, net.effective_weights(), [None] * len(net.weights)
 
-    With weight normalization also: weights, the effective weights of the hidden layers
-    (filled by forward_cache) followed by the net's output-layer W, and directions, a
-    buffer per hidden layer for u = V / ||V|| in backward (both None otherwise)."""
 
-    def __init__(self, net, batch):
-        self.batch = batch
-        lead = net.theta.shape[:-1]                           # () or (K,) for an ensemble
-        self.acts = [np.empty(lead + (batch, n), dtype=net.dtype) for n in net.sizes[1:]]
-        self.deltas = [np.empty(lead + (batch, n), dtype=net.dtype) for n in net.sizes[1:]]
-        self.grads = flat_grads(net)
-        self.weights = self.directions = None
-        if net.gains is not None:
-            self.directions = [np.empty_like(V) for V in net.weights[:-1]]
-            self.weights = [np.empty_like(V) for V in net.weights[:-1]] + [net.weights[-1]]
+def weight_gradient(a, delta, out):
+    """dC/dW = a^T delta into out: (n_in, n_out), or per member (K, n_in, n_out) for an
+    ensemble (delta (K, B, n_out); a (K, B, n_in), or (B, n_in) shared by the members). One
+    sample per member takes K exact outer products (einsum: the same numbers as K tiny
+    matmuls, ~2x faster than NumPy's stacked matmul loop)."""
+    if delta.ndim == 2:
+        return np.dot(a.T, delta, out=out)
+    if a.shape[-2] == 1:
+        return np.einsum("...bi,...bo->...io", a, delta, out=out)
+    return np.matmul(a.mT, delta, out=out)
+
+
+def previous_delta(activation, delta, W, a, out=None):
+    """delta_{l-1} = (delta_l W_l^T) * sigma'(z_{l-1}) (B, n_in), into out if given; a is
+    layer l's input a_{l-1} = sigma(z_{l-1}). BLAS runs up to 2x faster on a contiguous W^T
+    once the batch holds more than 64 rows in all (the same numbers there)."""
+    Wt = W.mT                                                  # (n_out, n_in) view
+    if delta.size > 64 * delta.shape[-1]:
+        Wt = np.ascontiguousarray(Wt)
+    delta = (np.dot if delta.ndim == 2 else np.matmul)(delta, Wt, out=out)
+    if activation != "linear":                                 # linear: sigma' = 1
+        delta *= activation_derivative(activation, a)
+    return delta
+
+
+def weight_norm_chain(net, l, grads, ws=None):
+    """Layer l's dC/dW (in grads.weights[l]) -> dC/dV_l in place and dC/dg_l into
+    grads.gains[l], by weight_norm.weight_norm_backward."""
+    weight_norm_backward(net.weights[l], net.gains[l], grads.weights[l], net.weight_norm,
+                         dV=grads.weights[l], dg=grads.gains[l],
+                         scratch=None if ws is None else ws.directions[l])
+
+
+def per_sample_backward(net, acts, delta, ws=None):
+    """Grads of each sample's own loss C_i (arrays (B, *shape)), C = mean_i C_i: the same
+    backward pass with dC_i/df_i = B dC/df_i, dC_i/dW_l = outer(a_{l-1}[i], B delta_l[i])
+    (no loop over samples); weight-normalized layers through the same chain rule."""
+    if ws is not None:
+        raise ValueError("per_sample=True allocates its (B, *shape) gradients: pass ws=None")
+    L, B = len(net.weights), delta.shape[-2]
+    Ws = net.effective_weights()
+    gW, gb = [None] * L, ([None] * L if net.biases is not None else None)
+    gg = [None] * (L - 1) if net.gains is not None else None
+    for l in reversed(range(L)):
+        gW[l] = np.einsum("...bi,...bo->...bio", acts[l], delta * B)   # (B, n_in, n_out)
+        if gb is not None:
+            gb[l] = delta * B                                           # (B, n_out)
+        if gg is not None and l < L - 1:
+            _, gg[l] = weight_norm_backward(net.weights[l], net.gains[l], gW[l],
+                                            net.weight_norm, dV=gW[l])
+        if l > 0:
+            delta = previous_delta(net.activation, delta, Ws[l], acts[l])
+    return Grads(gW, gb, None, gg)
