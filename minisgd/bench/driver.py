@@ -165,51 +165,94 @@ def machine_factors(report):
 
 
 def markdown(report):
-    fmt = lambda v, f="{:.1f}": "–" if v is None else f.format(v)
-    lines = [f"threads: {report['threads']}, repeats: {report['repeats']}, "
-             f"float64 GEMM (n=1000): {fmt(report.get('gemm_gflops'))} GFLOP/s", "",
-             "| batch | minisgd µs/step | PyTorch µs/step | JAX µs/step | plain NumPy µs/step "
-             "| PyTorch / minisgd | JAX / minisgd | plain / minisgd | minisgd GFLOP/s "
-             "| % of GEMM |", "|---|---|---|---|---|---|---|---|---|---|"]
-    for r in report["single"]:
-        m = r["minisgd"]["median_us"]
-        gf = r["flops"] / m / 1e3
-        cell = lambda fw: (f"{r[fw]['median_us']:.1f} ({r[fw]['min_us']:.1f}–"
-                           f"{r[fw]['max_us']:.1f})" if fw in r else "–")
-        lines.append(f"| {r['b']} | {cell('minisgd')} | {cell('pytorch')} | {cell('jax')} | "
-                     f"{cell('plain')} | {fmt(ratio(r, 'minisgd', 'pytorch'), '{:.1f}x')} | "
-                     f"{fmt(ratio(r, 'minisgd', 'jax'), '{:.2f}x')} | "
-                     f"{fmt(ratio(r, 'minisgd', 'plain'), '{:.1f}x')} | {gf:.2f} | "
-                     f"{fmt(100 * gf / report['gemm_gflops'] if report.get('gemm_gflops') else None)} |")
-    if report.get("ensembles"):
-        lines += ["", f"| batch | K | minisgd µs/net-step (1 process, {report['threads']} "
-                  f"threads) | minisgd, {report['threads']} processes of K / "
-                  f"{report['threads']} | JAX (vmap+scan) µs/net-step | plain stacked NumPy "
-                  f"µs/net-step |", "|---|---|---|---|---|---|"]
-        us = lambda r, key: fmt(r[key]["median_us"] if key in r else None, "{:.2f}")
-        for r in report["ensembles"]:
-            lines.append(f"| {r['b']} | {r['K']} | {us(r, 'minisgd')} | {us(r, 'split')} | "
-                         f"{us(r, 'jax')} | {us(r, 'plain')} |")
-    if report.get("scaling"):
-        lines += ["", "| width | depth | minisgd µs/step (b=32) | PyTorch µs/step | PyTorch / minisgd |",
-                  "|---|---|---|---|---|"]
-        for r in report["scaling"]:
-            lines.append(f"| {r['width']} | {r['depth']} | {r['minisgd']['median_us']:.1f} | "
-                         f"{fmt(r['pytorch']['median_us'] if 'pytorch' in r else None)} | "
-                         f"{fmt(ratio(r, 'minisgd', 'pytorch'), '{:.1f}x')} |")
-    if report.get("moments"):
-        lines += ["", "minisgd's own two paths (linear net, mse; not a framework comparison):",
-                  "", "| batch | rows path µs/step | moments path µs/step | rows / moments |",
-                  "|---|---|---|---|"]
-        for r in report["moments"]:
-            lines.append(f"| {r['b']} | {r['rows']['median_us']:.1f} | "
-                         f"{r['moments']['median_us']:.1f} | "
-                         f"{fmt(ratio(r, 'moments', 'rows'), '{:.1f}x')} |")
+    """The report as markdown: the framework comparison, then the tables a full run adds
+    (ensembles, width/depth scaling, minisgd's moments path), then this machine against
+    the reference machine."""
+    lines = main_markdown(report)
+    for key, table in (("ensembles", ensemble_markdown), ("scaling", scaling_markdown),
+                       ("moments", moments_markdown)):
+        if report.get(key):
+            lines += [""] + table(report)
     factors = machine_factors(report)
     if factors:
         lines += ["", "This machine against the reference machine (plain NumPy loop here / there; "
                   "> 1: slower here): " + ", ".join(f"{k} {v:.2f}x" for k, v in factors.items())]
     return "\n".join(lines)
+
+
+def cell(value, pattern="{:.1f}"):
+    """A table cell: `value` by `pattern`, '–' when it is missing."""
+    return "–" if value is None else pattern.format(value)
+
+
+def median_cell(row, key, pattern="{:.1f}"):
+    """The median µs of row[key], '–' when that was not measured."""
+    return cell(row[key]["median_us"] if key in row else None, pattern)
+
+
+def spread_cell(row, key):
+    """'median (min–max)' µs of row[key], '–' when that was not measured."""
+    if key not in row:
+        return "–"
+    t = row[key]
+    return f"{t['median_us']:.1f} ({t['min_us']:.1f}–{t['max_us']:.1f})"
+
+
+def main_markdown(report):
+    """Per step times of every framework by batch size, their ratios to minisgd, and
+    minisgd's GFLOP/s, also as a share of the GEMM rate."""
+    gemm = report.get("gemm_gflops")
+    lines = [f"threads: {report['threads']}, repeats: {report['repeats']}, "
+             f"float64 GEMM (n=1000): {cell(gemm)} GFLOP/s", "",
+             "| batch | minisgd µs/step | PyTorch µs/step | JAX µs/step | plain NumPy µs/step "
+             "| PyTorch / minisgd | JAX / minisgd | plain / minisgd | minisgd GFLOP/s "
+             "| % of GEMM |", "|---|---|---|---|---|---|---|---|---|---|"]
+    for r in report["single"]:
+        gf = r["flops"] / r["minisgd"]["median_us"] / 1e3
+        lines.append(f"| {r['b']} | {spread_cell(r, 'minisgd')} | {spread_cell(r, 'pytorch')} | "
+                     f"{spread_cell(r, 'jax')} | {spread_cell(r, 'plain')} | "
+                     f"{cell(ratio(r, 'minisgd', 'pytorch'), '{:.1f}x')} | "
+                     f"{cell(ratio(r, 'minisgd', 'jax'), '{:.2f}x')} | "
+                     f"{cell(ratio(r, 'minisgd', 'plain'), '{:.1f}x')} | {gf:.2f} | "
+                     f"{cell(100 * gf / gemm if gemm else None)} |")
+    return lines
+
+
+def ensemble_markdown(report):
+    """Per net-step times of K stacked nets: minisgd in one process and split over
+    processes, JAX, and the plain stacked NumPy loop."""
+    t = report["threads"]
+    lines = [f"| batch | K | minisgd µs/net-step (1 process, {t} threads) | minisgd, {t} "
+             f"processes of K / {t} | JAX (vmap+scan) µs/net-step | plain stacked NumPy "
+             "µs/net-step |", "|---|---|---|---|---|---|"]
+    for r in report["ensembles"]:
+        lines.append(f"| {r['b']} | {r['K']} | {median_cell(r, 'minisgd', '{:.2f}')} | "
+                     f"{median_cell(r, 'split', '{:.2f}')} | {median_cell(r, 'jax', '{:.2f}')} | "
+                     f"{median_cell(r, 'plain', '{:.2f}')} |")
+    return lines
+
+
+def scaling_markdown(report):
+    """minisgd against PyTorch as the net grows wider and deeper (b = 32)."""
+    lines = ["| width | depth | minisgd µs/step (b=32) | PyTorch µs/step | PyTorch / minisgd |",
+             "|---|---|---|---|---|"]
+    for r in report["scaling"]:
+        lines.append(f"| {r['width']} | {r['depth']} | {r['minisgd']['median_us']:.1f} | "
+                     f"{median_cell(r, 'pytorch')} | "
+                     f"{cell(ratio(r, 'minisgd', 'pytorch'), '{:.1f}x')} |")
+    return lines
+
+
+def moments_markdown(report):
+    """minisgd's rows path against its moments path (not a framework comparison)."""
+    lines = ["minisgd's own two paths (linear net, mse; not a framework comparison):", "",
+             "| batch | rows path µs/step | moments path µs/step | rows / moments |",
+             "|---|---|---|---|"]
+    for r in report["moments"]:
+        lines.append(f"| {r['b']} | {r['rows']['median_us']:.1f} | "
+                     f"{r['moments']['median_us']:.1f} | "
+                     f"{cell(ratio(r, 'moments', 'rows'), '{:.1f}x')} |")
+    return lines
 
 
 def run_bench(threads=2, repeats=5, quick=False, log=print):
