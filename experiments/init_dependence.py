@@ -1,4 +1,4 @@
-"""Claim (SCIENCE.md section 1): smaller batches give more interpretable first-layer features
+"""Claim (docs/science.md section 1): smaller batches give more interpretable first-layer features
 and less dependence on the initialization.
 
 One data set; for each batch size, --seeds runs that differ in their initial weights and
@@ -16,51 +16,38 @@ Outputs in --out: init_dependence.png (metrics against b), gram_heatmaps.png (me
 over seeds of G per batch size), summary.json, and a markdown table on stdout.
 
 Defaults (16 seeds x b in 2, 8, 32, 128, 30000 steps at eta = 0.1, n = 1000 inputs,
-N = 2000 pairs) take about 20 s on one core (the seeds of a batch size run as one
-ensemble, minisgd.ensemble; 48 s one by one, same numbers); --full: 32 seeds, 100000 steps,
-n = 5000.
+N = 2000 pairs) take about 20 s on one core with one BLAS thread (the seeds of a batch size
+run as one ensemble, minisgd.ensemble; 48 s one by one, same numbers); --full: 32 seeds,
+100000 steps, n = 5000.
 """
+import itertools
 import os
+import sys
 
-os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
-os.environ.setdefault("OMP_NUM_THREADS", "1")
+import numpy as np
 
-import argparse  # noqa: E402
-import itertools  # noqa: E402
-import sys  # noqa: E402
-import time  # noqa: E402
-
-import numpy as np  # noqa: E402
-
-from minisgd.report.tables import markdown_table, number_list, write_report  # noqa: E402
-from minisgd.metrics import gram  # noqa: E402
-from minisgd.ensemble import train_ensemble  # noqa: E402
-from minisgd.train import Config, build_net, spawn_rngs  # noqa: E402
+from minisgd.ensemble import train_ensemble
+from minisgd.metrics import gram
+from minisgd.report.experiment import (above, at_least, check_configs, default_to,
+                                       experiment_parser, new_figure, save_figure,
+                                       start_report)
+from minisgd.report.tables import markdown_table, number_list, write_report
+from minisgd.train import Config, build_net, spawn_rngs
 
 
 def parse_args(argv=None):
-    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
-                                formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--out", default=os.path.join("results", "init_dependence"))
-    p.add_argument("--full", action="store_true", help="32 seeds, 100000 steps, n=5000")
-    p.add_argument("--seeds", type=int, help="inits per batch size; default 16, --full 32")
-    p.add_argument("--steps", type=int, help="default 30000, --full 100000")
+    p = experiment_parser(__doc__, "init_dependence", full="32 seeds, 100000 steps, n=5000",
+                          seeds="inits per batch size, >= 2 (a spread across seeds needs "
+                                "two); default 16, --full 32", least_seeds=2)
+    p.add_argument("--steps", type=at_least(1), help="default 30000, --full 100000")
     p.add_argument("--batch-sizes", type=number_list(int, positive=True), default="2,8,32,128")
-    p.add_argument("--lr", type=float, default=0.1)
-    p.add_argument("--n", type=int, help="distinct inputs (N = 2n); default 1000, --full 5000")
+    p.add_argument("--lr", type=above(0), default=0.1)
+    p.add_argument("--n", type=at_least(1),
+                   help="distinct inputs (N = 2n); default 1000, --full 5000")
     p.add_argument("--data-seed", type=int, default=0)
     args = p.parse_args(argv)
-    if args.seeds is None:
-        args.seeds = 32 if args.full else 16
-    if args.steps is None:
-        args.steps = 100_000 if args.full else 30_000
-    if args.n is None:
-        args.n = 5_000 if args.full else 1_000
-    if args.seeds < 2:
-        p.error(f"--seeds must be >= 2 (a spread across seeds needs two), got {args.seeds}")
-    if args.steps < 1 or args.n < 1:
-        p.error("--steps and --n must be >= 1")
-    return args
+    return default_to(args, seeds=32 if args.full else 16,
+                      steps=100_000 if args.full else 30_000, n=5_000 if args.full else 1_000)
 
 
 def normalized_gram(W1):
@@ -83,7 +70,8 @@ def run_batch_size(args, b):
     seeds = [args.data_seed + 1 + s for s in range(args.seeds)]   # not the data's own seed
     configs = [Config(lr=args.lr, batch_size=b, steps=args.steps, n=args.n, seed=seed,
                       data_seed=args.data_seed, records_per_decade=5) for seed in seeds]
-    inits = [build_net(c, spawn_rngs(c.seed)[1]).weights[0] for c in configs]  # train's start
+    inits = [build_net(c.validate(), spawn_rngs(c.seed)[1]).weights[0]        # train's start
+             for c in configs]
     return list(zip(inits, train_ensemble(configs)))
 
 
@@ -111,11 +99,9 @@ def summarize(b, runs, support):
 
 
 def plot_metrics(rows, path, title):
-    import matplotlib
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    """Left: Gram distances across seeds and from the own init; right: cosine to the init."""
     bs = [r["b"] for r in rows]
-    fig, (ax, bx) = plt.subplots(1, 2, figsize=(12, 4.5))
+    fig, (ax, bx) = new_figure(1, 2, (12, 4.5))
     ax.plot(bs, [r["spread_final"] for r in rows], "o-", label="across seeds, after training")
     ax.axhline(rows[0]["spread_init"], color="gray", ls=":",
                label="across seeds, at initialization")
@@ -132,18 +118,13 @@ def plot_metrics(rows, path, title):
         a.set_xscale("log", base=2)
         a.set_xlabel("batch size b (log scale)")
         a.grid(True, alpha=0.3)
-    fig.suptitle(title, fontsize=10)
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
+    save_figure(fig, path, title, dpi=110)
 
 
 def plot_grams(rows, support, path):
-    import matplotlib
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    """Per batch size: the mean (top) and std (bottom) over seeds of the normalized Gram."""
     k = len(rows)
-    fig, axes = plt.subplots(2, k, figsize=(2.9 * k + 1, 6), squeeze=False)
+    fig, axes = new_figure(2, k, (2.9 * k + 1, 6), squeeze=False)
     vmax_std = max(np.max(r["gram_std"]) for r in rows)
     for col, r in enumerate(rows):
         for row, (M, name, vmax) in enumerate([(r["gram_mean"], "mean over seeds", None),
@@ -156,11 +137,9 @@ def plot_grams(rows, support, path):
             ax.set_yticks(sorted(support))
             ax.tick_params(labelsize=7)
             ax.set_xlabel("input coordinate (ticks: true support)", fontsize=7)
-    fig.suptitle(f"normalized |W1ᵀW1| after training, {rows[0]['seeds']} initializations per "
-                 "batch size (bright block = learned support; low std = seeds agree)", fontsize=9)
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
+    save_figure(fig, path, f"normalized |W1ᵀW1| after training, {rows[0]['seeds']} "
+                "initializations per batch size (bright block = learned support; low std = "
+                "seeds agree)", dpi=110, fontsize=9)
 
 
 def markdown(rows):
@@ -180,15 +159,10 @@ def markdown(rows):
 
 def main(argv=None):
     args = parse_args(argv)
-    os.makedirs(args.out, exist_ok=True)
-    start = time.perf_counter()
-    base = Config(n=args.n, lr=args.lr, seed=args.data_seed)
-    try:
-        base = base.validate()                           # resolved: its support
-        for b in args.batch_sizes:
-            Config(n=args.n, batch_size=b).validate()
-    except (ValueError, TypeError) as err:
-        sys.exit(f"init_dependence.py: error: {err}")
+    base, *_ = check_configs([Config(n=args.n, lr=args.lr, seed=args.data_seed)]
+                             + [Config(n=args.n, batch_size=b) for b in args.batch_sizes],
+                             __file__)                          # resolved: its support
+    start = start_report(args.out)
     rows = []
     for b in args.batch_sizes:
         rows.append(summarize(b, run_batch_size(args, b), base.support))

@@ -1,4 +1,4 @@
-"""Claim (SCIENCE.md section 1): mini-batch SGD learns the support of a sparse target in the
+"""Claim (docs/science.md section 1): mini-batch SGD learns the support of a sparse target in the
 first layer and full-batch GD does not -- not only for the paper's deep linear net on a
 linear target, but across architectures and data.
 
@@ -15,18 +15,14 @@ optimizers) take about 40 s on 2 cores, GD's full-batch steps being most of it;
 --full: n = 5000, 40000 steps (about 15 minutes).
 """
 import os
+import sys
 
-os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
-os.environ.setdefault("OMP_NUM_THREADS", "1")
-
-import argparse  # noqa: E402
-import sys  # noqa: E402
-import time  # noqa: E402
-
-import numpy as np  # noqa: E402
-
-from minisgd.report.tables import fmt, markdown_table, write_report  # noqa: E402
-from minisgd.train import Config, train  # noqa: E402
+from minisgd.report.experiment import (above, at_least, check_configs, default_to,
+                                       experiment_parser, new_figure, save_figure,
+                                       start_report)
+from minisgd.report.figures import history_xy
+from minisgd.report.tables import fmt, markdown_table, write_report
+from minisgd.train import Config, train
 
 VARIANTS = {
     "baseline (linear net, linear target)": {},
@@ -41,33 +37,24 @@ VARIANTS = {
 
 
 def parse_args(argv=None):
-    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
-                                formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--out", default=os.path.join("results", "variants"))
-    p.add_argument("--full", action="store_true", help="n=5000, 40000 steps")
-    p.add_argument("--steps", type=int, help="for SGD and GD alike; default 10000, --full 40000")
-    p.add_argument("--n", type=int, help="distinct inputs (N = 2n); default 1000, --full 5000")
-    p.add_argument("--batch-size", type=int, default=8)
-    p.add_argument("--lr", type=float, default=0.1)
+    p = experiment_parser(__doc__, "variants", full="n=5000, 40000 steps")
+    p.add_argument("--steps", type=at_least(1),
+                   help="for SGD and GD alike; default 10000, --full 40000")
+    p.add_argument("--n", type=at_least(1),
+                   help="distinct inputs (N = 2n); default 1000, --full 5000")
+    p.add_argument("--batch-size", type=at_least(1), default=8)
+    p.add_argument("--lr", type=above(0), default=0.1)
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--only", help="comma-separated variant numbers (0-based) to run")
     args = p.parse_args(argv)
-    if args.steps is None:
-        args.steps = 40_000 if args.full else 10_000
-    if args.n is None:
-        args.n = 5_000 if args.full else 1_000
-    for name in ("steps", "n", "batch_size"):
-        if getattr(args, name) < 1:
-            p.error(f"--{name.replace('_', '-')} must be >= 1, got {getattr(args, name)}")
-    if not args.lr > 0:
-        p.error(f"--lr must be > 0, got {args.lr}")
+    default_to(args, steps=40_000 if args.full else 10_000, n=5_000 if args.full else 1_000)
     names = list(VARIANTS)
     if args.only:
         try:
             args.only = [names[int(i)] for i in args.only.split(",")]
         except (ValueError, IndexError):
-            p.error(f"--only must be comma-separated numbers in [0, {len(names) - 1}], "
-                    f"got {args.only!r}")
+            p.error(f"argument --only: must be comma-separated numbers in [0, "
+                    f"{len(names) - 1}], got {args.only!r}")
     else:
         args.only = names
     return args
@@ -91,20 +78,17 @@ def row(name, optimizer, res):
 
 
 def plot(results, path, title):
-    import matplotlib
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    """One panel per variant: the irrelevant norm of its SGD run (solid) and GD run (dashed)
+    against the step (log x; step 0 at half the first record)."""
     k = len(results)
     cols = min(4, k)
     rows = (k + cols - 1) // cols
-    fig, axes = plt.subplots(rows, cols, figsize=(4.2 * cols, 3.4 * rows), squeeze=False)
+    fig, axes = new_figure(rows, cols, (4.2 * cols, 3.4 * rows), squeeze=False)
     for ax, (name, runs) in zip(axes.flat, results.items()):
         for label, res, style in ((f"SGD b={runs['sgd'].config['batch_size']}", runs["sgd"], "-"),
                                   ("GD", runs["gd"], "--")):
-            x = np.array(res.history["step"], dtype=float)
-            x[0] = x[1] / 2
-            y = np.array([np.nan if v is None else v for v in res.history["irrelevant_norm"]])
-            ax.plot(x, y, style, lw=1.8, label=label)
+            ax.plot(*history_xy({"history": res.history}, "irrelevant_norm"), style, lw=1.8,
+                    label=label)
         ax.set_xscale("log")
         ax.set_ylim(bottom=0)
         ax.set_title(name, fontsize=9)
@@ -116,10 +100,7 @@ def plot(results, path, title):
         ax.set_ylabel(r"$\|W_1[:, S^c]\|_F$", fontsize=9)
     for ax in list(axes.flat)[k:]:
         ax.set_visible(False)
-    fig.suptitle(title, fontsize=10)
-    fig.tight_layout()
-    fig.savefig(path, dpi=105)
-    plt.close(fig)
+    save_figure(fig, path, title, dpi=105)
 
 
 def markdown(rows):
@@ -143,16 +124,12 @@ def markdown(rows):
 
 def main(argv=None):
     args = parse_args(argv)
-    os.makedirs(args.out, exist_ok=True)
-    start = time.perf_counter()
+    pairs = {name: configs(args, VARIANTS[name]) for name in args.only}
+    check_configs([c for pair in pairs.values() for c in pair], __file__)
+    start = start_report(args.out)
     results, rows = {}, []
-    for name in args.only:
-        sgd_config, gd_config = configs(args, VARIANTS[name])
-        try:
-            runs = {"sgd": train(sgd_config), "gd": train(gd_config)}
-        except (ValueError, TypeError) as err:
-            sys.exit(f"variants.py: error: {err}")
-        results[name] = runs
+    for name, (sgd_config, gd_config) in pairs.items():
+        runs = results[name] = {"sgd": train(sgd_config), "gd": train(gd_config)}
         rows += [row(name, f"SGD b={args.batch_size}", runs["sgd"]), row(name, "GD", runs["gd"])]
         print(f"  {name:38s} irrelevant norm SGD {runs['sgd'].final['irrelevant_norm']:.3f}  "
               f"GD {runs['gd'].final['irrelevant_norm']:.3f}", file=sys.stderr, flush=True)

@@ -6,6 +6,7 @@ claim, its runs, its figure and its table:
   at_least, above, within  argparse types that refuse a value out of range, naming the flag
   default_to             the defaults of the options left out (None); a given 0 stays 0
   check_configs          every Config valid before anything runs, else "<script>.py: error"
+  start_report           the output folder made, the start time for tables.write_report
   run_jobs               fn(job) for every job, in --workers processes of the sweep's local
                          engine (minisgd.sweep.executors.make_engine)
   new_figure, save_figure  matplotlib on its non-interactive Agg backend (the one place
@@ -20,6 +21,8 @@ also fight over BLAS threads. A run in this process (--workers 1, or a script wi
 """
 import argparse
 import os
+import sys
+import time
 
 from ..sweep.executors import THREAD_VARS, make_engine
 from .figures import plt  # pyplot on the Agg backend, which figures.py selects
@@ -106,13 +109,21 @@ def default_to(args, **defaults):
     return args
 
 
-def check_configs(parser, configs):
-    """configs (Config objects) each resolved and checked (Config.validate); the first bad
-    one ends the script with exit status 1 and "<script>.py: error: <what is wrong>"."""
+def check_configs(configs, script):
+    """configs (Config objects) each resolved and checked (Config.validate), before anything
+    runs; the first bad one ends the script: exit status 1, "<script>: error: <what is
+    wrong>" (script: the script's __file__). Returns the resolved configs."""
     try:
         return [config.validate() for config in configs]
     except (TypeError, ValueError) as err:
-        parser.exit(1, f"{parser.prog}: error: {err}\n")
+        sys.exit(f"{os.path.basename(script)}: error: {err}")
+
+
+def start_report(out):
+    """Make the output folder `out`; returns the start time (time.perf_counter()) that
+    tables.write_report, at the end, counts the total wall time from."""
+    os.makedirs(out, exist_ok=True)
+    return time.perf_counter()
 
 
 def run_jobs(fn, jobs, workers, cost=None, done=None):
