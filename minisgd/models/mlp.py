@@ -20,45 +20,27 @@ member axis, weights (K, n_in, n_out), and the products are batched matmuls.
 Weight normalization (weight_norm="layer" or "unit", hidden layers only): the forward pass
 multiplies by the effective weights W_l = g_l V_l / ||V_l||, backward computes dC/dW_l as
 above (deltas propagated through the effective W_l) and then (dC/dV_l, dC/dg_l) by the
-chain rule of weight_norm.py.
+chain rule of weight_norm.py. These cases, the buffers of a Workspace and per-sample
+gradients are named functions in backprop.py, so that MLP.backward reads as the equations;
+step.py writes the whole training step out for one plain net, and is the reference the
+engines built on this class are tested against.
 
-Not for: optimizers, batching or penalties (see optimizers.py and train.py).
+Not for: optimizers, batching or penalties (optimizers.py, batches.py, train.py).
 """
 import numpy as np
 
 from ..checks import check_choice, check_float, check_float_array, describe, make_rng
 from ..losses import LOSSES, check_targets
-from .buffers import Grads, Workspace, flat_grads, split_flat  # noqa: F401  (re-exported)
+from .backprop import (activate, activation_derivative, backward_buffers,  # noqa: F401
+                       per_sample_backward, previous_delta, weight_gradient, weight_norm_chain)
+from .buffers import Grads, Workspace, split_flat  # noqa: F401  (re-exported)
 from .initializers import INITS, init_layer
-from .mlp_checks import check_directions, check_gains, check_sizes, check_weight_norm
+from .mlp_checks import (check_arrays, check_directions, check_gains, check_sizes,
+                         check_weight_norm)
 from .validated_calls import ValidatedCalls
-from .weight_norm import effective_weight, init_gains, weight_norm_backward
+from .weight_norm import effective_weight, init_gains
 
 ACTIVATIONS = ("linear", "relu", "tanh")
-
-
-def activate(name, z, out=None):
-    """sigma(z) for a hidden layer (out=z computes it in place)."""
-    if name == "relu":
-        return np.maximum(z, 0.0, out=out)
-    if name == "tanh":
-        return np.tanh(z, out=out)
-    if out is not None and out is not z:
-        out[...] = z
-        return out
-    return z
-
-
-def activation_derivative(name, a):
-    """sigma'(z) written in terms of the layer's output a = sigma(z) (all we keep).
-
-    relu: 1[a > 0] (derivative at 0 taken as 0, as PyTorch does);  tanh: 1 - a^2.
-    """
-    if name == "relu":
-        return (a > 0.0).astype(a.dtype)
-    if name == "tanh":
-        return 1.0 - a * a
-    return None                                   # linear: derivative 1, nothing to multiply
 
 
 class MLP(ValidatedCalls):
@@ -105,19 +87,7 @@ class MLP(ValidatedCalls):
         directions V_l; with gains=None they are the effective weights, normalized as
         torch does (V = W, g = ||W||)."""
         check_choice("activation", activation, ACTIVATIONS)
-        if not isinstance(weights, (list, tuple)) or len(weights) < 1:
-            raise ValueError(f"weights must be a non-empty list of 2-d arrays, got {describe(weights)}")
-        for l, W in enumerate(weights):
-            check_float_array(f"weights[{l}]", W, ndim=2)
-            if l > 0 and W.shape[0] != weights[l - 1].shape[1]:
-                raise ValueError(f"weights[{l}] must have {weights[l - 1].shape[1]} rows "
-                                 f"(the width of weights[{l - 1}]), got shape {W.shape}")
-        if biases is not None:
-            if not isinstance(biases, (list, tuple)) or len(biases) != len(weights):
-                raise ValueError(f"biases must be None or a list of {len(weights)} arrays, "
-                                 f"got {describe(biases)}")
-            for l, (b, W) in enumerate(zip(biases, weights)):
-                check_float_array(f"biases[{l}]", b, shape=(W.shape[1],))
+        check_arrays(weights, biases)
         check_weight_norm(weight_norm, len(weights))
         gains = check_gains(gains, weights, weight_norm)
         if weight_norm != "none":
@@ -290,70 +260,3 @@ class MLP(ValidatedCalls):
         check_choice("loss", loss, LOSSES)
         X = self.check_inputs(X)
         return X, check_targets(loss, y, X.shape[0], self.sizes[-1])
-
-
-# ---- the pieces around the four equations ----------------------------------------------
-def backward_buffers(net, acts, delta, ws):
-    """Where backward writes: (Grads, the weights the deltas go back through, delta
-    buffers). With a Workspace its buffers (and the effective weights forward_cache left in
-    ws.weights); else a new flat-backed Grads (float64 inputs to a float32 net give float64
-    gradients) and the net's effective weights."""
-    if ws is not None:
-        return ws.grads, ws.weights if net.gains is not None else net.weights, ws.deltas
-    grads = flat_grads(net, np.result_type(net.theta, acts[0], delta))
-    return grads, net.effective_weights(), [None] * len(net.weights)
-
-
-def weight_gradient(a, delta, out):
-    """dC/dW = a^T delta into out: (n_in, n_out), or per member (K, n_in, n_out) for an
-    ensemble (delta (K, B, n_out); a (K, B, n_in), or (B, n_in) shared by the members). One
-    sample per member takes K exact outer products (einsum: the same numbers as K tiny
-    matmuls, ~2x faster than NumPy's stacked matmul loop)."""
-    if delta.ndim == 2:
-        return np.dot(a.T, delta, out=out)
-    if a.shape[-2] == 1:
-        return np.einsum("...bi,...bo->...io", a, delta, out=out)
-    return np.matmul(a.mT, delta, out=out)
-
-
-def previous_delta(activation, delta, W, a, out=None):
-    """delta_{l-1} = (delta_l W_l^T) * sigma'(z_{l-1}) (B, n_in), into out if given; a is
-    layer l's input a_{l-1} = sigma(z_{l-1}). BLAS runs up to 2x faster on a contiguous W^T
-    once the batch holds more than 64 rows in all (the same numbers there)."""
-    Wt = W.mT                                                  # (n_out, n_in) view
-    if delta.size > 64 * delta.shape[-1]:
-        Wt = np.ascontiguousarray(Wt)
-    delta = (np.dot if delta.ndim == 2 else np.matmul)(delta, Wt, out=out)
-    if activation != "linear":                                 # linear: sigma' = 1
-        delta *= activation_derivative(activation, a)
-    return delta
-
-
-def weight_norm_chain(net, l, grads, ws=None):
-    """Layer l's dC/dW (in grads.weights[l]) -> dC/dV_l in place and dC/dg_l into
-    grads.gains[l], by weight_norm.weight_norm_backward."""
-    weight_norm_backward(net.weights[l], net.gains[l], grads.weights[l], net.weight_norm,
-                         dV=grads.weights[l], dg=grads.gains[l],
-                         scratch=None if ws is None else ws.directions[l])
-
-
-def per_sample_backward(net, acts, delta, ws=None):
-    """Grads of each sample's own loss C_i (arrays (B, *shape)), C = mean_i C_i: the same
-    backward pass with dC_i/df_i = B dC/df_i, dC_i/dW_l = outer(a_{l-1}[i], B delta_l[i])
-    (no loop over samples); weight-normalized layers through the same chain rule."""
-    if ws is not None:
-        raise ValueError("per_sample=True allocates its (B, *shape) gradients: pass ws=None")
-    L, B = len(net.weights), delta.shape[-2]
-    Ws = net.effective_weights()
-    gW, gb = [None] * L, ([None] * L if net.biases is not None else None)
-    gg = [None] * (L - 1) if net.gains is not None else None
-    for l in reversed(range(L)):
-        gW[l] = np.einsum("...bi,...bo->...bio", acts[l], delta * B)   # (B, n_in, n_out)
-        if gb is not None:
-            gb[l] = delta * B                                           # (B, n_out)
-        if gg is not None and l < L - 1:
-            _, gg[l] = weight_norm_backward(net.weights[l], net.gains[l], gW[l],
-                                            net.weight_norm, dV=gW[l])
-        if l > 0:
-            delta = previous_delta(net.activation, delta, Ws[l], acts[l])
-    return Grads(gW, gb, None, gg)

@@ -55,3 +55,19 @@ def check_sizes(sizes):
     return [check_int(f"sizes[{i}]", s, low=1) for i, s in enumerate(sizes)]
 
 
+def check_arrays(weights, biases):
+    """from_weights' arrays: a non-empty list of 2-d float weights whose shapes chain, and
+    None or one bias (n_out,) per layer."""
+    if not isinstance(weights, (list, tuple)) or len(weights) < 1:
+        raise ValueError(f"weights must be a non-empty list of 2-d arrays, got {describe(weights)}")
+    for l, W in enumerate(weights):
+        check_float_array(f"weights[{l}]", W, ndim=2)
+        if l > 0 and W.shape[0] != weights[l - 1].shape[1]:
+            raise ValueError(f"weights[{l}] must have {weights[l - 1].shape[1]} rows "
+                             f"(the width of weights[{l - 1}]), got shape {W.shape}")
+    if biases is not None:
+        if not isinstance(biases, (list, tuple)) or len(biases) != len(weights):
+            raise ValueError(f"biases must be None or a list of {len(weights)} arrays, "
+                             f"got {describe(biases)}")
+        for l, (b, W) in enumerate(zip(biases, weights)):
+            check_float_array(f"biases[{l}]", b, shape=(W.shape[1],))
