@@ -32,7 +32,7 @@ the same for the targets Y; is_constant_predictor flags a spread below 1e-2.
 import numpy as np
 
 from ..checks import check_float_array, check_int, check_int_array
-from . import metric_set
+from .registry import metric_set
 
 CONSTANT_SPREAD = 1e-2
 

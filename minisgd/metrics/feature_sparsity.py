@@ -22,7 +22,7 @@ import warnings
 
 import numpy as np
 
-from . import metric_set
+from .registry import metric_set
 
 CORR_THRESHOLD = 0.99
 

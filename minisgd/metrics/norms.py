@@ -7,7 +7,7 @@ constant predictor shows here first.
 """
 import numpy as np
 
-from . import metric_set
+from .registry import metric_set
 
 
 @metric_set("layer_norms")

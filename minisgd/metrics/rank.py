@@ -23,7 +23,7 @@ which layers to average (the experiments do).
 import numpy as np
 
 from ..checks import check_float_array
-from . import metric_set
+from .registry import metric_set
 
 DEFAULT_TOL = 1e-3
 

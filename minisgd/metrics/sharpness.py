@@ -8,7 +8,7 @@ Column: sharpness. Square loss only (the HVPs are written for mse); MLPs without
 normalization and diagonal nets. Cost: LANCZOS_STEPS Hessian-vector products on the whole
 training set (about 2 gradients each) per record.
 """
-from . import metric_set
+from .registry import metric_set
 
 LANCZOS_STEPS = 20
 

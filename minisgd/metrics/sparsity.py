@@ -14,7 +14,7 @@ non-zero. Not for: the task's own l0 at config.l0_threshold (tasks.py, predictor
 """
 import numpy as np
 
-from . import metric_set
+from .registry import metric_set
 from .predictor import l0, linear_predictor, top_hits
 
 L0_THRESHOLDS = (1e-50, 1e-10, 1e-5, 1e-3)

@@ -17,7 +17,7 @@ meant for small sets (the published ones have n = 15-80). Single runs only (metr
 """
 import numpy as np
 
-from . import streaming_metric_set
+from .registry import streaming_metric_set
 from ..losses import LOSSES
 
 COLUMNS = ("window_loss_median", "window_loss_spread", "window_loss_rise_frac")

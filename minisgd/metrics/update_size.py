@@ -10,13 +10,14 @@ previous record step (a run records at log-spaced steps, history.log_spaced_step
 late windows are long, and the last one reads the level at the end of the run). One
 update alone is noisy; the window mean is not.
 
-Why the set is called `noise`. It serves the SGD-noise claim (docs/science.md section 3;
-Xu, Rangamani, Liao, Galanti, Poggio; experiments/sgd_noise.py): with weight decay (and
-weight normalization) SGD on the square loss keeps an intrinsic noise that does not vanish
-at convergence, so this ratio settles at a non-zero level instead of decaying to 0, as it
-would for an interpolating run without weight decay (every per-sample gradient vanishes
-there). Run configs and sweep folders name the set `noise`, so the name stays; what it
-measures is an update size, not a statistic of the gradient noise itself.
+Why the set is called `noise`. It serves the intrinsic-SGD-noise claim (docs/science.md
+section 3, "Intrinsic SGD noise"; Xu, Rangamani, Liao, Galanti, Poggio;
+experiments/sgd_noise.py): with weight decay (and weight normalization) SGD on the square
+loss keeps an intrinsic noise that does not vanish at convergence, so this ratio settles
+at a non-zero level instead of decaying to 0, as it would for an interpolating run
+without weight decay (every per-sample gradient vanishes there). Run configs and sweep
+folders name the set `noise`, so the name stays; what it measures is an update size, not
+a statistic of the gradient noise itself.
 
 As TomerGalanti/LowRankBias (analysis_convergence.py, read at commit 4f3bc67): eval_dist
 with normalize_dist=True is ||W_old - W_new|| / ||W_old|| per weight matrix (the hidden
@@ -27,7 +28,7 @@ or the gradient-noise covariance and its shape (analysis/noise_shape.py).
 """
 import numpy as np
 
-from . import streaming_metric_set
+from .registry import streaming_metric_set
 
 
 @streaming_metric_set("noise", models=("mlp",))
