@@ -212,7 +212,8 @@ def cast_data(data, dtype):
 
 
 def train(config=None, data=None, net=None, batches=None, on_record=None,
-          extra_metrics=None, threads=None, schedule=None, record_at=None, stop=None):
+          extra_metrics=None, threads=None, schedule=None, record_at=None, stop=None,
+          stream=None):
     """Run one training run. `data`, `net` (initial weights, copied) and `batches`
     ((steps, b) int array of row indices) override what the config would draw;
     on_record / extra_metrics: see history.History. threads: for batches of more than
@@ -221,7 +222,11 @@ def train(config=None, data=None, net=None, batches=None, on_record=None,
     (lr, decay_at, decay_factor, warmup), for a published schedule those cannot express;
     the recorded config then says "schedule": its description (str(schedule)). record_at:
     the history's steps (sorted ints from 0 to config.steps) instead of log-spaced ones.
-    stop(t, history columns) -> True ends the run at record step t (final["stopped_at"])."""
+    A run in phases uses the loop's interface, not chunks of runs: stop(t, history columns)
+    -> True ends the run at record step t (final["stopped_at"]: e.g. a target accuracy
+    reached), and stream, an iterable of (X_b, Y_b) pairs, replaces the config's sampling
+    (e.g. batches augmented afresh at every visit; the recorded config then says "stream":
+    str(stream)). The next phase starts from result.net."""
     config = Config() if config is None else check_config(config)
     replay = data is not None or net is not None or batches is not None
     problem, net, (_, _, batch_rng, noise_rng) = prepare(config, data, net, batches)
@@ -230,22 +235,34 @@ def train(config=None, data=None, net=None, batches=None, on_record=None,
     record_at = log_spaced_steps(config.steps, config.records_per_decade) \
         if record_at is None else check_record_steps(record_at, config.steps)
     engine = run_engine(config, problem, net, replay, batches, threads)
-    b, replacement, noise = sampling(config)
-    stream = make_batches(problem.data.X, problem.Y, [batch_rng], [noise_rng], b,
-                          replacement, noise, batches, config.steps)
+    samples = run_batches(config, problem, batch_rng, noise_rng, batches, stream)
     history = History(net, engine, [problem], on_record, extra_metrics)
     guard = Divergence(net, [config.diverge_factor])
     start = time.perf_counter()
     with engine:
-        done = run_loop(net, engine, stream, lr_of_t, config.steps, record_at, history, guard,
+        done = run_loop(net, engine, samples, lr_of_t, config.steps, record_at, history, guard,
                         list((problem.streams or {}).values()), stop)
     result = finish(net, problem, history.columns[0], guard.diverged[0],
                     time.perf_counter() - start)
     if stop is not None and done < config.steps and guard.diverged[0] is False:
         result.final.update(stopped_at=done, steps_done=done)
-    if schedule is not None:
-        result.config["schedule"] = str(schedule)
+    for name, given in (("schedule", schedule), ("stream", stream)):
+        if given is not None:
+            result.config[name] = str(given)
     return result
+
+
+def run_batches(config, problem, batch_rng, noise_rng, batches=None, stream=None):
+    """The run's batch stream: the config's sampling (batches.make_batches, replaying a
+    given index array), or a given stream of (X_b, Y_b) pairs."""
+    if stream is None:
+        b, replacement, noise = sampling(config)
+        return make_batches(problem.data.X, problem.Y, [batch_rng], [noise_rng], b,
+                            replacement, noise, batches, config.steps)
+    if batches is not None or not hasattr(stream, "__iter__"):
+        raise ValueError("stream must be an iterable of (X_b, Y_b) pairs, given without "
+                         f"batches; got stream={stream!r}, batches={type(batches).__name__}")
+    return iter(stream)
 
 
 def run_schedule(config, schedule=None):

@@ -555,3 +555,43 @@ def test_the_loop_allocates_nothing_that_grows_with_the_steps():
         assert t1 - t0 > 2500
         assert (m1 - m0) / 5 < 1024, (kw, memory[-6:])
 
+
+
+# ---- phases through the loop's interface -----------------------------------------------
+def test_stop_ends_a_phase_at_a_record_step_and_the_record_says_so():
+    """stop(t, columns) is asked at each record step; True ends the run there, with the
+    history so far, final["stopped_at"] and steps_done = t; the next phase starts from
+    result.net and continues exactly as one run would for a deterministic stream."""
+    config = Config(task="classification", n=200, n_test=100, steps=400, batch_size=20,
+                    activation="relu", bias=True, lr=0.05, clip=None)
+    asked = []
+
+    def stop(t, columns):
+        asked.append(t)
+        return columns["train_accuracy"][-1] >= 0.5
+    res = train(config, stop=stop, record_at=list(range(0, 401, 40)))
+    assert res.final["stopped_at"] == asked[-1] == res.final["steps_done"] < 400
+    assert res.history["step"][-1] == asked[-1] and res.history["train_accuracy"][-1] >= 0.5
+    assert asked == list(range(40, asked[-1] + 1, 40))
+    assert res.final["diverged"] is False
+
+
+def test_a_given_stream_replaces_the_sampling_and_is_recorded():
+    from minisgd.train import prepare
+    config = Config(n=100, n_test=50, steps=30, batch_size=10)
+    data = prepare(config)[0].data
+
+    class Rows:
+        """The first 10 rows, every step."""
+        def __iter__(self):
+            while True:
+                yield data.X[:10], data.y[:10, None]
+
+        def __str__(self):
+            return "the first 10 rows, every step"
+    res = train(config, stream=Rows())
+    assert res.config["stream"] == "the first 10 rows, every step"
+    replay = train(config, batches=np.tile(np.arange(10), (30, 1)))
+    assert np.array_equal(res.net.theta, replay.net.theta)        # the same batches ran
+    with pytest.raises(ValueError, match="stream"):
+        train(config, stream=3)
