@@ -1,4 +1,4 @@
-"""Claim (SCIENCE.md section 1): SGD's shrinking of the irrelevant first-layer weights is a
+"""Claim (docs/science.md section 1): SGD's shrinking of the irrelevant first-layer weights is a
 second-order implicit regularization whose strength is eta / b. To second order SGD is
 gradient flow on C_SGD in the time tau = eta * t, and the Gamma term's weight is
 ~ eta / (4b); so runs with the same eta / b should trace the same curve of
@@ -25,43 +25,37 @@ N = 2000 pairs) take about a minute on 2 cores, most of it the GD references; --
 paper's n = 5000 and eta*t = 10000 (1e5 steps at eta = 0.1; tens of minutes for GD).
 """
 import os
+import sys
 
-os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
-os.environ.setdefault("OMP_NUM_THREADS", "1")
+import numpy as np
+from matplotlib import colormaps
+from matplotlib.ticker import NullFormatter
 
-import argparse  # noqa: E402
-import sys  # noqa: E402
-import time  # noqa: E402
-
-import numpy as np  # noqa: E402
-
-from minisgd.report.tables import markdown_table, number_list, write_report  # noqa: E402
-from minisgd.train import Config, train  # noqa: E402
+from minisgd.report.experiment import (above, at_least, check_configs, default_to,
+                                       experiment_parser, new_figure, save_figure,
+                                       start_report)
+from minisgd.report.tables import markdown_table, number_list, write_report
+from minisgd.train import Config, train
 
 
 def parse_args(argv=None):
-    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
-                                formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--out", default=os.path.join("results", "eta_over_b"))
-    p.add_argument("--full", action="store_true", help="budget eta*t = 10000 (several minutes)")
+    p = experiment_parser(__doc__, "eta_over_b", full="budget eta*t = 10000 (several minutes)")
     p.add_argument("--lrs", type=number_list(float, positive=True), default="0.025,0.05,0.1,0.2",
                    help="step sizes eta")
     p.add_argument("--ratios", type=number_list(float, positive=True), default="40,160,640,2560",
                    help="groups: b / eta for each group (eta / b = 1 / value); eta * value "
                         "must be an integer batch size")
-    p.add_argument("--budget", type=float, help="eta * t of every run; default 1000, --full 10000")
-    p.add_argument("--n", type=int, help="distinct inputs (N = 2n); default 1000, --full 5000")
+    p.add_argument("--budget", type=above(0),
+                   help="eta * t of every run; default 1000, --full 10000")
+    p.add_argument("--n", type=at_least(1),
+                   help="distinct inputs (N = 2n); default 1000, --full 5000")
     p.add_argument("--no-gd", action="store_true", help="skip the GD references (faster)")
     p.add_argument("--seed", type=int, default=0)
     args = p.parse_args(argv)
-    if args.budget is None:
-        args.budget = 10_000.0 if args.full else 1_000.0
-    if args.n is None:
-        args.n = 5_000 if args.full else 1_000
-    if args.n < 1:
-        p.error(f"--n must be >= 1, got {args.n}")
+    default_to(args, budget=10_000.0 if args.full else 1_000.0, n=5_000 if args.full else 1_000)
     if args.budget < 10 * max(args.lrs):
-        p.error(f"--budget must be at least 10 steps of the largest eta, got {args.budget}")
+        p.error(f"argument --budget: must be at least 10 steps of the largest eta, "
+                f"got {args.budget}")
     for lr in args.lrs:
         for R in args.ratios:
             if abs(lr * R - round(lr * R)) > 1e-9 or round(lr * R) < 1:
@@ -149,12 +143,16 @@ def fit_text(f, name):
             + ", ".join(f"η={lr:g}: {v:.2f}" for lr, v in f["slope_at_fixed_eta"].items()))
 
 
+def run_config(args, lr, b, optimizer="sgd"):
+    """The run of step eta = lr for the budget eta * t; GD: the whole set, b unused."""
+    sgd_only = {"batch_size": b} if optimizer == "sgd" else {}
+    return Config(optimizer=optimizer, lr=lr, steps=int(round(args.budget / lr)), n=args.n,
+                  seed=args.seed, records_per_decade=20, **sgd_only)
+
+
 def one_run(args, taus, lr, b, optimizer="sgd"):
-    steps = int(round(args.budget / lr))
-    sgd_only = {"batch_size": b} if optimizer == "sgd" else {}    # GD: the whole set
-    config = Config(optimizer=optimizer, lr=lr, steps=steps, n=args.n, seed=args.seed,
-                    records_per_decade=20, **sgd_only)
-    res = train(config)
+    config = run_config(args, lr, b, optimizer)
+    res, steps = train(config), config.steps
     name = "GD" if optimizer == "gd" else f"b={b:<4d} eta/b=1/{b / lr:<5g}"
     print(f"  eta={lr:<6g} {name:22s} {steps:>7d} steps  irrelevant norm "
           f"{res.final['irrelevant_norm']:.3f}  ({res.final['wall_time']:.1f} s)",
@@ -180,22 +178,19 @@ def run_grid(args, taus):
 
 
 def styles_for(runs):
-    import matplotlib.pyplot as plt
+    """The step sizes, and a colour and a marker for each."""
     lrs = sorted({r["lr"] for r in runs})
-    colors = dict(zip(lrs, plt.cm.plasma(np.linspace(0.0, 0.8, len(lrs)))))
+    colors = dict(zip(lrs, colormaps["plasma"](np.linspace(0.0, 0.8, len(lrs)))))
     markers = dict(zip(lrs, "v^os*D"[:len(lrs)]))
     return lrs, colors, markers
 
 
 def plot_collapse(runs, gd, taus, path, title):
     """One panel per equal-eta/b group: its runs (colour = eta) and GD at each eta (thin)."""
-    import matplotlib
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
     ratios = sorted({r["ratio"] for r in runs}, reverse=True)
     lrs, colors, _ = styles_for(runs)
-    fig, axes = plt.subplots(1, len(ratios), figsize=(4.2 * len(ratios), 4.4), sharey=True,
-                             squeeze=False)
+    fig, axes = new_figure(1, len(ratios), (4.2 * len(ratios), 4.4), sharey=True,
+                           squeeze=False)
     for ax, q in zip(axes[0], ratios):
         for r in (r for r in runs if r["ratio"] == q):
             ax.plot(taus, r["curve"], color=colors[r["lr"]], lw=2.2,
@@ -209,39 +204,22 @@ def plot_collapse(runs, gd, taus, path, title):
         ax.grid(True, alpha=0.3)
         ax.legend(fontsize=7.5, loc="lower left")
     axes[0][0].set_ylabel(r"irrelevant first-layer norm $\|W_1[:, S^c]\|_F$")
-    fig.suptitle(title + ". Equal η/b would put a panel's thick curves on one curve; "
-                 "dashed: GD at each η (the same in every panel)", fontsize=10)
-    fig.tight_layout()
-    fig.savefig(path, dpi=105)
-    plt.close(fig)
+    save_figure(fig, path, title + ". Equal η/b would put a panel's thick curves on one "
+                "curve; dashed: GD at each η (the same in every panel)", dpi=105)
+
+
+RATE_PANELS = (("rate", "late shrinkage rate per unit ηt\n" r"$\ln(n(T/10)/n(T))\,/\,0.9T$"),
+               ("excess",
+                "excess shrinkage over GD at the same η\n" r"$\ln(n_{GD}(T)/n(T))\,/\,T$"))
 
 
 def plot_rates(runs, fits, path, title):
-    import matplotlib
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-    from matplotlib.ticker import NullFormatter
-    lrs, colors, markers = styles_for(runs)
-    ratios = sorted({r["ratio"] for r in runs})
-    fig, axes = plt.subplots(1, 2, figsize=(13, 6))
-    panels = [(axes[0], "rate",
-               "late shrinkage rate per unit ηt\n" r"$\ln(n(T/10)/n(T))\,/\,0.9T$"),
-              (axes[1], "excess",
-               "excess shrinkage over GD at the same η\n" r"$\ln(n_{GD}(T)/n(T))\,/\,T$")]
-    for ax, key, label in panels:
-        f = fits[key]
-        for lr in lrs:
-            pts = [(r["ratio"], max(r[key], 1e-8)) for r in runs
-                   if r["lr"] == lr and r[key] is not None]
-            if pts:
-                ax.plot(*zip(*pts), marker=markers[lr], color=colors[lr], ms=7, lw=0.8,
-                        label=f"SGD η = {lr:g} (line: fixed η, varying b)")
-        if "slope" in f:
-            xs = np.array([min(ratios), max(ratios)])
-            ax.plot(xs, np.exp(f["intercept"]) * xs ** f["slope"], "k--", lw=1,
-                    label=f"fit ∝ (η/b)^{f['slope']:.2f}  (R²={f['r2']:.2f})")
-            ax.plot([], [], " ", label=f"two-factor fit ∝ η^{f['alpha_eta']:.2f} · "
-                                       f"b^{f['beta_b']:.2f}  (R²={f['r2_two_factor']:.2f})")
+    """The late rate (left) and the excess over GD (right) against eta / b, log-log: one
+    line per eta (b varies along it), the fit over all runs dashed."""
+    fig, axes = new_figure(1, 2, (13, 6))
+    for ax, (key, label) in zip(axes, RATE_PANELS):
+        draw_rates(ax, runs, key)
+        draw_fit(ax, fits[key], [r["ratio"] for r in runs])
         ax.set_xscale("log")
         ax.set_yscale("log")
         ax.set_xlabel("η / b (log scale)")
@@ -249,10 +227,30 @@ def plot_rates(runs, fits, path, title):
         ax.grid(True, which="major", alpha=0.3)
         ax.xaxis.set_minor_formatter(NullFormatter())
         ax.legend(fontsize=7.5, loc="upper center", bbox_to_anchor=(0.5, -0.16), ncol=2)
-    fig.suptitle(title + "; n = irrelevant norm, T = budget", fontsize=10)
-    fig.tight_layout()
-    fig.savefig(path, dpi=105)
-    plt.close(fig)
+    save_figure(fig, path, title + "; n = irrelevant norm, T = budget", dpi=105)
+
+
+def draw_rates(ax, runs, key):
+    """runs' `key` against eta / b, one line per eta (values <= 0 drawn at 1e-8)."""
+    lrs, colors, markers = styles_for(runs)
+    for lr in lrs:
+        pts = [(r["ratio"], max(r[key], 1e-8)) for r in runs
+               if r["lr"] == lr and r[key] is not None]
+        if pts:
+            ax.plot(*zip(*pts), marker=markers[lr], color=colors[lr], ms=7, lw=0.8,
+                    label=f"SGD η = {lr:g} (line: fixed η, varying b)")
+
+
+def draw_fit(ax, f, ratios):
+    """The fit of f (fit()) over the range of ratios, and the two-factor fit as a legend
+    entry; nothing when there was too little to fit."""
+    if "slope" not in f:
+        return
+    xs = np.array([min(ratios), max(ratios)])
+    ax.plot(xs, np.exp(f["intercept"]) * xs ** f["slope"], "k--", lw=1,
+            label=f"fit ∝ (η/b)^{f['slope']:.2f}  (R²={f['r2']:.2f})")
+    ax.plot([], [], " ", label=f"two-factor fit ∝ η^{f['alpha_eta']:.2f} · "
+                               f"b^{f['beta_b']:.2f}  (R²={f['r2_two_factor']:.2f})")
 
 
 def tables(runs, gd, by_ratio, by_lr, fits, T):
@@ -271,21 +269,19 @@ def tables(runs, gd, by_ratio, by_lr, fits, T):
                    g["spread_at_budget"]] for g in by_ratio]
     group_rows += [[f"control: equal η = {g['lr']:g}", pairs(g), g["max_spread"],
                     g["spread_at_budget"]] for g in by_lr]
-    return (markdown_table(head, rows) + "\n\n"
-            + markdown_table(["group", "(η, b) runs", "max relative spread over ηt",
-                        f"spread at ηt={T:g}"], group_rows) + "\n\n" + fit_text(fits["rate"], "late rate")
+    group_head = ["group", "(η, b) runs", "max relative spread over ηt", f"spread at ηt={T:g}"]
+    return (markdown_table(head, rows) + "\n\n" + markdown_table(group_head, group_rows)
+            + "\n\n" + fit_text(fits["rate"], "late rate")
             + "\n" + fit_text(fits["excess"], "excess over GD"))
 
 
 def main(argv=None):
     args = parse_args(argv)
-    os.makedirs(args.out, exist_ok=True)
-    start = time.perf_counter()
+    check_configs([run_config(args, lr, b) for lr, b, _ in grid(args)]
+                  + [run_config(args, lr, None, "gd") for lr in args.lrs], __file__)
+    start = start_report(args.out)
     taus = np.logspace(0, np.log10(args.budget), 60)
-    try:
-        runs, gd = run_grid(args, taus)
-    except (ValueError, TypeError) as err:
-        sys.exit(f"eta_over_b.py: error: {err}")
+    runs, gd = run_grid(args, taus)
     by_ratio = sorted(group_spreads(runs, "ratio", taus), key=lambda g: -g["ratio"])
     by_lr = group_spreads(runs, "lr", taus)
     fits = {key: fit(runs, key) for key in ("rate", "excess")}
