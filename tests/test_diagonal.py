@@ -10,7 +10,7 @@ import pytest
 from minisgd.engines import BatchGradient
 from minisgd.losses import mse
 from minisgd.models.diagonal import DiagonalNet
-from minisgd.models.mlp import Grads
+from minisgd.models.buffers import Grads
 from minisgd.optimizers import SGD, GroupL1Prox, L1Prox
 from net_checks import rel_err
 

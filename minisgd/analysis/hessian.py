@@ -39,7 +39,7 @@ from ..checks import check_float_array, check_int
 from .hvp import check_direction
 from .lanczos import hessian_operator, n_params
 from ..losses import check_targets
-from ..models.mlp import Grads
+from ..models.buffers import Grads
 
 MAX_EXACT_PARAMS = 4096          # 8 * 4096^2 bytes = 134 MB for H, as much again for eigh
 

@@ -28,8 +28,10 @@ import numpy as np
 
 from ..checks import check_float_array, describe
 from ..losses import check_targets, mse
+from ..models.backprop import activation_derivative
+from ..models.buffers import Grads
 from ..models.diagonal import DiagonalNet
-from ..models.mlp import MLP, Grads, activation_derivative
+from ..models.mlp import MLP
 
 
 def check_plain(net):

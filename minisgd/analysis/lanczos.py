@@ -24,7 +24,7 @@ import numpy as np
 from ..checks import check_choice, check_float, check_float_array, check_int
 from .hvp import check_direction, hvp_cached
 from ..losses import check_targets, mse
-from ..models.mlp import Grads, split_flat
+from ..models.buffers import Grads, split_flat
 
 METHODS = ("lanczos", "power")
 

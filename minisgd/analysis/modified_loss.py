@@ -36,7 +36,9 @@ import numpy as np
 from ..checks import check_float, check_float_array, check_int, describe
 from .hvp import hvp_cached
 from ..losses import check_targets, mse
-from ..models.mlp import MLP, Grads, activation_derivative
+from ..models.backprop import activation_derivative
+from ..models.buffers import Grads
+from ..models.mlp import MLP
 from ..optimizers import clip_global_norm
 from .. import train as training
 from ..history import History, finish, log_spaced_steps

@@ -34,11 +34,11 @@ import numpy as np
 
 from ..checks import check_choice, check_float, check_int, make_rng
 from ..losses import check_targets
+from .buffers import Grads
 from .diagonal_checks import (check_diagonal_inputs, check_dtype, check_factors,
                               check_stack_targets, check_stackable)
 from .diagonal_parametrization import (INITS, PARAMETRIZATIONS, factor_gradients, predictor,
                                        published_init, random_init)
-from .mlp import Grads
 from .validated_calls import ValidatedCalls
 
 
