@@ -38,7 +38,7 @@ the P* that lstsq returns, which solves S P = c only to rounding. Measured at C 
 against a 64-bit-mantissa reference: rows path 7e-15, this form 1e-14 (2e-13 without g*),
 plain form 7e-9 (tests/test_moments.py). The per-step batch loss, used only to detect
 divergence, is the plain form (plain_loss).
-Not for: non-linear nets, cross-entropy, weight normalization (batch_gradient.py serves all).
+Not for: non-linear nets, cross-entropy, weight normalization (engines.py serves all).
 """
 from dataclasses import dataclass
 

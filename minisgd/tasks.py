@@ -50,7 +50,7 @@ class Problem:
     train_moments: object = None       # moments.Moments of the sets (the moments path):
     test_moments: object = None        # the history's losses then come from them
     streams: dict = None               # the streaming metric sets' states (metrics/)
-    given: dict = None                 # config fields taken from given objects (given.py)
+    given: dict = None                 # config fields taken from given objects (resolve.py)
 
     @property
     def task(self):
