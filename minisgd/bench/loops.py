@@ -84,23 +84,22 @@ def run_minisgd(spec):
 
 
 def time_loop(config, steps, repeats):
-    """Per-step time of train's loop body alone (batch, forward, backward, clip, update),
-    without history recording: what the PyTorch loop below does."""
-    from ..batches import data_batches
-    from ..engines import BatchGradient
-    from ..train import build_optimizer, prepare
+    """Per-step time of train's loop body alone (the batch, the engine's gradient and
+    update -- the engine the run takes, engines.py), without history recording or the
+    divergence check: what the PyTorch loop below does."""
+    from ..train import prepare, run_batches, run_engine
     times = []
     for _ in range(repeats):
         problem, net, rngs = prepare(config)
-        optimizer = build_optimizer(problem.config)                 # resolved
-        batches = data_batches(rngs[2], problem.data.X, problem.Y, optimizer.batch_size)
-        loss_and_grad = BatchGradient(net)
-        start = time.perf_counter()
-        for _ in range(steps):
-            Xb, Yb = next(batches)
-            loss, grads = loss_and_grad(net, Xb, Yb)
-            optimizer.step(net, grads, config.lr)
-        times.append((time.perf_counter() - start) / steps)
+        engine = run_engine(problem.config, problem, net, replay=False)
+        batches = run_batches(problem.config, problem, rngs[2], rngs[3])
+        with engine:
+            start = time.perf_counter()
+            for _ in range(steps):
+                Xb, Yb = next(batches)
+                _, grads = engine.gradient(net, Xb, Yb)
+                engine.update(net, grads, problem.config.lr)
+            times.append((time.perf_counter() - start) / steps)
     return times
 
 
