@@ -1,4 +1,4 @@
-"""Claim (SCIENCE.md section 1, "Mechanism"): SGD's shrinking of the irrelevant first-layer
+"""Claim (docs/science.md section 1, "Mechanism"): SGD's shrinking of the irrelevant first-layer
 weights is the second-order implicit regularizer of its modified loss
 
     C_SGD = C + (eta/4) ||grad C||^2 + ((N - b)/(N - 1)) (eta / (4b)) Gamma,
@@ -21,26 +21,32 @@ summary.json, and a markdown table on stdout.
 
 Defaults (n = 1000 inputs, N = 2000 pairs, b = 8, eta = 0.1, 2000 steps, sub-steps 1 and 4)
 take about a minute on 2 cores: one C_SGD gradient costs ~6 plain full-batch gradients.
---full: the paper's n = 5000 (N = 10000) and 20000 steps (about half an hour). BLAS threads
-are set to 1 (the matrices are 15 x 15; threads only add contention on a shared machine).
+--full: the paper's n = 5000 (N = 10000) and 20000 steps (about half an hour). The arms run
+one after the other in this process, with the BLAS threads of your environment; the
+matrices are 15 x 15, so OPENBLAS_NUM_THREADS=1 is the one to export on a shared machine
+(more threads only add contention).
 """
+import ctypes
 import os
+import sys
+import time
+from dataclasses import replace
+from functools import partial
 
-os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
-os.environ.setdefault("OMP_NUM_THREADS", "1")
+import numpy as np
 
-import argparse  # noqa: E402
-import ctypes  # noqa: E402
-import sys  # noqa: E402
-import time  # noqa: E402
-from dataclasses import replace  # noqa: E402
+from minisgd.analysis.gradient_noise import gradient_noise_metrics
+from minisgd.analysis.modified_loss import train_modified
+from minisgd.report.experiment import (above, at_least, check_configs, default_to,
+                                       experiment_parser, new_figure, save_figure,
+                                       start_report)
+from minisgd.report.tables import fmt, markdown_table, number_list, write_report
+from minisgd.train import Config, build_net, make_data, spawn_rngs, train
 
-import numpy as np  # noqa: E402
-
-from minisgd.analysis.gradient_noise import gradient_noise_metrics  # noqa: E402
-from minisgd.report.tables import fmt, markdown_table, number_list, write_report  # noqa: E402
-from minisgd.analysis.modified_loss import train_modified  # noqa: E402
-from minisgd.train import Config, build_net, make_data, spawn_rngs, train  # noqa: E402
+# (kind, arm name, with the Gamma term, with the (eta/4)|grad C|^2 term)
+OBJECTIVES = (("c_sgd", "GD on C_SGD (b={b})", True, True),
+              ("grad_norm", "GD on C + (η/4)‖∇C‖²", False, True),
+              ("plain", "GD on C", False, False))
 
 
 def keep_freed_memory():
@@ -59,72 +65,57 @@ def keep_freed_memory():
 
 
 def parse_args(argv=None):
-    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
-                                formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--out", default=os.path.join("results", "modified_loss"))
-    p.add_argument("--full", action="store_true", help="n=5000, 20000 steps (~30 min)")
-    p.add_argument("--steps", type=int, help="default 2000, --full 20000")
-    p.add_argument("--n", type=int, help="distinct inputs (N = 2n); default 1000, --full 5000")
-    p.add_argument("--batch-size", type=int, default=8, help="b of the SGD run and of C_SGD")
-    p.add_argument("--lr", type=float, default=0.1)
-    p.add_argument("--sgd-orders", type=int, default=4, help="SGD batch orders (seeds)")
+    p = experiment_parser(__doc__, "modified_loss", full="n=5000, 20000 steps (~30 min)")
+    p.add_argument("--steps", type=at_least(1), help="default 2000, --full 20000")
+    p.add_argument("--n", type=at_least(1),
+                   help="distinct inputs (N = 2n); default 1000, --full 5000")
+    p.add_argument("--batch-size", type=at_least(1), default=8,
+                   help="b of the SGD run and of C_SGD")
+    p.add_argument("--lr", type=above(0), default=0.1)
+    p.add_argument("--sgd-orders", type=at_least(1), default=4, help="SGD batch orders (seeds)")
     p.add_argument("--substeps", type=number_list(int, positive=True), default="1,4",
                    help="comma-separated k: GD on each modified loss is run with k steps of "
                         "eta/k per SGD step, for each k (k > 1: closer to the gradient flow; "
                         "costs k times more)")
     p.add_argument("--seed", type=int, default=0)
     args = p.parse_args(argv)
-    if args.steps is None:
-        args.steps = 20_000 if args.full else 2_000
-    if args.n is None:
-        args.n = 5_000 if args.full else 1_000
-    for name in ("steps", "n", "batch_size", "sgd_orders"):
-        if getattr(args, name) < 1:
-            p.error(f"--{name.replace('_', '-')} must be >= 1, got {getattr(args, name)}")
-    if not args.lr > 0:
-        p.error(f"--lr must be > 0, got {args.lr}")
-    return args
+    return default_to(args, steps=20_000 if args.full else 2_000,
+                      n=5_000 if args.full else 1_000)
 
 
-def run_arms(args):
-    """(label, kind, Result) per arm. SGD batch orders differ only in their batch stream:
-    data and initial weights are passed in, drawn from args.seed as train(config) would."""
-    config = Config(n=args.n, lr=args.lr, batch_size=args.batch_size, steps=args.steps,
-                    seed=args.seed, records_per_decade=10)
-    config = config.validate()                                   # resolved
+def run_arms(args, config):
+    """(label, kind, Result) per arm, from the resolved SGD config. SGD batch orders differ
+    only in their batch stream: data and initial weights are passed in, drawn from
+    args.seed as train(config) would."""
     data_rng, init_rng = spawn_rngs(args.seed)[:2]
     data = make_data(data_rng, config.d, config.support, config.n, config.target, config.input,
                      config.center, config.double, config.label_eps, config.n_test)
-    net = build_net(config, init_rng)
-    noise = gradient_noise_metrics(chunk=1024)
-    arms = []
-
-    def run(label, kind, fn):
-        start = time.perf_counter()
-        res = fn()
-        print(f"  {label:34s} irrelevant norm {res.final['irrelevant_norm']:.3f}  "
-              f"({time.perf_counter() - start:.1f} s)", file=sys.stderr, flush=True)
-        arms.append((label, kind, res))
-
+    given = dict(data=data, net=build_net(config, init_rng),
+                 extra_metrics=gradient_noise_metrics(chunk=1024))
     b = args.batch_size
-    for k in range(args.sgd_orders):
-        cfg = replace(config, seed=args.seed + 1000 + k)          # batch order only
-        run(f"SGD b={b} (order {k})", "sgd", lambda: train(cfg, data=data, net=net,
-                                                           extra_metrics=noise))
+    todo = [(f"SGD b={b} (order {k})", "sgd",                       # batch order only
+             partial(train, replace(config, seed=args.seed + 1000 + k), **given))
+            for k in range(args.sgd_orders)]
     gd = replace(config, optimizer="gd", batch_size=None, replacement=None)  # not for GD
-    run("GD", "gd", lambda: train(gd, data=data, net=net, extra_metrics=noise))
-    objectives = (("c_sgd", f"GD on C_SGD (b={b})", True, True),
-                  ("grad_norm", "GD on C + (η/4)‖∇C‖²", False, True),
-                  ("plain", "GD on C", False, False))
+    todo.append(("GD", "gd", partial(train, gd, **given)))
     for k in args.substeps:
         step = "step η" if k == 1 else f"step η/{k}"
-        for kind, name, variance, grad_norm in objectives:
+        for kind, name, variance, grad_norm in OBJECTIVES:
             if kind == "plain" and k == 1:
                 continue                                   # that is the GD arm above
-            run(f"{name}, {step}", f"{kind}/{k}",
-                lambda: train_modified(config, variance=variance, grad_norm=grad_norm,
-                                       data=data, net=net, extra_metrics=noise, substeps=k))
-    return arms
+            todo.append((f"{name.format(b=b)}, {step}", f"{kind}/{k}",
+                         partial(train_modified, config, variance=variance,
+                                 grad_norm=grad_norm, substeps=k, **given)))
+    return [timed(label, kind, run) for label, kind, run in todo]
+
+
+def timed(label, kind, run):
+    """(label, kind, run()), with a progress line."""
+    start = time.perf_counter()
+    res = run()
+    print(f"  {label:34s} irrelevant norm {res.final['irrelevant_norm']:.3f}  "
+          f"({time.perf_counter() - start:.1f} s)", file=sys.stderr, flush=True)
+    return label, kind, res
 
 
 def kinds(arms):
@@ -194,10 +185,9 @@ def style(kind):
 
 
 def plot(arms, path, title):
-    import matplotlib
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-    fig, axes = plt.subplots(1, 3, figsize=(16, 5))
+    """The irrelevant norm, Gamma on the irrelevant weights and the training loss against
+    the step (log x), one line per arm (style())."""
+    fig, axes = new_figure(1, 3, (16, 5))
     seen = set()
     for label, kind, res in arms:
         h = res.history
@@ -221,21 +211,17 @@ def plot(arms, path, title):
     axes[0].legend(fontsize=8, loc="lower left")
     axes[1].set_title("per-sample gradient variance, measured at each run's iterates",
                       fontsize=9)
-    fig.suptitle(title, fontsize=10)
-    fig.tight_layout()
-    fig.savefig(path, dpi=105)
-    plt.close(fig)
+    save_figure(fig, path, title, dpi=105)
 
 
 def main(argv=None):
     args = parse_args(argv)
+    config, = check_configs([Config(n=args.n, lr=args.lr, batch_size=args.batch_size,
+                                     steps=args.steps, seed=args.seed, records_per_decade=10)],
+                            __file__)                                   # resolved
     keep_freed_memory()
-    os.makedirs(args.out, exist_ok=True)
-    start = time.perf_counter()
-    try:
-        arms = run_arms(args)
-    except (ValueError, TypeError) as err:
-        sys.exit(f"modified_loss.py: error: {err}")
+    start = start_report(args.out)
+    arms = run_arms(args, config)
     N = 2 * args.n
     k = (N - args.batch_size) / (N - 1) * args.lr / (4 * args.batch_size)
     plot(arms, os.path.join(args.out, "modified_loss.png"),
