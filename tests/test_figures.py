@@ -102,8 +102,8 @@ def test_plot_errors_exit_2(folder, tmp_path, capsys, argv, message):
 
 
 def record(optimizer="sgd", batch_size=32, seed=0, lr=0.1, value=1.0):
-    config = config_dict(Config(optimizer=optimizer, batch_size=batch_size, seed=seed, lr=lr,
-                                n=100))
+    config = config_dict(Config(optimizer=optimizer, batch_size=batch_size if optimizer == "sgd"
+                                else None, seed=seed, lr=lr, n=100).validate())   # as recorded
     return {"config": config, "final": {"irrelevant_norm": value}, "history": {}}
 
 

@@ -203,7 +203,7 @@ def test_trajectory_matches_torch_at_every_step(case):
     data = make_problem(0)
     net = initial_net(seed=1)
     batches = None if optimizer == "gd" else batch_array(b, seed=2)
-    config = make_config(loss, optimizer, batch_size=b if b else 32, lr=lr, clip=clip,
+    config = make_config(loss, optimizer, batch_size=b, lr=lr, clip=clip,     # None: GD
                          label_scale=label_scale)
     result, thetas = run_minisgd(config, data, net, batches)
     assert result.history["step"] == list(range(STEPS + 1))
