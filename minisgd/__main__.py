@@ -34,8 +34,9 @@ HELP = {
     "parametrization": "diagonal net: beta = u*v (uv) or u^2 - v^2 (u2v2)",
     "loss": "mse (regression, one-hot square loss) or cross_entropy (classification)",
     "metrics": "extra metric sets recorded along the run, comma-separated (e.g. layer_norms)",
-    "gradient": "how the gradient is computed: rows (the general path), moments (linear nets "
-                "under mse, from the data's moments), auto (moments where exact and faster)",
+    "gradient": "how the gradient is computed: rows (the general path: step.py's reference "
+                "step, or its buffered/pieces engines), moments (linear nets under mse, from "
+                "the data's moments), auto (moments where exact and faster)",
     "d": "input dimension", "support": "support coordinates, comma-separated (e.g. 0,1,2,3,4)",
     "n": "distinct training inputs (2n training pairs while label doubling is on)",
     "n_test": "test-set size", "target": "target on the support",
@@ -209,12 +210,18 @@ def run_train(args, parser):
     return 0
 
 
+ENGINE_FILES = {"reference": "minisgd/step.py", "moments": "minisgd/moments.py",
+                "modified_loss": "minisgd/analysis/modified_loss.py"}
+
+
 def format_summary(result):
     c, f = result.config, result.final
     status = "ok" if f["diverged"] is False else f"diverged at step {f['diverged']}"
     arm = "GD" if c["optimizer"] == "gd" else f"SGD b={c['batch_size']}"
     fmt = lambda v: "nan" if v is None else f"{v:.4g}"
-    lines = [f"{arm}, lr={c['lr']}, {f['steps_done']} steps, {status}, {f['wall_time']:.2f} s"]
+    lines = [f"{arm}, lr={c['lr']}, {f['steps_done']} steps, {status}, {f['wall_time']:.2f} s",
+             f"  engine: {f['engine']} ({ENGINE_FILES.get(f['engine'], 'minisgd/engines.py')}), "
+             f"gradient path {f['gradient']}"]
     if c["task"] == "support":
         lines += [f"  irrelevant norm ||W1[:, S^c]||_F = {fmt(f['irrelevant_norm'])}   "
                   f"relevant ||W1[:, S]||_F = {fmt(f['relevant_norm'])}",
