@@ -299,3 +299,69 @@ def test_bad_data_seed_and_dtype_name_the_flag(capsys):
             main(["train", "--steps", "10", "--n", "50"] + argv)
         assert exc.value.code == 2
         assert flag in capsys.readouterr().err
+
+
+# ---- only the typed flags reach the Config ------------------------------------------------
+
+def test_an_omitted_flag_is_unset_and_resolved_by_the_run(tmp_path):
+    from minisgd.__main__ import build_parser, config_from_args
+    parser, _ = build_parser()
+    assert config_from_args(parser.parse_args(["train"])) == Config()
+    typed = config_from_args(parser.parse_args(["train", "--depth", "3", "--no-bias"]))
+    assert typed == Config(depth=3, bias=False) and typed.width is None
+    path = tmp_path / "run.json"
+    assert main(["train", "--model", "diagonal", *SMALL, "--quiet", "--json", str(path)]) == 0
+    config = strict_json(path)["config"]
+    assert config["depth"] is None and config["init_scheme"] == "constant"
+    assert config["init_scale"] == 0.1
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["--optimizer", "gd", "--batch-size", "32"],
+     "argument --batch-size: batch_size does not apply to optimizer='gd'"),
+    (["--optimizer", "gd", "--no-replacement"],
+     "argument --replacement: replacement does not apply to optimizer='gd'"),
+    (["--model", "diagonal", "--depth", "3"],
+     "argument --depth: depth does not apply to model='diagonal'"),
+    (["--model", "diagonal", "--activation", "linear"],
+     "argument --activation: activation does not apply to model='diagonal'"),
+    (["--task", "classification", "--target", "linear"],
+     "argument --target: target does not apply to task='classification'"),
+    (["--task", "classification", "--support", "0,1,2,3,4"],
+     "argument --support: support does not apply to task='classification'"),
+    (["--classes", "3"], "argument --classes: classes does not apply to task='support'"),
+])
+def test_a_typed_flag_that_does_not_apply_is_refused_even_at_its_default(capsys, argv, message):
+    with pytest.raises(SystemExit) as exc:
+        main(["train", *SMALL, "--quiet", *argv])
+    assert exc.value.code == 2 and message in capsys.readouterr().err
+
+
+def test_a_typed_flag_equal_to_its_default_that_disagrees_with_a_file_is_refused(files, capsys):
+    """--d 15 (the default) with an 8-column data file, --depth 3 with a 2-layer init file,
+    --batch-size 32 with a 16-wide batches file: each refused, naming both values."""
+    _, _, _, paths, tmp_path = files
+    for extra, message in [(["--d", "15"], "d = 15 disagrees with the data's columns, which "
+                                           "has 8"),
+                           (["--depth", "3"], "depth = 3 disagrees with the initial net, which "
+                                              "has 2"),
+                           (["--batch-size", "32"], "batch_size = 32 disagrees with the batch "
+                                                    "array's width, which has 16")]:
+        with pytest.raises(SystemExit) as exc:
+            run_files(paths, tmp_path, extra=extra)
+        assert exc.value.code == 2 and message in capsys.readouterr().err
+
+
+def test_a_data_file_of_20_columns_with_d_15_is_refused(tmp_path, capsys):
+    rng = np.random.default_rng(0)
+    X = rng.standard_normal((40, 20))
+    np.savez(tmp_path / "d.npz", X=X, y=X[:, 0])
+    with pytest.raises(SystemExit) as exc:
+        main(["train", "--data", str(tmp_path / "d.npz"), "--d", "15", "--steps", "2"])
+    err = capsys.readouterr().err
+    assert exc.value.code == 2 and "argument --d: d = 15 disagrees with the data's columns, " \
+        "which has 20: leave d unset (--d out" in err
+    out = tmp_path / "r.json"
+    assert main(["train", "--data", str(tmp_path / "d.npz"), "--steps", "2", "--quiet",
+                 "--json", str(out)]) == 0
+    assert strict_json(out)["config"]["d"] == 20

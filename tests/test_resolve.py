@@ -1,12 +1,14 @@
-"""What a run is given (data, an initial net, batches) meets its config: a value stated
-twice must agree, a value taken from an object is recorded, and a bad object is refused
-with a message about itself before any work."""
+"""What a run is given (data, an initial net, batches) meets its config: a field left unset
+takes the object's value and records where it came from, a field set to anything else is
+refused (its usual default included), the caller's config is not changed, and a bad object
+is refused with a message about itself before any work."""
 import numpy as np
 import pytest
 
 from minisgd import MLP, DiagonalNet
 from minisgd.data import Data, make_data
 from minisgd.ensemble import train_ensemble
+from minisgd.resolve import resolve
 from minisgd.train import Config, train
 
 SMALL = dict(n=50, n_test=20, steps=5)
@@ -25,7 +27,7 @@ def regression(d=10, rows=60, support=(0, 1)):
     (MLP([10, 15, 15, 1], bias=True, seed=0), "bias", True),
     (MLP([10, 15, 15, 1], weight_norm="layer", seed=0), "weight_norm", "layer"),
 ])
-def test_a_field_at_its_default_is_taken_from_the_net_and_recorded(net, field, value):
+def test_an_unset_field_is_taken_from_the_net_and_recorded(net, field, value):
     r = train(Config(**SMALL, support=(0, 1)), data=regression(), net=net)
     assert r.config[field] == value and r.config["d"] == 10
 
@@ -88,7 +90,7 @@ def test_public_api_checks_its_arguments(call, message):
 
 
 def test_support_numbers_unchanged_when_nothing_is_given():
-    """Reconciling only touches what a given object states."""
+    """Resolving only takes what a given object states."""
     a = train(Config(**SMALL))
     data = make_data(a.config["seed"], n=50, n_test=20)     # not the run's data stream
     assert a.config["d"] == 15 and a.config["batch_size"] == 32 and data.X.shape[1] == 15
@@ -150,3 +152,24 @@ def test_the_run_records_which_values_came_from_the_given_objects():
     assert given["d"] == "the data's columns" and given["width"] == "the initial net"
     assert given["batch_size"] == "the batch array's width" and r.config["width"] == 6
     assert "given" not in train(Config(**SMALL)).to_dict()      # nothing given: no key
+
+
+def test_resolve_returns_a_new_config_and_what_came_from_where():
+    config = Config(**SMALL, support=(0, 1), width=6)
+    net = MLP([10, 6, 6, 1], activation="tanh", seed=0)
+    batches = np.zeros((5, 4), dtype=np.int64)
+    resolved, given = resolve(config, data=regression(), net=net, batches=batches)
+    assert config == Config(**SMALL, support=(0, 1), width=6)          # not changed
+    assert (resolved.d, resolved.depth, resolved.width, resolved.activation,
+            resolved.batch_size) == (10, 2, 6, "tanh", 4)
+    assert given == {"d": "the data's columns", "model": "the initial net",
+                     "depth": "the initial net", "width": "the initial net",
+                     "activation": "the initial net", "bias": "the initial net",
+                     "weight_norm": "the initial net", "batch_size": "the batch array's width"}
+    assert resolve(resolved, data=regression(), net=net, batches=batches) == (resolved, given)
+
+
+def test_two_given_objects_that_disagree_are_refused_naming_both():
+    with pytest.raises(ValueError, match=r"d = 10 \(from the data's columns\) disagrees with "
+                                         r"the initial net's inputs, which has 12"):
+        resolve(Config(**SMALL, support=(0, 1)), data=regression(), net=MLP([12, 3, 1], seed=0))
