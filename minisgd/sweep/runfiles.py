@@ -85,7 +85,7 @@ def check_run(record, config):
     return None
 
 
-TEXT_FINALS = ("note", "gradient")
+TEXT_FINALS = ("note", "gradient", "engine")
 
 
 def is_number(v):
@@ -95,8 +95,8 @@ def is_number(v):
 def layout_problem(record):
     """Why a finished run's history/final do not fit the layout (train.Result.to_dict):
     history columns are lists of numbers (or null) of one length, starting with "step";
-    final values are numbers, null or lists of numbers (diverged may be false; note and
-    gradient are text). None if they fit."""
+    final values are numbers, null or lists of numbers (diverged may be false; note,
+    gradient and engine are text). None if they fit."""
     history, final = record["history"], record["final"]
     columns = {k: v for k, v in history.items()}
     if not isinstance(columns.get("step"), list) or not columns["step"]:
