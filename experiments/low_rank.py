@@ -1,4 +1,4 @@
-"""Claim (SCIENCE.md section 3; Galanti, Siegel, Gupte, Poggio, public code
+"""Claim (docs/science.md section 3; Galanti, Siegel, Gupte, Poggio, public code
 TomerGalanti/LowRankBias): SGD + weight decay on the square loss biases a deep net's weight
 matrices toward low rank -- lower for smaller batches, larger steps and larger weight
 decay, and not at all without weight decay.
@@ -10,7 +10,7 @@ published optim.SGD(net.parameters(), weight_decay=...)) on MSELoss of one-hot t
 Measured at the end, on the hidden layers' effective weights (the published avg_rank is
 over model.layers, the output layer fc excluded): rank of W / ||W||_F at tolerance 1e-3
 (the published `tolerance`) and 1e-2, the stable rank ||W||_F^2 / ||W||_2^2, next to the
-train / test accuracy, the layers' norms, and output_spread (metrics/collapse.py): a run
+train / test accuracy, the layers' norms, and output_spread (minisgd/metrics/collapse.py): a run
 whose output no longer depends on x (spread < 1e-2) is flagged CONSTANT, with why: weight
 decay shrank it to a constant (spread below a tenth of the initial one), or it never left
 the near-constant start (PyTorch's
@@ -42,67 +42,52 @@ about three minutes on 2 cores (--workers processes); --full: depth 10, width 10
 100000 updates, 3 seeds.
 """
 import os
+import sys
 
-os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
-os.environ.setdefault("OMP_NUM_THREADS", "1")
+import numpy as np
 
-import argparse  # noqa: E402
-import sys  # noqa: E402
-import time  # noqa: E402
-from concurrent.futures import ProcessPoolExecutor  # noqa: E402
-
-import numpy as np  # noqa: E402
-
-from minisgd.metrics.collapse import CONSTANT_SPREAD, output_spread  # noqa: E402
-from minisgd.metrics.rank import check_tolerances, rank, stable_rank  # noqa: E402
-from minisgd.report.tables import markdown_table, number_list, write_report  # noqa: E402
-from minisgd.train import Config, build_net, prepare, spawn_rngs, train  # noqa: E402
+from minisgd.metrics.collapse import CONSTANT_SPREAD, output_spread
+from minisgd.metrics.rank import check_tolerances, rank, stable_rank
+from minisgd.report.experiment import (CORES, above, at_least, check_configs, default_to,
+                                       experiment_parser, new_figure, run_jobs, save_figure,
+                                       start_report)
+from minisgd.report.tables import markdown_table, number_list, write_report
+from minisgd.train import Config, build_net, prepare, spawn_rngs, train
 
 
 def parse_args(argv=None):
-    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
-                                formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--out", default=os.path.join("results", "low_rank"))
-    p.add_argument("--full", action="store_true",
-                   help="depth 10, width 100, d 100, 100000 steps, 3 seeds")
-    p.add_argument("--seeds", type=int, help="initializations per arm; default 1, --full 3")
-    p.add_argument("--steps", type=int, help="updates of the fixed-steps arms; default 20000")
-    p.add_argument("--epochs", type=float, help="epochs of the fixed-epochs batch arms; "
+    p = experiment_parser(__doc__, "low_rank", workers=CORES,
+                          full="depth 10, width 100, d 100, 100000 steps, 3 seeds",
+                          seeds="initializations per arm; default 1, --full 3")
+    p.add_argument("--steps", type=at_least(1),
+                   help="updates of the fixed-steps arms; default 20000")
+    p.add_argument("--epochs", type=above(0), help="epochs of the fixed-epochs batch arms; "
                    "default steps * base b / N (the base run is in both)")
     p.add_argument("--batch-sizes", type=number_list(int, positive=True), default="4,16,64,256")
     p.add_argument("--lrs", type=number_list(float, positive=True), default="0.05,0.1,0.2,0.4")
-    p.add_argument("--wds", type=number_list(float), default="0,1e-4,3e-4,1e-3")
-    p.add_argument("--base-b", type=int, default=16)
-    p.add_argument("--base-lr", type=float, default=0.1)
-    p.add_argument("--base-wd", type=float, default=3e-4)
-    p.add_argument("--depth", type=int)
-    p.add_argument("--width", type=int)
-    p.add_argument("--d", type=int, help="input dimension; default = width")
-    p.add_argument("--classes", type=int, default=5)
-    p.add_argument("--n", type=int, default=1000)
+    p.add_argument("--wds", type=number_list(float), default="0,1e-4,3e-4,1e-3",
+                   help="weight decays, >= 0")
+    p.add_argument("--base-b", type=at_least(1), default=16)
+    p.add_argument("--base-lr", type=above(0), default=0.1)
+    p.add_argument("--base-wd", type=at_least(0.0, float), default=3e-4)
+    p.add_argument("--depth", type=at_least(1))
+    p.add_argument("--width", type=at_least(1))
+    p.add_argument("--d", type=at_least(1), help="input dimension; default = width")
+    p.add_argument("--classes", type=at_least(2), default=5)
+    p.add_argument("--n", type=at_least(1), default=1000)
     p.add_argument("--tol", type=number_list(float), default="1e-3,1e-2",
                    help="rank tolerances on W/||W||_F; the first is the headline")
-    p.add_argument("--workers", type=int, default=os.cpu_count() or 1)
     args = p.parse_args(argv)
-    defaults = dict(seeds=(3, 1), steps=(100_000, 20_000), depth=(10, 6), width=(100, 64))
-    for key, (full, small) in defaults.items():
-        if getattr(args, key) is None:
-            setattr(args, key, full if args.full else small)
-    if args.d is None:
-        args.d = args.width
+    full = args.full
+    default_to(args, seeds=3 if full else 1, steps=100_000 if full else 20_000,
+               depth=10 if full else 6, width=100 if full else 64)
+    default_to(args, d=args.width, epochs=args.steps * args.base_b / args.n)
     try:
         args.tol = list(check_tolerances(args.tol))
     except (TypeError, ValueError) as err:
         p.error(f"argument --tol: {err}")
-    for name in ("seeds", "steps", "depth", "width", "workers", "base_b"):
-        if getattr(args, name) < 1:
-            p.error(f"argument --{name.replace('_', '-')}: must be >= 1, got {getattr(args, name)}")
-    if min(args.wds) < 0 or args.base_wd < 0:
-        p.error("argument --wds / --base-wd: weight decay must be >= 0")
-    if args.epochs is None:
-        args.epochs = args.steps * args.base_b / args.n
-    if args.epochs <= 0:
-        p.error(f"argument --epochs: must be > 0, got {args.epochs}")
+    if min(args.wds) < 0:
+        p.error(f"argument --wds: weight decay must be >= 0, got {args.wds}")
     return args
 
 
@@ -117,7 +102,8 @@ def base_config(args):
 def arms(args):
     """[(group, {config overrides})]; a config in several groups is listed in each."""
     out = [("batch, fixed steps", dict(batch_size=b)) for b in args.batch_sizes]
-    out += [("batch, fixed epochs", dict(batch_size=b, steps=max(1, round(args.epochs * args.n / b))))
+    out += [("batch, fixed epochs",
+             dict(batch_size=b, steps=max(1, round(args.epochs * args.n / b))))
             for b in args.batch_sizes]
     out += [("step size x weight decay", dict(lr=lr, weight_decay=wd))
             for wd in args.wds for lr in args.lrs]
@@ -156,13 +142,6 @@ def run_one(job):
             "vanished": bool(not spread >= CONSTANT_SPREAD and not spread >= init_spread / 10),
             "diverged": final["diverged"],
             "epochs": kw["steps"] * kw["batch_size"] / kw["n"], "wall_time": final["wall_time"]}
-
-
-def run_all(jobs, workers):
-    if workers == 1:
-        return [run_one(j) for j in jobs]
-    with ProcessPoolExecutor(workers) as pool:
-        return list(pool.map(run_one, jobs))
 
 
 def config_key(kw):
@@ -213,9 +192,10 @@ def flag(r):
 
 def markdown(rows, tols):
     t0 = f"{tols[0]:g}"
-    head = ["arms", "b", "η", "λ", "WN", "loss", "steps", "epochs", f"rank@{t0} (init)"] + \
-        [f"rank@{t:g}" for t in tols[1:]] + ["stable rank (init)", "train acc", "test acc",
-                                             "‖W_l‖ hidden", "output spread (init)", "constant predictor"]
+    head = (["arms", "b", "η", "λ", "WN", "loss", "steps", "epochs", f"rank@{t0} (init)"]
+            + [f"rank@{t:g}" for t in tols[1:]]
+            + ["stable rank (init)", "train acc", "test acc", "‖W_l‖ hidden",
+               "output spread (init)", "constant predictor"])
     lines = []
     for r in rows:
         cells = [r["group"], r["batch_size"], f"{r['lr']:g}", f"{r['weight_decay']:g}",
@@ -240,81 +220,92 @@ def mark_collapsed(ax, xs, ys, flags, label_done):
             label_done[0] = True
 
 
+def draw_lines(ax, lines, init):
+    """Each (xs, ys, constant flags, style, label) a line, with a red cross on its arms
+    that have a constant run; the value at initialization dotted."""
+    done = [False]
+    for xs, ys, flags, style, label in lines:
+        ax.plot(xs, ys, style, label=label)
+        mark_collapsed(ax, xs, ys, flags, done)
+    ax.axhline(init, color="gray", ls=":", label="at initialization")
+
+
+def batch_lines(rows, key):
+    """`key` against b: fixed updates (solid), fixed epochs (dashed)."""
+    lines = []
+    for group, style in (("batch, fixed steps", "o-"), ("batch, fixed epochs", "s--")):
+        rs = [r for r in rows if r["group"] == group]
+        what = (f"{rs[0]['steps']} updates each" if group.endswith("steps") else
+                f"{rs[0]['epochs']:.0f} epochs each")
+        lines.append(([r["batch_size"] for r in rs], [r[key] for r in rs],
+                      [r["constant"] for r in rs], style, f"{group} ({what})"))
+    return lines
+
+
+def grid_lines(rows, wds, key):
+    """`key` against eta, one line per weight decay (0: the control)."""
+    grid = [r for r in rows if r["group"] == "step size x weight decay"]
+    lines = []
+    for wd in wds:
+        rs = [r for r in grid if r["weight_decay"] == wd]
+        lines.append(([r["lr"] for r in rs], [r[key] for r in rs], [r["constant"] for r in rs],
+                      "o-", f"λ={wd:g}" + (" (control)" if wd == 0 else "")))
+    return lines
+
+
+def draw_controls(cx, rows, base_b, key, init, label):
+    """Bars of `key`: the base run, then without weight norm and with cross-entropy."""
+    controls = [r for r in rows if r["group"] in ("no weight norm", "cross-entropy")]
+    base = next(r for r in rows if r["group"] == "batch, fixed steps" and
+                r["batch_size"] == base_b)
+    bars = [base] + controls
+    names = [f"{'WN' if r['weight_norm'] == 'layer' else 'no WN'}, "
+             f"{'CE' if r['loss'] == 'cross_entropy' else 'mse'}, λ={r['weight_decay']:g}"
+             for r in bars]
+    colors = ["red" if r["constant"] else ("C0" if r["weight_decay"] else "C7") for r in bars]
+    cx.barh(range(len(bars)), [r[key] for r in bars], color=colors)
+    cx.set_yticks(range(len(bars)), names, fontsize=8)
+    cx.axvline(init, color="gray", ls=":")
+    cx.set_xlabel(label)
+    cx.set_title("base and controls (grey: λ=0, red: constant, dotted: init)", fontsize=9)
+
+
 def plot(rows, args, path):
-    import matplotlib
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    """Rows: the headline rank, the stable rank. Columns: against b, against eta per
+    weight decay, the base run next to its controls."""
     t0 = f"{args.tol[0]:g}"
-    fig, axes = plt.subplots(2, 3, figsize=(16, 9))
     metrics = [(f"rank@{t0}", f"rank of W/‖W‖_F (tol {t0}), mean over hidden layers",
                 f"init rank@{t0}"),
                ("stable_rank", "stable rank ‖W‖_F²/‖W‖_2², mean over hidden layers",
                 "init_stable_rank")]
-    for i, (key, ylabel, init_key) in enumerate(metrics):
-        ax, bx, cx = axes[i]
-        done = [False]
-        for group, style in (("batch, fixed steps", "o-"), ("batch, fixed epochs", "s--")):
-            rs = [r for r in rows if r["group"] == group]
-            what = (f"{rs[0]['steps']} updates each" if group.endswith("steps") else
-                    f"{rs[0]['epochs']:.0f} epochs each")
-            ax.plot([r["batch_size"] for r in rs], [r[key] for r in rs], style,
-                    label=f"{group} ({what})")
-            mark_collapsed(ax, [r["batch_size"] for r in rs], [r[key] for r in rs],
-                           [r["constant"] for r in rs], done)
-        ax.axhline(rows[0][init_key], color="gray", ls=":", label="at initialization")
+    fig, axes = new_figure(2, 3, (16, 9))
+    for (ax, bx, cx), (key, ylabel, init_key) in zip(axes, metrics):
+        draw_lines(ax, batch_lines(rows, key), rows[0][init_key])
         ax.set_xscale("log", base=2)
         ax.set_xticks(args.batch_sizes, [str(b) for b in args.batch_sizes])
         ax.set_xlabel("batch size b (log scale)")
         ax.set_title(f"η={args.base_lr:g}, λ={args.base_wd:g}, weight norm, mse", fontsize=9)
-        done = [False]
-        grid = [r for r in rows if r["group"] == "step size x weight decay"]
-        for wd in args.wds:
-            rs = [r for r in grid if r["weight_decay"] == wd]
-            bx.plot([r["lr"] for r in rs], [r[key] for r in rs], "o-",
-                    label=f"λ={wd:g}" + (" (control)" if wd == 0 else ""))
-            mark_collapsed(bx, [r["lr"] for r in rs], [r[key] for r in rs],
-                           [r["constant"] for r in rs], done)
-        bx.axhline(rows[0][init_key], color="gray", ls=":", label="at initialization")
+        draw_lines(bx, grid_lines(rows, args.wds, key), rows[0][init_key])
         bx.set_xscale("log")
         bx.set_xticks(args.lrs, [f"{v:g}" for v in args.lrs])
         bx.minorticks_off()
         bx.set_xlabel("step size η (log scale)")
         bx.set_title(f"b={args.base_b}, {args.steps} updates, weight norm, mse", fontsize=9)
-        controls = [r for r in rows if r["group"] in ("no weight norm", "cross-entropy")]
-        base = next(r for r in rows if r["group"] == "batch, fixed steps" and
-                    r["batch_size"] == args.base_b)
-        bars = [base] + controls
-        names = [f"{'WN' if r['weight_norm'] == 'layer' else 'no WN'}, "
-                 f"{'CE' if r['loss'] == 'cross_entropy' else 'mse'}, λ={r['weight_decay']:g}"
-                 for r in bars]
-        colors = ["red" if r["constant"] else ("C0" if r["weight_decay"] else "C7") for r in bars]
-        cx.barh(range(len(bars)), [r[key] for r in bars], color=colors)
-        cx.set_yticks(range(len(bars)), names, fontsize=8)
-        cx.axvline(rows[0][init_key], color="gray", ls=":")
-        cx.set_xlabel(ylabel.split(",")[0])
-        cx.set_title("base and controls (grey: λ=0, red: constant, dotted: init)", fontsize=9)
         for a in (ax, bx):
             a.set_ylabel(ylabel, fontsize=8)
             a.grid(True, alpha=0.3)
             a.legend(fontsize=7)
-    fig.suptitle(f"ReLU MLP {args.depth}x{args.width}, {args.classes} classes, N={args.n}, "
-                 f"SGD + weight decay, {args.seeds} seed(s): rank of the hidden layers at the end",
-                 fontsize=10)
-    fig.tight_layout()
-    fig.savefig(path, dpi=100)
-    plt.close(fig)
+        draw_controls(cx, rows, args.base_b, key, rows[0][init_key], ylabel.split(",")[0])
+    save_figure(fig, path, f"ReLU MLP {args.depth}x{args.width}, {args.classes} classes, "
+                f"N={args.n}, SGD + weight decay, {args.seeds} seed(s): rank of the hidden "
+                "layers at the end")
 
 
 def main(argv=None):
     args = parse_args(argv)
     base = base_config(args)
-    try:
-        for _, overrides in arms(args):
-            Config(**{**base, **overrides}).validate()
-    except (TypeError, ValueError) as err:
-        sys.exit(f"low_rank.py: error: {err}")
-    os.makedirs(args.out, exist_ok=True)
-    start = time.perf_counter()
+    check_configs([Config(**{**base, **overrides}) for _, overrides in arms(args)], __file__)
+    start = start_report(args.out)
     unique = {}
     for _, overrides in arms(args):
         for seed in range(args.seeds):
@@ -322,7 +313,7 @@ def main(argv=None):
             unique[config_key(kw)] = kw
     jobs = sorted(unique.values(), key=lambda kw: -kw["steps"] * (1 + kw["batch_size"] / 32))
     print(f"  {len(jobs)} runs on {args.workers} worker(s) ...", file=sys.stderr, flush=True)
-    results = run_all([(kw, args.tol) for kw in jobs], args.workers)
+    results = run_jobs(run_one, [(kw, args.tol) for kw in jobs], args.workers)
     rows = aggregate(args, results)
     plot(rows, args, os.path.join(args.out, "low_rank.png"))
     constant = sum(r["constant"] for r in results)

@@ -59,7 +59,8 @@ def experiment_parser(doc, name, quick=None, full=None, workers=None, seeds=None
 
 def bounded(kind, low=None, high=None, low_open=False, what="a number"):
     """An argparse `type`: kind(text) within [low, high] ((low, high] with low_open; None: no
-    bound), else argparse's "argument --flag: must be <what> <range>, got '<text>'"."""
+    bound). Refused as argparse's "argument --flag: must be >= 1, got '0'" (out of range) or
+    "argument --flag: must be <what>, got 'x'" (not a `kind`)."""
     def fits(value):                                   # NaN fits no bound
         above_low = low is None or (value > low if low_open else value >= low)
         return above_low and (high is None or value <= high)
@@ -68,10 +69,10 @@ def bounded(kind, low=None, high=None, low_open=False, what="a number"):
         try:
             value = kind(text)
         except ValueError:
-            value = None
-        if value is None or not fits(value):
+            raise argparse.ArgumentTypeError(f"must be {what}, got {text!r}") from None
+        if not fits(value):
             raise argparse.ArgumentTypeError(
-                f"must be {what} {range_text(low, high, low_open)}, got {text!r}")
+                f"must be {range_text(low, high, low_open)}, got {text!r}")
         return value
     return parse
 
