@@ -48,37 +48,26 @@ def activation_second_derivative(name, a):
     return None
 
 
-def direction_forward(V, a):
-    """The term a_l V_l of R{z_l}: V shared (n_in, n_out), per-sample (B, n_in, n_out),
-    rank-one per sample (U (B, n_in), E (B, n_out)) meaning V[i] = outer(U[i], E[i]), or a
-    list of such terms (their sum)."""
+def direction_product(V, x, transpose=False):
+    """x V, the term a_l V_l of R{z_l} (x = a_l (B, n_in)), or with transpose x V^T, the
+    term delta_l V_l^T of R{e} (x = delta_l (B, n_out)), for a direction V: shared
+    (n_in, n_out), per-sample (B, n_in, n_out), rank-one per sample (U (B, n_in),
+    E (B, n_out)) meaning V[i] = outer(U[i], E[i]), or a list of such terms (their sum)."""
     if isinstance(V, list):
-        return sum(direction_forward(v, a) for v in V)
+        return sum(direction_product(v, x, transpose) for v in V)
     if isinstance(V, tuple):
-        U, E = V
-        return np.einsum("bi,bi->b", a, U)[:, None] * E              # (B, n_out)
+        U, E = V[::-1] if transpose else V
+        return np.einsum("bi,bi->b", x, U)[:, None] * E              # (B, n_out | n_in)
     if V.ndim == 3:
-        return np.einsum("bi,bio->bo", a, V)                          # (B, n_out)
-    return a @ V                                                       # (B, n_out)
-
-
-def direction_backward(V, delta):
-    """The term delta_l V_l^T of R{e} (same forms of V as direction_forward)."""
-    if isinstance(V, list):
-        return sum(direction_backward(v, delta) for v in V)
-    if isinstance(V, tuple):
-        U, E = V
-        return np.einsum("bo,bo->b", delta, E)[:, None] * U          # (B, n_in)
-    if V.ndim == 3:
-        return np.einsum("bo,bio->bi", delta, V)                      # (B, n_in)
-    return delta @ V.T                                                 # (B, n_in)
+        return np.einsum("bo,bio->bi" if transpose else "bi,bio->bo", x, V)
+    return x @ V.T if transpose else x @ V
 
 
 def r_forward(net, acts, VW, Vb):
     """R{z_l} for every layer (list of (B, n_out)), given the cached forward pass."""
     Rz, Ra = [], None
     for l, W in enumerate(net.weights):
-        rz = direction_forward(VW[l], acts[l])                        # (B, n_out)
+        rz = direction_product(VW[l], acts[l])                        # (B, n_out)
         if Ra is not None:
             rz = rz + Ra @ W
         if Vb is not None:
@@ -108,7 +97,7 @@ def r_backward(net, acts, delta, Rz, VW, count=None):
             Ra_in = Rz[l - 1] if d1 is None else d1 * Rz[l - 1]       # R{a_l}: (B, n_in)
             hW[l] += Ra_in.T @ delta
             e = delta @ net.weights[l].T                              # dC/da_l: (B, n_in)
-            r_e = r_delta @ net.weights[l].T + direction_backward(VW[l], delta)
+            r_e = r_delta @ net.weights[l].T + direction_product(VW[l], delta, transpose=True)
             delta = e if d1 is None else e * d1                       # dC/dz_{l-1}
             r_delta = r_e if d1 is None else r_e * d1
             if d2 is not None:

@@ -125,10 +125,6 @@ class DiagonalNet(ValidatedCalls):
 
     # ---- structure -----------------------------------------------------------------
     @property
-    def dtype(self):
-        return self.theta.dtype
-
-    @property
     def d(self):
         """Input dimension."""
         return self.weights[0].shape[-2]

@@ -167,10 +167,6 @@ class MLP(ValidatedCalls):
         net.weight_norm = self.weight_norm
         return net
 
-    @property
-    def dtype(self):
-        return self.theta.dtype
-
     # ---- structure -----------------------------------------------------------------
     @property
     def sizes(self):

@@ -16,7 +16,12 @@ from ..losses import loss_value_and_grad
 
 
 class ValidatedCalls:
-    """forward, loss, loss_and_grad, per_sample_grads for a net (see the module docstring)."""
+    """forward, loss, loss_and_grad, per_sample_grads for a net (see the module docstring),
+    and its dtype (theta's)."""
+
+    @property
+    def dtype(self):
+        return self.theta.dtype
 
     def forward(self, X):
         """Network output f(X): (B, n_out) for X (B, n_in); (K, B, n_out) for a stack."""
