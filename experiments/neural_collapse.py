@@ -1,8 +1,8 @@
-"""Claim (SCIENCE.md section 3; Xu, Rangamani, Liao, Galanti, Poggio): square-loss training
+"""Claim (docs/science.md section 3; Xu, Rangamani, Liao, Galanti, Poggio): square-loss training
 with SGD + weight decay + weight normalization drives the last hidden layer to neural
 collapse (Papyan, Han, Donoho), and weight decay is what makes it happen.
 
-NC1-NC4 (metrics/collapse.py: NC1 = Tr(Sigma_W Sigma_B^+)/C, NC2 equinorm and
+NC1-NC4 (minisgd/metrics/collapse.py: NC1 = Tr(Sigma_W Sigma_B^+)/C, NC2 equinorm and
 equiangularity of the centred class means and of the classifiers, NC3 = distance between
 the normalized classifiers and centred means, NC4 = disagreement with the nearest class
 mean) on the training set, recorded along training at log-spaced steps (the `collapse`
@@ -16,55 +16,39 @@ mse on one-hot, C = 5 gaussian_mixture classes, N = 1000; b = 16, eta = 0.1, lam
 but trained 4x longer (80000 updates = 1280 epochs): collapse is a late, terminal-phase
 effect. The published NC studies (Papyan et al.; Han, Papyan, Donoho on MSE) train
 350 epochs on image sets that the nets fit exactly; this set has a Bayes accuracy of ~81 %
-(data/classification.py), so fitting it means memorizing, which weight decay resists.
+(minisgd/data/classification.py), so fitting it means memorizing, which weight decay resists.
 Outputs in --out: neural_collapse.png, summary.json, a markdown table. Defaults about two
 and a half minutes on 2 cores (one run per process); --full: 200000 updates, 3 seeds.
 """
 import os
+import sys
 
-os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
-os.environ.setdefault("OMP_NUM_THREADS", "1")
+import numpy as np
 
-import argparse  # noqa: E402
-import sys  # noqa: E402
-import time  # noqa: E402
-from concurrent.futures import ProcessPoolExecutor  # noqa: E402
-
-import numpy as np  # noqa: E402
-
-from minisgd.metrics.collapse import COLUMNS, CONSTANT_SPREAD  # noqa: E402
-from minisgd.report.tables import markdown_table, write_report  # noqa: E402
-from minisgd.train import Config, train  # noqa: E402
+from minisgd.metrics.collapse import COLUMNS, CONSTANT_SPREAD
+from minisgd.report.experiment import (CORES, above, at_least, check_configs, default_to,
+                                       experiment_parser, new_figure, run_jobs, save_figure,
+                                       start_report)
+from minisgd.report.tables import markdown_table, write_report
+from minisgd.train import Config, train
 
 NC_COLUMNS = [c for c in COLUMNS if c != "output_spread"]
 
 
 def parse_args(argv=None):
-    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
-                                formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--out", default=os.path.join("results", "neural_collapse"))
-    p.add_argument("--full", action="store_true", help="200000 updates, 3 seeds")
-    p.add_argument("--seeds", type=int, help="default 2, --full 3")
-    p.add_argument("--steps", type=int, help="default 80000, --full 200000")
-    p.add_argument("--b", type=int, default=16)
-    p.add_argument("--lr", type=float, default=0.1)
+    p = experiment_parser(__doc__, "neural_collapse", full="200000 updates, 3 seeds",
+                          workers=CORES, seeds="default 2, --full 3")
+    p.add_argument("--steps", type=at_least(1), help="default 80000, --full 200000")
+    p.add_argument("--b", type=at_least(1), default=16)
+    p.add_argument("--lr", type=above(0), default=0.1)
     p.add_argument("--wd", type=float, default=3e-4)
-    p.add_argument("--depth", type=int, default=6)
-    p.add_argument("--width", type=int, default=64)
-    p.add_argument("--classes", type=int, default=5)
-    p.add_argument("--n", type=int, default=1000)
+    p.add_argument("--depth", type=at_least(1), default=6)
+    p.add_argument("--width", type=at_least(1), default=64)
+    p.add_argument("--classes", type=at_least(2), default=5)
+    p.add_argument("--n", type=at_least(1), default=1000)
     p.add_argument("--separation", type=float, help="gaussian_mixture separation (2.5)")
-    p.add_argument("--workers", type=int, default=os.cpu_count() or 1)
     args = p.parse_args(argv)
-    if args.seeds is None:
-        args.seeds = 3 if args.full else 2
-    if args.steps is None:
-        args.steps = 200_000 if args.full else 80_000
-    for name in ("seeds", "steps", "b", "depth", "width", "workers"):
-        if getattr(args, name) < 1:
-            p.error(f"argument --{name}: must be >= 1, got {getattr(args, name)}")
-    if args.classes < 2:
-        p.error(f"argument --classes: must be >= 2, got {args.classes}")
+    default_to(args, seeds=3 if args.full else 2, steps=200_000 if args.full else 80_000)
     if args.width < args.classes - 1:
         p.error(f"argument --width: neural collapse needs at least classes - 1 = "
                 f"{args.classes - 1} units in the last hidden layer, got {args.width}")
@@ -94,13 +78,6 @@ def run_one(kw):
                       "hidden_norm": float(np.mean(norms))},
             "constant": bool(not (r.final["output_spread"] or 0) >= CONSTANT_SPREAD),
             "diverged": r.final["diverged"], "wall_time": r.final["wall_time"]}
-
-
-def run_all(jobs, workers):
-    if workers == 1:
-        return [run_one(j) for j in jobs]
-    with ProcessPoolExecutor(workers) as pool:
-        return list(pool.map(run_one, jobs))
 
 
 def value_at(history, key, fraction):
@@ -150,22 +127,13 @@ PANELS = [("nc1", "NC1 = Tr(Σ_W Σ_B⁺)/C (log)", True),
 
 
 def plot(results, args, path):
-    import matplotlib
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-    fig, axes = plt.subplots(2, 3, figsize=(15, 8.5))
+    """One panel per PANELS column against the update (log x), one colour per arm, one
+    line per seed (dotted: a run that ends as a constant predictor)."""
+    fig, axes = new_figure(2, 3, (15, 8.5))
     for i, (label, kw) in enumerate(arms(args)):
         runs = [r for r in results if r["config"] == {**kw, "seed": r["config"]["seed"]}]
         for s, r in enumerate(runs):
-            h = r["history"]
-            for ax, (key, ylabel, log) in zip(axes.flat, PANELS):
-                pts = [(t, v) for t, v in zip(h["step"], h[key])
-                       if t > 0 and v is not None and np.isfinite(v) and (v > 0 or not log)]
-                name = label + (" (constant predictor)" if r["constant"] else "")
-                ax.plot(*zip(*pts), color=f"C{i}", lw=1.3, ls=":" if r["constant"] else "-",
-                        label=name if s == 0 else None)
-                if key == "train_accuracy":
-                    ax.plot(h["step"][1:], h["test_accuracy"][1:], color=f"C{i}", lw=1, ls="--")
+            draw_run(axes, r, f"C{i}", label if s == 0 else None)
     for ax, (key, ylabel, log) in zip(axes.flat, PANELS):
         ax.set_xscale("log")
         if log:
@@ -175,26 +143,31 @@ def plot(results, args, path):
         ax.grid(True, which="both", alpha=0.25)
     axes[1, 2].axhline(1 / args.classes, color="gray", ls=":", lw=1)
     axes[0, 0].legend(fontsize=8)
-    fig.suptitle(f"Neural collapse of the last hidden layer (train set): ReLU MLP {args.depth}x"
-                 f"{args.width}, mse, {args.classes} classes, N={args.n}, b={args.b}, η={args.lr:g}, "
-                 f"{args.seeds} seed(s) (all → 0 under collapse)", fontsize=10)
-    fig.tight_layout()
-    fig.savefig(path, dpi=100)
-    plt.close(fig)
+    save_figure(fig, path, f"Neural collapse of the last hidden layer (train set): ReLU MLP "
+                f"{args.depth}x{args.width}, mse, {args.classes} classes, N={args.n}, "
+                f"b={args.b}, η={args.lr:g}, {args.seeds} seed(s) (all → 0 under collapse)")
+
+
+def draw_run(axes, r, color, label):
+    """One run's history on every panel (its recorded, finite, and on a log axis positive
+    values); the test accuracy dashed next to the train accuracy."""
+    h = r["history"]
+    for ax, (key, ylabel, log) in zip(axes.flat, PANELS):
+        pts = [(t, v) for t, v in zip(h["step"], h[key])
+               if t > 0 and v is not None and np.isfinite(v) and (v > 0 or not log)]
+        name = label and label + (" (constant predictor)" if r["constant"] else "")
+        ax.plot(*zip(*pts), color=color, lw=1.3, ls=":" if r["constant"] else "-", label=name)
+        if key == "train_accuracy":
+            ax.plot(h["step"][1:], h["test_accuracy"][1:], color=color, lw=1, ls="--")
 
 
 def main(argv=None):
     args = parse_args(argv)
     jobs = [{**kw, "seed": s} for _, kw in arms(args) for s in range(args.seeds)]
-    try:
-        for kw in jobs:
-            Config(**kw).validate()
-    except (TypeError, ValueError) as err:
-        sys.exit(f"neural_collapse.py: error: {err}")
-    os.makedirs(args.out, exist_ok=True)
-    start = time.perf_counter()
+    check_configs([Config(**kw) for kw in jobs], __file__)
+    start = start_report(args.out)
     print(f"  {len(jobs)} runs on {args.workers} worker(s) ...", file=sys.stderr, flush=True)
-    results = run_all(jobs, args.workers)
+    results = run_jobs(run_one, jobs, args.workers)
     rows = summarize(args, results)
     plot(results, args, os.path.join(args.out, "neural_collapse.png"))
     write_report(args.out, {"args": vars(args), "table": rows, "runs": results},
