@@ -1,6 +1,6 @@
-"""Figures from run results (dicts in the JSON layout of train.Result.to_dict, plus the
+"""Figures from run results (dicts in the JSON layout of history.Result.to_dict, plus the
 final first-layer weights where heatmaps are wanted). matplotlib's non-interactive Agg
-backend, so it works on a headless machine. Not for: computing metrics (metrics.py).
+backend, so it works on a headless machine. Not for: computing metrics (minisgd/metrics/).
 """
 import matplotlib
 

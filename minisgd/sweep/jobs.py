@@ -2,8 +2,8 @@
 train a list of configs (one run, or several as an ensemble) and turn each result into
 the dict of its run file (layout in runfiles.py). Never raises for a run's own error: the
 run gets status "failed: <error>" and its traceback. Everything here is importable by
-name, so process-pool and Dask workers can unpickle it. Not for: writing files or
-scheduling (sweep.py).
+name, so process-pool and Dask workers can unpickle it. Not for: writing files
+(runfiles.py) or scheduling (pool.py).
 """
 import sys
 import time

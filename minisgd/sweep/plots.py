@@ -12,7 +12,7 @@ and for sweep folders
                       numeric final key) against one swept axis, one line per value of the
                       other axes, mean ± std over seeds
 
-matplotlib's Agg backend is used (headless). Not for: drawing (plots.py) or running.
+matplotlib's Agg backend is used (headless). Not for: drawing (report/figures.py) or running.
 """
 import json
 import os

@@ -1,7 +1,7 @@
 """Handing a sweep's runs to an executor: grouping them into calls (ensembles of runs that
 share a shape), keeping a few calls in flight, writing each result as it arrives, and
-carrying on when a worker process dies. Used by sweep.execute_sweep. Not for: what one
-call does (task.py) or the run files' format (runfiles.py).
+carrying on when a worker process dies. Used by runner.execute_sweep. Not for: what one
+call does (jobs.py) or the run files' format (runfiles.py).
 """
 import concurrent.futures as cf
 import json

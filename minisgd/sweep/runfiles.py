@@ -2,7 +2,7 @@
 config, and how one is checked before it is trusted.
 
     DIR/runs/<hash>.json   one finished run (written atomically, at once):
-        {"config", "history", "final", "version"}  as train.Result.to_dict(), plus
+        {"config", "history", "final", "version"}  as history.Result.to_dict(), plus
         "status"     "ok" | "diverged at step t" | "failed: <error>"
         "wall_time"  seconds for the whole run (data, init, loop, metrics)
         "weights"    {"W0": first-layer weights (n_in, n_out) as nested lists}
@@ -93,7 +93,7 @@ def is_number(v):
 
 
 def layout_problem(record):
-    """Why a finished run's history/final do not fit the layout (train.Result.to_dict):
+    """Why a finished run's history/final do not fit the layout (history.Result.to_dict):
     history columns are lists of numbers (or null) of one length, starting with "step";
     final values are numbers, null or lists of numbers (diverged may be false; note,
     gradient and engine are text). None if they fit."""

@@ -9,7 +9,7 @@ every finished run safe, so that an interrupted sweep started again does only wh
     as each run finishes: write its run file       at once, atomically
     rebuild DIR/summary.csv and summary.md         from the run files (summary.py)
 
-Each submitted call is task.execute_task (in a worker process, on a Dask worker, or
+Each submitted call is jobs.execute_task (in a worker process, on a Dask worker, or
 here), which never raises for a run's own error: it returns a record with status
 "failed: <error>". Runs that share a shape can be trained together by
 minisgd.ensemble.train_ensemble (--ensemble, the default); the one-by-one path is the
