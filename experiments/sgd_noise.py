@@ -1,13 +1,13 @@
-"""Claim (SCIENCE.md section 3; Xu, Rangamani, Liao, Galanti, Poggio): with weight decay
+"""Claim (docs/science.md section 3; Xu, Rangamani, Liao, Galanti, Poggio): with weight decay
 (and weight normalization) SGD on the square loss keeps an intrinsic noise that does not
 vanish at convergence; without weight decay an interpolating run comes to rest.
 
-The measure (metrics/noise.py, as TomerGalanti/LowRankBias's analysis_convergence.py with
-normalize_dist=True, there per epoch, here per update): ||W_{t+1} - W_t||_F / ||W_t||_F
-per layer of effective weights (hidden layers g V / ||V|| and the output layer), averaged
-over the layers and over the updates between two record steps. Its level at the end is
-the last window's mean (the last ~20 % of the updates, records_per_decade = 10); `settled`
-compares it with the window before (1 = flat).
+The measure (minisgd/metrics/update_size.py, as TomerGalanti/LowRankBias's
+analysis_convergence.py with normalize_dist=True, there per epoch, here per update):
+||W_{t+1} - W_t||_F / ||W_t||_F per layer of effective weights (hidden layers g V / ||V||
+and the output layer), averaged over the layers and over the updates between two record
+steps. Its level at the end is the last window's mean (the last ~20 % of the updates,
+records_per_decade = 10); `settled` compares it with the window before (1 = flat).
 
 A reference, not a fit: for a scale-invariant layer (weight norm) under SGD + weight decay
 the "spherical motion" equilibrium (Wan et al. 2021) predicts an angular update of about
@@ -15,7 +15,7 @@ sqrt(2 eta lambda) per step whatever b, so noise_W{l} of the hidden layers ~ sqr
 lambda) if that equilibrium is reached. The output layer is not normalized and follows no
 such law. eta lambda is the relative size of the decay step alone (what a vanishing net
 without weight norm shows); a net that shrinks to a constant predictor is flagged
-(metrics/collapse.py): its update sizes are not SGD noise around a learned solution (with
+(minisgd/metrics/collapse.py): its update sizes are not SGD noise around a learned solution (with
 weight norm its directions V can still swing, as g / ||V|| grows when ||V|| shrinks).
 
 Arms, the same net and data as low_rank.py (ReLU MLP 6 x 64, weight norm, mse on one-hot,
@@ -23,36 +23,31 @@ C = 5, N = 1000, PyTorch default init, no clipping), 20000 updates, base b = 16,
 lambda = 3e-4 (low_rank.py's base): base; lambda = 0 (the control); without weight norm
 (lambda and 0); full-batch GD + lambda (4000 steps: is the non-vanishing level SGD's or
 weight decay's?); and one factor at a time b in 4, 64, eta in 0.05, 0.2, lambda in 1e-4,
-1e-3, all at an equal number of updates (the level is per update). Outputs in --out: sgd_noise.png, summary.json, a markdown table. Defaults about
-two minutes on 2 cores; --full: 100000 updates, 3 seeds.
+1e-3, all at an equal number of updates (the level is per update). Outputs in --out:
+sgd_noise.png, summary.json, a markdown table. Defaults about two minutes on 2 cores;
+--full: 100000 updates, 3 seeds.
 """
 import os
+import sys
 
-os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
-os.environ.setdefault("OMP_NUM_THREADS", "1")
+import numpy as np
 
-import argparse  # noqa: E402
-import sys  # noqa: E402
-import time  # noqa: E402
-from concurrent.futures import ProcessPoolExecutor  # noqa: E402
-
-import numpy as np  # noqa: E402
-
-from minisgd.metrics import update_size as _noise  # noqa: E402,F401  (registers the "noise" set)
-from minisgd.metrics.collapse import CONSTANT_SPREAD, output_spread  # noqa: E402
-from minisgd.report.tables import markdown_table, number_list, write_report  # noqa: E402
-from minisgd.train import Config, prepare, train  # noqa: E402
+from minisgd.metrics import update_size as _noise  # noqa: F401  (registers the "noise" set)
+from minisgd.metrics.collapse import CONSTANT_SPREAD, output_spread
+from minisgd.report.experiment import (CORES, at_least, check_configs, default_to,
+                                       experiment_parser, new_figure, run_jobs, save_figure,
+                                       start_report)
+from minisgd.report.tables import markdown_table, number_list, write_report
+from minisgd.train import Config, prepare, train
 
 
 def parse_args(argv=None):
-    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
-                                formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--out", default=os.path.join("results", "sgd_noise"))
-    p.add_argument("--full", action="store_true", help="100000 updates, 3 seeds")
-    p.add_argument("--seeds", type=int, help="default 2, --full 3")
-    p.add_argument("--steps", type=int, help="SGD updates; default 20000, --full 100000")
-    p.add_argument("--gd-steps", type=int, help="full-batch GD steps; default steps / 5")
-    p.add_argument("--b", type=int, default=16, help="base batch size")
+    p = experiment_parser(__doc__, "sgd_noise", full="100000 updates, 3 seeds", workers=CORES,
+                          seeds="default 2, --full 3")
+    p.add_argument("--steps", type=at_least(1), help="SGD updates; default 20000, --full 100000")
+    p.add_argument("--gd-steps", type=at_least(1),
+                   help="full-batch GD steps; default steps / 5")
+    p.add_argument("--b", type=at_least(1), default=16, help="base batch size")
     p.add_argument("--lr", type=float, default=0.1, help="base step size")
     p.add_argument("--wd", type=float, default=3e-4, help="base weight decay")
     p.add_argument("--batch-sizes", type=number_list(int, positive=True), default="4,64",
@@ -61,21 +56,13 @@ def parse_args(argv=None):
                    help="the step-size arms besides the base")
     p.add_argument("--wds", type=number_list(float, positive=True), default="1e-4,1e-3",
                    help="the weight-decay arms besides the base (and 0, a control)")
-    p.add_argument("--depth", type=int, default=6)
-    p.add_argument("--width", type=int, default=64)
-    p.add_argument("--classes", type=int, default=5)
-    p.add_argument("--n", type=int, default=1000)
-    p.add_argument("--workers", type=int, default=os.cpu_count() or 1)
+    p.add_argument("--depth", type=at_least(1), default=6)
+    p.add_argument("--width", type=at_least(1), default=64)
+    p.add_argument("--classes", type=at_least(2), default=5)
+    p.add_argument("--n", type=at_least(1), default=1000)
     args = p.parse_args(argv)
-    if args.seeds is None:
-        args.seeds = 3 if args.full else 2
-    if args.steps is None:
-        args.steps = 100_000 if args.full else 20_000
-    if args.gd_steps is None:
-        args.gd_steps = max(1, args.steps // 5)
-    for name in ("seeds", "steps", "gd_steps", "b", "depth", "width", "workers"):
-        if getattr(args, name) < 1:
-            p.error(f"argument --{name.replace('_', '-')}: must be >= 1, got {getattr(args, name)}")
+    default_to(args, seeds=3 if args.full else 2, steps=100_000 if args.full else 20_000)
+    default_to(args, gd_steps=max(1, args.steps // 5))
     if not args.lr > 0 or not args.wd > 0:
         p.error(f"arguments --lr and --wd must be > 0 (the lambda = 0 control is an arm), got "
                 f"{args.lr}, {args.wd}")
@@ -93,7 +80,7 @@ def base_config(args):
 
 def arms(args):
     """[(group, label, {config overrides})]."""
-    b, lr, wd = args.b, args.lr, args.wd
+    b, wd = args.b, args.wd
     return [
         ("controls", f"SGD b={b}, WN, λ={wd:g} (base)", {}),
         ("controls", f"SGD b={b}, WN, λ=0", dict(weight_decay=0.0)),
@@ -121,15 +108,9 @@ def run_one(kw):
             "train_loss": h["train_loss"], "train_accuracy": r.final["train_accuracy"],
             "test_accuracy": r.final["test_accuracy"], "output_spread": spread,
             "constant": bool(not spread >= CONSTANT_SPREAD), "diverged": r.final["diverged"],
-            "hidden_norm": float(np.mean([np.linalg.norm(W) for W in r.net.effective_weights()[:-1]])),
+            "hidden_norm": float(np.mean([np.linalg.norm(W)
+                                          for W in r.net.effective_weights()[:-1]])),
             "wall_time": r.final["wall_time"]}
-
-
-def run_all(jobs, workers):
-    if workers == 1:
-        return [run_one(j) for j in jobs]
-    with ProcessPoolExecutor(workers) as pool:
-        return list(pool.map(run_one, jobs))
 
 
 def same_arm(config, kw):
@@ -153,7 +134,8 @@ def summarize(args, results):
         c = runs[0]["config"]
         eta_lambda = c["lr"] * c["weight_decay"]
         rows.append({
-            "group": group, "arm": label, "batch_size": "N" if c["optimizer"] == "gd" else c["batch_size"],
+            "group": group, "arm": label,
+            "batch_size": "N" if c["optimizer"] == "gd" else c["batch_size"],
             "lr": c["lr"], "weight_decay": c["weight_decay"], "weight_norm": c["weight_norm"],
             "steps": c["steps"], "seeds": len(runs),
             "noise_end": mean(lambda r: level(r)[0]), "settled": mean(lambda r: level(r)[1]),
@@ -185,31 +167,44 @@ def markdown(rows):
 
 
 def plot(rows, results, args, path):
-    import matplotlib
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    """Top: the noise against the update, the controls (left) and one factor at a time
+    (right). Bottom: the level at the end against sqrt(2 eta lambda), and every arm's."""
+    fig, axes = new_figure(2, 2, (13, 9.5))
+    everything = arms(args)
+    draw_curves(axes[0, 0], [a for a in everything if a[0] == "controls"], results, args,
+                "with / without weight decay, weight norm; GD")
+    draw_curves(axes[0, 1], [a for a in everything if a[0] != "controls" or a[2] == {}],
+                results, args, "one factor at a time around the base")
+    draw_levels(axes[1, 0], [r for r in rows if r["batch_size"] != "N" and r["weight_decay"] > 0])
+    draw_arm_bars(axes[1, 1], rows)
+    save_figure(fig, path, f"SGD noise of a ReLU MLP {args.depth}x{args.width} (mse, "
+                f"{args.classes} classes, N={args.n}), {args.seeds} seed(s)",
+                rect=(0, 0, 1, 0.97))
+
+
+def draw_curves(ax, arms_here, results, args, title):
+    """The noise of every run of arms_here against the update, log-log, one colour per arm
+    (dashed: a run that ends as a constant predictor)."""
     base = base_config(args)
-    fig, axes = plt.subplots(2, 2, figsize=(13, 9.5))
-    for ax, groups, title in ((axes[0, 0], ("controls",), "with / without weight decay, weight norm; GD"),
-                              (axes[0, 1], ("batch size", "step size", "weight decay"),
-                               "one factor at a time around the base")):
-        arms_here = [a for a in arms(args) if a[0] in groups or (groups[0] != "controls" and a[2] == {})]
-        for i, (group, label, overrides) in enumerate(arms_here):
-            kw = {**base, **overrides}
-            for s, r in enumerate(r for r in results if same_arm(r["config"], kw)):
-                steps = [t for t, v in zip(r["step"], r["noise"]) if v is not None]
-                values = [v for v in r["noise"] if v is not None]
-                ax.plot(steps, values, color=f"C{i}", lw=1.2, alpha=0.85,
-                        ls="--" if r["constant"] else "-", label=label if s == 0 else None)
-        ax.set_xscale("log")
-        ax.set_yscale("log")
-        ax.set_xlabel("update t (log scale)")
-        ax.set_ylabel("‖W_{t+1} − W_t‖_F / ‖W_t‖_F  (window and layer mean, log)")
-        ax.set_title(title + "  (dashed: ends as a constant predictor)", fontsize=9)
-        ax.grid(True, which="both", alpha=0.25)
-        ax.legend(fontsize=7)
-    cx, dx = axes[1]
-    sgd = [r for r in rows if r["batch_size"] != "N" and r["weight_decay"] > 0]
+    for i, (group, label, overrides) in enumerate(arms_here):
+        kw = {**base, **overrides}
+        for s, r in enumerate(r for r in results if same_arm(r["config"], kw)):
+            steps = [t for t, v in zip(r["step"], r["noise"]) if v is not None]
+            values = [v for v in r["noise"] if v is not None]
+            ax.plot(steps, values, color=f"C{i}", lw=1.2, alpha=0.85,
+                    ls="--" if r["constant"] else "-", label=label if s == 0 else None)
+    ax.set_xscale("log")
+    ax.set_yscale("log")
+    ax.set_xlabel("update t (log scale)")
+    ax.set_ylabel("‖W_{t+1} − W_t‖_F / ‖W_t‖_F  (window and layer mean, log)")
+    ax.set_title(title + "  (dashed: ends as a constant predictor)", fontsize=9)
+    ax.grid(True, which="both", alpha=0.25)
+    ax.legend(fontsize=7)
+
+
+def draw_levels(cx, sgd):
+    """The hidden layers' level at the end of the SGD arms with weight decay against their
+    sqrt(2 eta lambda), next to the two references."""
     for r in sgd:
         marker = "x" if r["constant"] else ("o" if r["weight_norm"] == "layer" else "s")
         cx.plot(r["sqrt_2_eta_lambda"], r["noise_hidden_end"], marker, ms=8,
@@ -229,21 +224,19 @@ def plot(rows, results, args, path):
                  fontsize=9)
     cx.legend(fontsize=7)
     cx.grid(True, which="both", alpha=0.25)
-    labels = [r["arm"] for r in rows]
+
+
+def draw_arm_bars(dx, rows):
+    """Every arm's level at the end: hidden layers and output layer."""
     y = np.arange(len(rows))
     dx.barh(y - 0.2, [r["noise_hidden_end"] for r in rows], 0.4, label="hidden layers")
     dx.barh(y + 0.2, [r["noise_output_end"] for r in rows], 0.4, label="output layer")
-    dx.set_yticks(y, labels, fontsize=7)
+    dx.set_yticks(y, [r["arm"] for r in rows], fontsize=7)
     dx.set_xscale("log")
     dx.set_xlabel("noise at end, last window mean (log scale)")
     dx.invert_yaxis()
     dx.legend(fontsize=7)
     dx.set_title("every arm's level at the end", fontsize=9)
-    fig.suptitle(f"SGD noise of a ReLU MLP {args.depth}x{args.width} (mse, {args.classes} "
-                 f"classes, N={args.n}), {args.seeds} seed(s)", fontsize=10)
-    fig.tight_layout(rect=(0, 0, 1, 0.97))
-    fig.savefig(path, dpi=100)
-    plt.close(fig)
 
 
 def main(argv=None):
@@ -251,20 +244,12 @@ def main(argv=None):
     base = base_config(args)
     jobs = [{**base, **overrides, "seed": s} for _, _, overrides in arms(args)
             for s in range(args.seeds)]
-    try:
-        for kw in jobs:
-            Config(**kw).validate()
-    except (TypeError, ValueError) as err:
-        sys.exit(f"sgd_noise.py: error: {err}")
-    os.makedirs(args.out, exist_ok=True)
-    start = time.perf_counter()
+    check_configs([Config(**kw) for kw in jobs], __file__)
+    start = start_report(args.out)
     print(f"  {len(jobs)} runs on {args.workers} worker(s) ...", file=sys.stderr, flush=True)
-    order = sorted(range(len(jobs)), key=lambda i: -jobs[i]["steps"] *
-                   (1 + (args.n if jobs[i]["optimizer"] == "gd" else jobs[i]["batch_size"]) / 32))
-    done = run_all([jobs[i] for i in order], args.workers)
-    results = [None] * len(jobs)
-    for i, r in zip(order, done):
-        results[i] = r
+    cost = lambda kw: kw["steps"] * (1 + (args.n if kw["optimizer"] == "gd"
+                                          else kw["batch_size"]) / 32)
+    results = run_jobs(run_one, jobs, args.workers, cost=cost)
     rows = summarize(args, results)
     plot(rows, results, args, os.path.join(args.out, "sgd_noise.png"))
     write_report(args.out, {"args": vars(args), "table": rows, "runs": results},
