@@ -17,7 +17,7 @@ from dataclasses import fields
 
 from .sweep import add_sweep_parser, run_sweep
 from .sweep.plots import add_plot_parser, run_plot
-from .config import FIELD_TABLE, By, Field, field_default
+from .config import describe_field, field_default
 from .train import Config
 
 HELP = {
@@ -106,27 +106,12 @@ def float_list(text):
     return tuple(float(v) for v in text.split(",") if v.strip())
 
 
-def default_help(f):
-    """The default a flag's help states: the Config's, or where it applies and its default
-    there (config.FIELD_TABLE)."""
-    if f.name not in FIELD_TABLE:
-        return f"default: {f.default}"
-    field = FIELD_TABLE[f.name]
-    default = field.default
-    if isinstance(default, By):
-        default = ", ".join(f"{v} ({field.default.field} {k})"
-                            for k, v in default.values.items() if v is not None)
-    scope = [f"{key} {' / '.join(getattr(field, key))}" for key in ("task", "model",
-             "optimizer", "loss") if getattr(field, key) != getattr(Field, key)]
-    return f"default: {default}" + (f"; {', '.join(scope)} only" if scope else "")
-
-
 def add_config_flags(parser):
     """One flag per Config field, typed from the field's annotation; an omitted flag leaves
     the field unset (argparse.SUPPRESS: not in the namespace)."""
     for f in fields(Config):
         parser.add_argument("--" + f.name.replace("_", "-"), default=argparse.SUPPRESS,
-                            help=f"{HELP.get(f.name, '')} ({default_help(f)})",
+                            help=f"{HELP.get(f.name, '')} ({describe_field(f.name)})",
                             **flag_type(f))
 
 

@@ -2,14 +2,14 @@
 (FIELD_TABLE) of which task, model and optimizer each optional field applies to and the
 value it takes there when left unset. Every field is also a `train` CLI flag and a sweep
 TOML key. Validation returns a new, resolved Config and never changes its input.
-Not for: the checks of the values (config_checks.py), given data / nets / batch arrays
-(resolve.py) or running anything (train.py).
+Not for: given data / nets / batch arrays or the checks of the values (resolve.py), or
+running anything (train.py).
 """
 from dataclasses import asdict, dataclass, fields, replace
 from typing import Optional
 
-from .checks import check_choice
-from .config_checks import check_fields, moments_apply  # noqa: F401  (moments_apply re-exported)
+from .checks import check_choice, describe
+from .resolve import check_fields, moments_apply  # noqa: F401  (moments_apply re-exported)
 from .data import DATASETS, dataset_defaults
 
 TASKS = ("support", "classification", "sparse_regression")
@@ -20,7 +20,7 @@ LOSSES = ("mse", "cross_entropy")
 
 @dataclass
 class Config:
-    """Everything a run depends on. Defaults are the paper's setup (SCIENCE.md section 1)
+    """Everything a run depends on. Defaults are the paper's setup (docs/science.md section 1)
     with SGD at batch size 32.
 
     None means "unset" for the fields of FIELD_TABLE: model, d, support, target, input,
@@ -104,7 +104,7 @@ class Config:
 
     def validate(self, n_train=None):
         """The resolved Config (a new one; this one is not changed): every field of
-        FIELD_TABLE resolved (resolve_fields), every value checked (config_checks.py:
+        FIELD_TABLE resolved (resolve_fields), every value checked (resolve.check_fields:
         ValueError / TypeError naming the field and the form it must have), lists as
         tuples. n_train: the training rows of given data -- the data is then not drawn,
         so the recipe's fields do not apply, and batch_size is bounded by them."""
@@ -224,6 +224,25 @@ def field_default(config, name):
     if value is not None or name not in FIELD_TABLE:
         return value
     return getattr(resolve_fields(replace(config, **{name: None})), name)
+
+
+def describe_field(name):
+    """Where a field applies and its default there, for help texts: "default: 3; model mlp
+    only" (the Config's own default for a field outside FIELD_TABLE)."""
+    if name not in FIELD_TABLE:
+        return f"default: {Config.__dataclass_fields__[name].default}"
+    field = FIELD_TABLE[name]
+    default = field.default if not isinstance(field.default, By) else ", ".join(
+        f"{v} ({field.default.field} {k})" for k, v in field.default.values.items() if v is not None)
+    scope = [f"{key} {' / '.join(getattr(field, key))}" for key in ("task", "model", "optimizer",
+             "loss") if getattr(field, key) != getattr(Field, key)]
+    return f"default: {default}" + (f"; {', '.join(scope)} only" if scope else "")
+
+
+def check_config(config, name="config"):
+    if not isinstance(config, Config):
+        raise TypeError(f"{name} must be a minisgd.train.Config, got {describe(config)}")
+    return config
 
 
 def config_dict(config):

@@ -25,7 +25,7 @@ from .engines import default_threads, engine_name, gradient_path, make_engine
 from .history import History, finish, log_spaced_steps
 from .metrics import METRIC_SETS
 from .optimizers import LRSchedule
-from .resolve import check_config
+from .config import check_config
 from .train import (Divergence, attach_moments, build_net, build_rule, config_dict,
                     draw_problem, run_loop, sampling, spawn_rngs)
 

@@ -1,30 +1,34 @@
-"""What a run is given besides its Config -- data, an initial net, a batch array -- and how
-it meets the config: resolve() returns the resolved Config that runs and records, and never
-changes the one it was handed.
+"""From a Config to the resolved one that runs and is recorded: what the run is given
+besides its Config -- data, an initial net, a batch array -- meets it (resolve), and every
+resolved value is checked (check_fields, which Config.validate calls after config.py's
+FIELD_TABLE has resolved the unset fields). Nothing here changes the Config it is handed.
 
-The rule: a given object decides. A field the config leaves unset (None) takes the
-object's value (d from the data's columns, classes from its labels; model, d, depth,
-width, activation, bias, weight_norm, parametrization, classes from the net; batch_size
-from the batch array's width), and the run records where it came from ("given"); a field
-set to anything else -- its usual default included -- is refused before any work, naming
-both. `optimizer='gd'` with a batch array is refused: the batches make it SGD. Every given
-object is checked for its type, shape and finiteness here, so a bad one gets a message
-about itself, not a NumPy error from deep inside the loop.
-Not for: the file formats (io/files.py) or the config's own fields (config.py).
+The rule for given objects: a given object decides. A field the config leaves unset (None)
+takes the object's value (d from the data's columns, classes from its labels; model, d,
+depth, width, activation, bias, weight_norm, parametrization, classes from the net;
+batch_size from the batch array's width), and the run records where it came from
+("given"); a field set to anything else -- its usual default included -- is refused
+before any work, naming both. `optimizer='gd'` with a batch array is refused: the batches
+make it SGD. Every given object is checked for its type, shape and finiteness here, so a
+bad one gets a message about itself, not a NumPy error from deep inside the loop; every
+check names the field, the form it must have and what it got.
+Not for: the file formats (io/files.py) or which fields apply where (config.py).
 """
-from dataclasses import replace
+from dataclasses import is_dataclass, replace
 
 import numpy as np
 
-from .checks import check_float_array, check_int_array, describe
-from .config import Config
-from .data import Data
+from .checks import (check_choice, check_float, check_float_array, check_int, check_int_array,
+                     describe)
+from .data import INPUTS, TARGETS, Data, check_support
+from .models import ACTIVATIONS
+from .models.initializers import INITS
+from .optimizers import LRSchedule
 
-
-def check_config(config, name="config"):
-    if not isinstance(config, Config):
-        raise TypeError(f"{name} must be a minisgd.train.Config, got {describe(config)}")
-    return config
+WEIGHT_NORMS = ("none", "layer", "unit")
+GRADIENTS = ("auto", "rows", "moments")
+PARAMETRIZATIONS = ("uv", "u2v2")
+DIAGONAL_INITS = ("constant", "normal")
 
 
 def check_given_data(data):
@@ -51,7 +55,8 @@ def resolve(config, data=None, net=None, batches=None):
     Config (see the module docstring), which is then validated (config.Config.validate);
     given = {field: the object it was taken from or checked against}, which the run
     records. `config` itself is not changed."""
-    check_config(config)
+    if not is_dataclass(config) or not hasattr(config, "validate"):
+        raise TypeError(f"config must be a minisgd.train.Config, got {describe(config)}")
     statements = []
     if data is not None:
         statements += data_statements(config, check_given_data(data))
@@ -130,3 +135,150 @@ def net_statements(config, net):
     if config.task == "classification":
         statements.append(("classes", int(net.sizes[-1]), "the initial net's outputs"))
     return statements
+
+
+# ---- the checks of a resolved config's values ----------------------------------------
+
+
+def check_fields(config, n_train):
+    """The config with its lists normalized (support, metrics as tuples), after checking
+    every value; n_train: the training rows (batch_size may not exceed them)."""
+    for name in ("d", "n", "n_test", "steps", "records_per_decade"):
+        check_int(name, getattr(config, name), low=1)
+    check_network(config)
+    support = None if config.support is None else check_support(config.support, config.d)
+    check_task_fields(config)
+    check_optimizer(config, n_train)
+    check_run(config)
+    check_combinations(config)
+    return replace(config, support=support, metrics=check_metric_sets(config, config.metrics))
+
+
+def check_network(config):
+    """The MLP's shape, activation, init and weight norm, or the diagonal net's."""
+    if config.model == "mlp":
+        check_int("depth", config.depth, low=0)
+        check_int("width", config.width, low=1)
+        check_choice("activation", config.activation, ACTIVATIONS)
+        check_bool("bias", config.bias)
+        check_choice("init_scheme", config.init_scheme, INITS)
+        check_choice("weight_norm", config.weight_norm, WEIGHT_NORMS)
+        if config.weight_norm != "none" and config.depth == 0:
+            raise ValueError(f"weight_norm={config.weight_norm!r} normalizes the hidden "
+                             "layers: depth must be >= 1, got 0")
+    else:
+        check_choice("init_scheme", config.init_scheme, DIAGONAL_INITS)
+        check_choice("parametrization", config.parametrization, PARAMETRIZATIONS)
+    if config.init_scale is not None:
+        check_float("init_scale", config.init_scale, low=0.0, low_open=True)
+    if config.init_scheme == "normal" and config.init_scale is None:
+        raise ValueError("init_scale must be given (the std of the weights) when "
+                         "init_scheme='normal', got None")
+
+
+def check_task_fields(config):
+    """The fields of the config's task (the others are None: config.FIELD_TABLE)."""
+    if config.task == "support":
+        check_choice("target", config.target, TARGETS)
+        check_choice("input", config.input, INPUTS)
+        check_float("label_eps", config.label_eps, low=0.0)
+        for name in ("center", "double"):
+            check_bool(name, getattr(config, name))
+        check_choice("support_rule", config.support_rule, ("gap", "fraction"))
+        check_float("threshold", config.threshold, low=0.0, low_open=True)
+    if config.task == "classification":
+        check_classification(config)
+    if config.task == "sparse_regression":
+        if config.noise is not None:                      # None: the data are given
+            check_float("noise", config.noise, low=0.0)
+        check_float("l0_threshold", config.l0_threshold, low=0.0, low_open=True)
+
+
+def check_classification(config):
+    check_int("classes", config.classes, low=2)
+    if config.n < config.classes:
+        raise ValueError(f"n must be at least classes={config.classes} (every class in the "
+                         f"training set), got {config.n}")
+    check_float("random_labels", config.random_labels, low=0.0, high=1.0)
+    if config.blobs is not None:
+        check_int("blobs", config.blobs, low=1)
+    if config.separation is not None:
+        check_float("separation", config.separation, low=0.0, low_open=True)
+    if config.label_scale is not None:
+        check_float("label_scale", config.label_scale, low=0.0, low_open=True)
+
+
+def check_optimizer(config, n_train):
+    """The optimizer, its batches, step sizes, penalties and schedule."""
+    check_choice("dtype", config.dtype, ("float64", "float32"))
+    if config.optimizer == "sgd":
+        check_int("batch_size", config.batch_size, low=1, high=n_train)
+        check_bool("replacement", config.replacement)
+    check_float("lr", config.lr, low=0.0, low_open=True)
+    for name in ("momentum", "weight_decay", "l1", "group_l1", "label_noise"):
+        check_float(name, getattr(config, name), low=0.0, high=1.0 if name == "momentum" else None)
+    if config.clip is not None:
+        check_float("clip", config.clip, low=0.0, low_open=True)
+    check_bool("decoupled_wd", config.decoupled_wd)
+    if not isinstance(config.decay_at, (tuple, list)):
+        raise TypeError(f"decay_at must be a list of fractions in (0, 1], "
+                        f"got {config.decay_at!r}")
+    LRSchedule(config.lr, config.steps, config.decay_at, config.decay_factor, config.warmup)
+
+
+def check_run(config):
+    """Divergence, seeds and the gradient path."""
+    check_float("diverge_factor", config.diverge_factor, low=1.0, low_open=True)
+    check_int("seed", config.seed, low=0)
+    if config.data_seed is not None:
+        check_int("data_seed", config.data_seed, low=0)
+    check_choice("gradient", config.gradient, GRADIENTS)
+    if config.gradient == "moments":
+        why = moments_apply(config)
+        if why is not None:
+            raise ValueError(f"gradient='moments' is exact only for linear MLPs under mse "
+                             f"without weight norm, got {why}")
+
+
+def check_bool(name, value):
+    if not isinstance(value, (bool, np.bool_)):
+        raise TypeError(f"{name} must be True or False, got {value!r}")
+
+
+def moments_apply(config):
+    """Why the moments path (moments.py) cannot compute this run's gradient, or None."""
+    if config.model != "mlp":
+        return f"model={config.model!r} (it needs an MLP)"
+    if config.activation != "linear":
+        return f"activation={config.activation!r} (it needs a linear net)"
+    if config.loss != "mse":
+        return f"loss={config.loss!r} (it needs the square loss)"
+    if config.weight_norm != "none":
+        return f"weight_norm={config.weight_norm!r}"
+    return None
+
+
+def check_combinations(config):
+    """Options that each make sense but not together."""
+    if config.loss == "cross_entropy" and config.task != "classification":
+        raise ValueError(f"loss='cross_entropy' needs task='classification', got task="
+                         f"{config.task!r} (regression tasks train on 'mse')")
+    if config.loss == "cross_entropy" and config.label_noise:
+        raise ValueError("label_noise adds Gaussian noise to square-loss targets: it must be "
+                         f"0 with loss='cross_entropy', got {config.label_noise}")
+    if config.model == "diagonal" and config.task == "classification":
+        raise ValueError("model='diagonal' has one output: task must be 'support' or "
+                         "'sparse_regression', got 'classification'")
+    if config.task == "sparse_regression" and config.model == "mlp" and \
+            config.activation != "linear":
+        raise ValueError("task='sparse_regression' reads the net's linear predictor beta: "
+                         f"model='diagonal' or activation='linear', got {config.activation!r}")
+    if config.model == "mlp" and config.weight_norm != "none" and (config.l1 or config.group_l1):
+        raise ValueError("l1 / group_l1 soft-threshold the first layer's weights, which "
+                         "weight_norm reparametrizes: use them with weight_norm='none'")
+
+
+def check_metric_sets(config, names):
+    """The names of extra metric sets, as a tuple (see minisgd.metrics.METRIC_SETS)."""
+    from .metrics import check_metric_names
+    return check_metric_names(names, config.task, config.model, config)

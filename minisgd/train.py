@@ -28,7 +28,7 @@ import time
 import numpy as np
 
 from .batches import make_batches
-from .config import Config, config_dict, config_from_dict  # noqa: F401  (re-exported)
+from .config import Config, check_config, config_dict, config_from_dict  # noqa: F401
 from .data import Data, make_data  # noqa: F401  (make_data re-exported)
 from .engines import default_threads, engine_name, gradient_path, make_engine
 from .history import (Result, check_record_steps, finish, finite_or_none,  # noqa: F401
@@ -37,7 +37,7 @@ from .metrics import start_streams
 from .models import MLP
 from .moments import moments_with_optimum
 from .optimizers import SGD, GroupL1Prox, L1Prox, LRSchedule
-from .resolve import check_config, resolve
+from .resolve import resolve
 from .tasks import check_data, draw_data, make_problem, randomize_labels
 
 

@@ -16,7 +16,7 @@ points, so a grid over batch_size makes one GD run, recorded with batch_size nul
 Everything is checked before any run starts: unknown tables and keys, wrong types
 (against the Config field's annotation; an int is fine where a float is expected), empty
 lists, and each expanded Config's own validate(). Errors name the key and its line.
-Not for: running anything (sweep.py).
+Not for: running anything (runner.py).
 """
 import itertools
 import re
