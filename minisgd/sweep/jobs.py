@@ -10,7 +10,9 @@ import time
 import traceback
 
 from .. import __version__
-from ..train import config_from_dict, finite_or_none, train
+from ..config import config_from_dict
+from ..history import finite_or_none
+from ..train import train
 
 ENSEMBLE_FREE = ("seed", "lr", "batch_size")    # fields that may differ inside an ensemble,
                                                 # unless the ensemble's module says (PER_MEMBER)

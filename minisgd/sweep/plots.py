@@ -21,11 +21,9 @@ import sys
 import numpy as np
 
 from .runfiles import layout_problem, load_runs
-from ..train import Config
 
 SWITCHES = ("weight_decay", "l1", "group_l1", "momentum", "label_noise", "warmup", "decay_at",
             "decoupled_wd", "replacement", "bias")   # left out of labels while off (0, false, [])
-DEFAULTS = Config()
 MAX_HEATMAPS = 8
 
 

@@ -34,7 +34,7 @@ from .summary import write_summary
 from .config import SweepConfigError, read_sweep
 from .pool import run_all
 from .jobs import train_config
-from ..train import config_dict
+from ..config import config_dict
 
 # --- the runner -------------------------------------------------------------------
 
