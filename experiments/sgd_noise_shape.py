@@ -1,24 +1,24 @@
-"""Claims (SCIENCE.md section 5): SGD's gradient noise is anisotropic and aligned with the
+"""Claims (docs/science.md section 5): SGD's gradient noise is anisotropic and aligned with the
 loss curvature (Zhu et al. 2019), and it is heavy-tailed (Simsekli et al. 2019; Panigrahi
 et al. 2019: Gaussian-like for large batches).
 
 At record steps of each run (step 0 included) on the *training set*:
-- H: the exact Hessian of the mse data loss (curvature.full_hessian, D HVPs) and its whole
-  spectrum;
-- Sigma: the per-sample gradient covariance (noise_shape.noise_covariance); Zhu et al.'s
+- H: the exact Hessian of the mse data loss (full_hessian of minisgd/analysis/hessian.py,
+  D HVPs) and its whole spectrum;
+- Sigma: the per-sample gradient covariance (minisgd/analysis/noise_shape.py); Zhu et al.'s
   ratio Tr(H Sigma) / (Tr(H) Tr(Sigma) / D) (1 = isotropic), the top-5 subspace overlap of
   H's and Sigma's eigenvectors and Sigma's share along H's top 5 (both k/D at random);
-- the tail index of mini-batch noise at the measurement batch size b_m (tail_index.py):
-  the published pooled estimate (all coordinates of all P = N // b_m batch noises as one
-  sample set) next to the median of per-coordinate estimates (K1 = isqrt(P) and the last
-  P mod K1 batches dropped, so that every P works). b_m = the run's own b is the published
-  protocol; the sweep over b_m at each point shows the effect of the batch size alone.
-  Next to each, a Gaussian null: Gaussian noise of the same shape (P, D) and the same
-  per-coordinate std, through the same estimators -- the pooled null is what pooling
-  coordinates of different scales alone returns, the per-coordinate null band the
-  sampling spread at this P. Coordinates with identically zero noise (weights of dead ReLU
-  units) are counted and left out of the per-coordinate estimates (not of the pooled one,
-  as published).
+- the tail index of mini-batch noise at the measurement batch size b_m
+  (minisgd/analysis/tail_index.py): the published pooled estimate (all coordinates of all
+  P = N // b_m batch noises as one sample set) next to the median of per-coordinate estimates
+  (K1 = isqrt(P) and the last P mod K1 batches dropped, so that every P works). b_m = the
+  run's own b is the published protocol; the sweep over b_m at each point shows the effect
+  of the batch size alone. Next to each, a Gaussian null: Gaussian noise of the same shape
+  (P, D) and the same per-coordinate std, through the same estimators -- the pooled null is
+  what pooling coordinates of different scales alone returns, the per-coordinate null band
+  the sampling spread at this P. Coordinates with identically zero noise (weights of dead
+  ReLU units) are counted and left out of the per-coordinate estimates (not of the pooled
+  one, as published).
 
 Tasks: the headline task (Config() defaults: the paper's 15-15-15-15-1 linear net, 690
 parameters, N = 10000, eta = 0.1, clip 1, 20000 steps), SGD b in 1, 32, 128, 512; and a
@@ -28,24 +28,23 @@ loss for classification: the hand-written HVPs exist for mse only, not cross-ent
 Outputs in --out: noise_shape.png, tail_vs_batch.png, summary.json and a markdown table.
 Defaults about three minutes on 2 cores; --quick: 2000 steps, fewer points.
 """
+import math
 import os
+import sys
+import time
+from functools import partial
 
-os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
-os.environ.setdefault("OMP_NUM_THREADS", "1")
+import numpy as np
+from matplotlib import colormaps
 
-import argparse  # noqa: E402
-import math  # noqa: E402
-import sys  # noqa: E402
-import time  # noqa: E402
-from concurrent.futures import ProcessPoolExecutor  # noqa: E402
-
-import numpy as np  # noqa: E402
-
-from minisgd.analysis import hessian as cv  # noqa: E402
-from minisgd.analysis import noise_shape as ns  # noqa: E402
-from minisgd.analysis import tail_index as ti  # noqa: E402
-from minisgd.report.tables import markdown_table, number_list, write_report  # noqa: E402
-from minisgd.train import Config, train  # noqa: E402
+from minisgd.analysis import hessian as cv
+from minisgd.analysis import noise_shape as ns
+from minisgd.analysis import tail_index as ti
+from minisgd.report.experiment import (CORES, at_least, check_configs, default_to,
+                                       experiment_parser, new_figure, run_jobs, save_figure,
+                                       start_report)
+from minisgd.report.tables import markdown_table, number_list, write_report
+from minisgd.train import Config, train
 
 TASKS = ("headline", "classification")
 K_TOP = 5
@@ -53,21 +52,16 @@ HUTCHINSON_PROBES = 200
 
 
 def parse_args(argv=None):
-    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
-                                formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--out", default=os.path.join("results", "sgd_noise_shape"))
-    p.add_argument("--quick", action="store_true", help="2000 steps, 3 record points")
-    p.add_argument("--steps", type=int, help="SGD steps per run; default 20000")
+    p = experiment_parser(__doc__, "sgd_noise_shape", quick="2000 steps, 3 record points",
+                          workers=CORES)
+    p.add_argument("--steps", type=at_least(10), help="SGD steps per run; default 20000")
     p.add_argument("--headline-b", type=number_list(int, positive=True), default="1,32,128,512")
     p.add_argument("--class-b", type=number_list(int, positive=True), default="1,8,32,128")
-    p.add_argument("--class-n", type=int, default=5000, help="classification training set")
+    p.add_argument("--class-n", type=at_least(1), default=5000,
+                   help="classification training set")
     p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--workers", type=int, default=os.cpu_count() or 1)
     args = p.parse_args(argv)
-    args.steps = args.steps or (2000 if args.quick else 20000)
-    if args.steps < 10:
-        p.error(f"--steps must be at least 10, got {args.steps}")
-    return args
+    return default_to(args, steps=2000 if args.quick else 20000)
 
 
 def record_steps(steps, quick):
@@ -140,8 +134,10 @@ def targets(task, net, data):
     return np.eye(net.sizes[-1])[data.y]
 
 
-def run_arm(task, b, args):
-    """Train one arm, diagnosing at the record points; returns a JSON-ready dict."""
+def run_arm(args, arm):
+    """Train one arm (task, b), diagnosing at the record points; returns a JSON-ready
+    dict."""
+    task, b = arm
     config = make_config(task, b, args)
     sizes = args.headline_b if task == "headline" else args.class_b
     at = record_steps(args.steps, args.quick)
@@ -173,18 +169,6 @@ def arms(args):
            [("classification", b) for b in args.class_b]
 
 
-def run_all(args):
-    """Every arm, in args.workers processes (one BLAS thread each); results in arm order."""
-    todo = sorted(arms(args), key=lambda a: a[0] != "classification")   # slow ones first
-    if args.workers <= 1:
-        done = {a: run_arm(*a, args) for a in todo}
-    else:
-        with ProcessPoolExecutor(max_workers=min(args.workers, len(todo))) as pool:
-            futures = {a: pool.submit(run_arm, *a, args) for a in todo}
-            done = {a: f.result() for a, f in futures.items()}
-    return [done[a] for a in arms(args)]
-
-
 def table_rows(results):
     rows = []
     for r in results:
@@ -210,80 +194,87 @@ HEAD = ["task", "b", "step", "train loss", "lambda_max", "Tr H", "neg. mass", "Z
 
 
 def figure(results, path):
-    import matplotlib
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-    fig, axes = plt.subplots(2, 4, figsize=(20, 9), squeeze=False)
+    """Per task (a row): the whole Hessian spectrum at each record point of the run whose b
+    is nearest 32; then, against the step, one line per run: Zhu's ratio, the top-5
+    alignment of Sigma and H, the tail index of the run's own batch noise."""
+    fig, axes = new_figure(2, 4, (20, 9), squeeze=False)
     for row, task in enumerate(TASKS):
         runs = [r for r in results if r["task"] == task]
         if not runs:
             continue
-        colors = plt.cm.viridis(np.linspace(0, 0.9, len(runs)))
         ref = min(runs, key=lambda r: abs(r["b"] - 32))
-        ax = axes[row, 0]
-        steps_colors = plt.cm.plasma(np.linspace(0, 0.85, len(ref["points"])))
-        for p, c in zip(ref["points"], steps_colors):
-            lam = np.array(p["spectrum"])
-            ax.plot(np.arange(1, lam.size + 1), lam, color=c, label=f"step {p['step']}")
-        ax.set_xscale("log")
-        ax.set_yscale("symlog", linthresh=1e-3)
-        ax.set_xlabel("eigenvalue index")
-        ax.set_ylabel("eigenvalue of H (symlog)")
-        ax.set_title(f"{task}: whole Hessian spectrum, SGD b={ref['b']} (D={p['D']})")
-        ax.legend(fontsize=8)
-        for r, c in zip(runs, colors):
-            st = [p["step"] for p in r["points"]]
-            axes[row, 1].plot(st, [p["zhu_ratio"] for p in r["points"]], "o-", color=c,
-                              label=f"b={r['b']}")
-            axes[row, 2].plot(st, [p["subspace_top5"] for p in r["points"]], "o-", color=c,
-                              label=f"b={r['b']}")
-            axes[row, 2].plot(st, [p["sigma_in_top5"] for p in r["points"]], "s--", color=c)
-            own = [p["tails"].get(str(r["b"])) for p in r["points"]]
-            axes[row, 3].plot(st, [o[0] if o else np.nan for o in own], "o-", color=c,
-                              label=f"b={r['b']}")
-            axes[row, 3].plot(st, [o[1] if o else np.nan for o in own], "s--", color=c)
-            axes[row, 3].plot(st, [o[5] if o else np.nan for o in own], ":", color=c, lw=1)
-        base = runs[0]["points"][0]["random_baseline"]
-        axes[row, 1].axhline(1.0, color="k", lw=0.8, ls=":", label="isotropic (1)")
-        axes[row, 1].set_yscale("log")
-        axes[row, 1].set_title(f"{task}: Tr(H Sigma) / (Tr H Tr Sigma / D)")
-        axes[row, 2].axhline(base, color="k", lw=0.8, ls=":", label=f"random k/D={base:.3f}")
-        axes[row, 2].set_title(f"{task}: top-{K_TOP} of Sigma vs H\n(solid: subspace overlap, "
-                              "dashed: Sigma's share along H's top 5)", fontsize=10)
-        axes[row, 2].set_ylim(0, 1.05)
-        axes[row, 3].axhline(2.0, color="k", lw=0.8, ls=":", label="Gaussian (2)")
-        axes[row, 3].set_title(f"{task}: tail index of b-noise (b_m = b)\n(solid: pooled, "
-                              "dashed: per-coord median, dotted: Gaussian null)",
-                              fontsize=10)
-        for ax in axes[row, 1:]:
-            ax.set_xscale("symlog", linthresh=10)
-            ax.set_xlim(0, 2 * max(p["step"] for p in ref["points"]))
-            ax.set_xlabel("step (symlog)")
-            ax.legend(fontsize=7, ncol=2)
-    fig.tight_layout()
-    fig.savefig(path, dpi=100)
-    plt.close(fig)
+        draw_spectra(axes[row, 0], task, ref)
+        for r, c in zip(runs, colormaps["viridis"](np.linspace(0, 0.9, len(runs)))):
+            draw_point_series(axes[row, 1:], r, c)
+        label_point_panels(axes[row, 1:], task, runs[0]["points"][0]["random_baseline"],
+                           max(p["step"] for p in ref["points"]))
+    save_figure(fig, path)
+
+
+def draw_spectra(ax, task, ref):
+    """The Hessian's eigenvalues in decreasing order, one line per record point of ref."""
+    colors = colormaps["plasma"](np.linspace(0, 0.85, len(ref["points"])))
+    for p, c in zip(ref["points"], colors):
+        lam = np.array(p["spectrum"])
+        ax.plot(np.arange(1, lam.size + 1), lam, color=c, label=f"step {p['step']}")
+    ax.set_xscale("log")
+    ax.set_yscale("symlog", linthresh=1e-3)
+    ax.set_xlabel("eigenvalue index")
+    ax.set_ylabel("eigenvalue of H (symlog)")
+    ax.set_title(f"{task}: whole Hessian spectrum, SGD b={ref['b']} "
+                 f"(D={ref['points'][-1]['D']})")
+    ax.legend(fontsize=8)
+
+
+def draw_point_series(axes, r, c):
+    """Run r against the step on the three panels: Zhu's ratio; the subspace overlap (solid)
+    and Sigma's share along H's top 5 (dashed); the pooled tail index of its own batch
+    noise (solid), the per-coordinate median (dashed), the pooled Gaussian null (dotted)."""
+    st = [p["step"] for p in r["points"]]
+    own = [p["tails"].get(str(r["b"])) for p in r["points"]]
+    axes[0].plot(st, [p["zhu_ratio"] for p in r["points"]], "o-", color=c, label=f"b={r['b']}")
+    axes[1].plot(st, [p["subspace_top5"] for p in r["points"]], "o-", color=c,
+                 label=f"b={r['b']}")
+    axes[1].plot(st, [p["sigma_in_top5"] for p in r["points"]], "s--", color=c)
+    axes[2].plot(st, [o[0] if o else np.nan for o in own], "o-", color=c, label=f"b={r['b']}")
+    axes[2].plot(st, [o[1] if o else np.nan for o in own], "s--", color=c)
+    axes[2].plot(st, [o[5] if o else np.nan for o in own], ":", color=c, lw=1)
+
+
+def label_point_panels(axes, task, base, last_step):
+    """References (isotropic, random k/D, Gaussian), titles and axes of the three panels
+    against the step."""
+    axes[0].axhline(1.0, color="k", lw=0.8, ls=":", label="isotropic (1)")
+    axes[0].set_yscale("log")
+    axes[0].set_title(f"{task}: Tr(H Sigma) / (Tr H Tr Sigma / D)")
+    axes[1].axhline(base, color="k", lw=0.8, ls=":", label=f"random k/D={base:.3f}")
+    axes[1].set_title(f"{task}: top-{K_TOP} of Sigma vs H\n(solid: subspace overlap, "
+                      "dashed: Sigma's share along H's top 5)", fontsize=10)
+    axes[1].set_ylim(0, 1.05)
+    axes[2].axhline(2.0, color="k", lw=0.8, ls=":", label="Gaussian (2)")
+    axes[2].set_title(f"{task}: tail index of b-noise (b_m = b)\n(solid: pooled, "
+                      "dashed: per-coord median, dotted: Gaussian null)", fontsize=10)
+    for ax in axes:
+        ax.set_xscale("symlog", linthresh=10)
+        ax.set_xlim(0, 2 * last_step)
+        ax.set_xlabel("step (symlog)")
+        ax.legend(fontsize=7, ncol=2)
 
 
 def tail_figure(results, path):
-    import matplotlib
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-    fig, axes = plt.subplots(1, 2, figsize=(13, 4.8), squeeze=False)
+    """Per task: the tail index at the end of each run against the measurement batch size
+    b_m, next to the same at the initialization."""
+    fig, axes = new_figure(1, 2, (13, 4.8), squeeze=False)
     for ax, task in zip(axes[0], TASKS):
         runs = [r for r in results if r["task"] == task]
-        colors = plt.cm.viridis(np.linspace(0, 0.9, max(len(runs), 1)))
+        colors = colormaps["viridis"](np.linspace(0, 0.9, max(len(runs), 1)))
         for r, c in zip(runs, colors):
-            p = r["points"][-1]
-            bm = sorted(int(k) for k in p["tails"])
-            t = np.array([p["tails"][str(k)] for k in bm])
+            bm, t = tails_by_batch(r["points"][-1])
             ax.plot(bm, t[:, 0], "o-", color=c, label=f"trained b={r['b']}: pooled")
             ax.plot(bm, t[:, 1], "s--", color=c, label=f"trained b={r['b']}: per-coord median")
             ax.plot(bm, t[:, 5], ":", color=c, lw=1,
                     label=f"trained b={r['b']}: pooled Gaussian null")
-        p0 = runs[0]["points"][0]
-        bm = sorted(int(k) for k in p0["tails"])
-        t0 = np.array([p0["tails"][str(k)] for k in bm])
+        bm, t0 = tails_by_batch(runs[0]["points"][0])
         ax.plot(bm, t0[:, 0], "k^-", label="init: pooled")
         ax.fill_between(bm, t0[:, 6], t0[:, 7], color="0.8", alpha=0.5,
                         label="init: per-coord Gaussian null q10-q90")
@@ -295,28 +286,29 @@ def tail_figure(results, path):
         ax.set_ylabel("alpha estimate (dotted: pooled Gaussian null)")
         ax.set_title(f"{task}: tail index at the end of training vs b_m")
         ax.legend(fontsize=7, ncol=2)
-    fig.tight_layout()
-    fig.savefig(path, dpi=100)
-    plt.close(fig)
+    save_figure(fig, path)
+
+
+def tails_by_batch(point):
+    """(measurement batch sizes b_m, ascending; the point's tail numbers per b_m (rows))."""
+    bm = sorted(int(k) for k in point["tails"])
+    return bm, np.array([point["tails"][str(k)] for k in bm])
 
 
 def main(argv=None):
     args = parse_args(argv)
-    os.makedirs(args.out, exist_ok=True)
-    start = time.perf_counter()
-    try:
-        for task, b in arms(args):
-            make_config(task, b, args).validate()
-    except (ValueError, TypeError) as err:
-        sys.exit(f"sgd_noise_shape.py: error: {err}")
-    results = run_all(args)
+    check_configs([make_config(task, b, args) for task, b in arms(args)], __file__)
+    start = start_report(args.out)
+    results = run_jobs(partial(run_arm, args), arms(args), args.workers,
+                       cost=lambda arm: arm[0] == "classification")     # slow ones first
     figure(results, os.path.join(args.out, "noise_shape.png"))
     tail_figure(results, os.path.join(args.out, "tail_vs_batch.png"))
     rows = table_rows(results)
     hutch = [[r["task"], r["b"], r["points"][-1]["trace"], r["hutchinson_final"]["estimate"],
               r["hutchinson_final"]["stderr"]] for r in results]
-    table = markdown_table(HEAD, rows) + "\n\nTr H at the end, exact vs Hutchinson " \
-        f"({HUTCHINSON_PROBES} probes):\n\n" + markdown_table(["task", "b", "exact", "Hutchinson", "stderr"], hutch)
+    table = (markdown_table(HEAD, rows) + "\n\nTr H at the end, exact vs Hutchinson "
+             f"({HUTCHINSON_PROBES} probes):\n\n"
+             + markdown_table(["task", "b", "exact", "Hutchinson", "stderr"], hutch))
     write_report(args.out, {"args": vars(args), "table": rows, "runs": results}, table, start,
                  f" with {args.workers} worker(s)")
     return results

@@ -16,9 +16,9 @@ SCRIPT = os.path.join(os.path.dirname(__file__), "..", "experiments", "sgd_noise
 
 
 def test_tiny_run_writes_figures_table_and_summary(tmp_path):
-    """In a subprocess, as a person runs it: the script sets one BLAS thread before numpy
-    loads (in this process numpy is loaded already, and two threads on these tiny matrices
-    make the run 4x slower)."""
+    """In a subprocess, as a person runs it, with one BLAS thread exported: a run in one
+    process (--workers 1) takes the environment's setting, and two threads on these tiny
+    matrices make the run 4x slower (in this process numpy is loaded already)."""
     out = tmp_path / "ns"
     env = {**os.environ, "OPENBLAS_NUM_THREADS": "1", "OMP_NUM_THREADS": "1"}
     done = subprocess.run([sys.executable, SCRIPT, "--quick", "--steps", "40", "--headline-b",
