@@ -124,7 +124,7 @@ def varying_keys(records):
 
 
 def draw_all(records, axes, name, metric, x):
-    from ..report import figures as plots
+    from ..report import figures
     finished = [r for r in records if isinstance(r.get("history"), dict)]
     if not finished:
         raise ValueError("every run failed; nothing to plot")
@@ -136,22 +136,22 @@ def draw_all(records, axes, name, metric, x):
     arms = group(finished, arm_axes)
     runs = f", {len(finished)} runs" if len(finished) > 1 else ""
     if task != "support":
-        return draw_curves(task, c, arms, runs, name, plots, arm_axes) + \
-            draw_metric(finished, arm_axes, x, metric, name, plots)
+        return draw_curves(task, c, arms, runs, name, figures, arm_axes) + \
+            draw_metric(finished, arm_axes, x, metric, name, figures)
     written = [name("irrelevant_norm")]
-    plots.irrelevant_norm_groups(list(arms.items()), written[-1],
-                                 title=f"d={c['d']}, S={c['support']}, {c['target']} target"
-                                       + runs)
+    figures.irrelevant_norm_groups(list(arms.items()), written[-1],
+                                   title=f"d={c['d']}, S={c['support']}, {c['target']} target"
+                                         + runs)
     heat = [(label, np.asarray(min(runs, key=lambda r: r["config"]["seed"])["weights"]["W0"],
                                dtype=float))
             for label, runs in arms.items() if all(has_weights(r) for r in runs)][:MAX_HEATMAPS]
     if heat:
         written.append(name("heatmaps"))
-        plots.first_layer_heatmaps(heat, c["support"], written[-1])
-    return written + draw_metric(finished, arm_axes, x, metric, name, plots)
+        figures.first_layer_heatmaps(heat, c["support"], written[-1])
+    return written + draw_metric(finished, arm_axes, x, metric, name, figures)
 
 
-def draw_curves(task, c, arms, runs, name, plots, arm_axes):
+def draw_curves(task, c, arms, runs, name, figures, arm_axes):
     """The task's history figures (CURVES); returns their paths."""
     if task == "classification":
         loss = "" if "loss" in arm_axes else f", {c['loss'].replace('_', '-')} loss"
@@ -161,14 +161,14 @@ def draw_curves(task, c, arms, runs, name, plots, arm_axes):
     written = []
     for stem, panels in CURVES[task]:
         written.append(name(stem))
-        plots.curve_groups(list(arms.items()), written[-1], panels, title=what + runs)
+        figures.curve_groups(list(arms.items()), written[-1], panels, title=what + runs)
     return written
 
 
-def draw_metric(finished, arm_axes, x, metric, name, plots):
+def draw_metric(finished, arm_axes, x, metric, name, figures):
     """The final metric against the x axis (when there is one); returns the paths."""
     written = []
-    kept = [r for r in finished if not plots.diverged(r)]
+    kept = [r for r in finished if not figures.diverged(r)]
     if x is not None and kept:
         n_left = len(finished) - len(kept)
         left_out = f"; {n_left} diverged run(s) left out" if n_left else ""
@@ -176,8 +176,8 @@ def draw_metric(finished, arm_axes, x, metric, name, plots):
         written.append(name(f"{metric}_vs_{x}"))
         gd = x == "batch_size" and any(r["config"]["optimizer"] == "gd" for r in finished)
         x_label = x + (" (GD drawn at b = N, the full batch)" if gd else "")
-        plots.metric_vs_axis(lines, written[-1], x_label, f"final {metric}", xticks, log_x,
-                             title=f"final {metric} against {x}, {len(kept)} runs{left_out}")
+        figures.metric_vs_axis(lines, written[-1], x_label, f"final {metric}", xticks, log_x,
+                               title=f"final {metric} against {x}, {len(kept)} runs{left_out}")
     return written
 
 
@@ -230,7 +230,7 @@ def axis_value(config, x):
 
 
 def metric_lines(records, arm_axes, x, metric):
-    """(lines for plots.metric_vs_axis, xticks or None, log_x)."""
+    """(lines for figures.metric_vs_axis, xticks or None, log_x)."""
     others = [a for a in arm_axes if a != x]
     values = sorted({axis_value(r["config"], x) for r in records}, key=repr)
     numeric = all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in values)
