@@ -154,7 +154,8 @@ def add_train_parser(sub):
 
 def config_from_args(args):
     """The Config of the typed flags (the others keep the Config's defaults: unset)."""
-    return Config(**{f.name: getattr(args, f.name) for f in fields(Config) if hasattr(args, f.name)})
+    return Config(**{f.name: getattr(args, f.name) for f in fields(Config)
+                     if hasattr(args, f.name)})
 
 
 def flagged(message):

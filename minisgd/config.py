@@ -9,8 +9,8 @@ from dataclasses import asdict, dataclass, fields, replace
 from typing import Optional
 
 from .checks import check_choice, describe
-from .resolve import check_fields, moments_apply  # noqa: F401  (moments_apply re-exported)
 from .data import DATASETS, dataset_defaults
+from .resolve import check_fields, moments_apply  # noqa: F401  (moments_apply re-exported)
 
 TASKS = ("support", "classification", "sparse_regression")
 MODELS = ("mlp", "diagonal")
@@ -134,7 +134,7 @@ class Field:
 SUPPORT, SPARSE, CLASSIFY = ("support",), ("sparse_regression",), ("classification",)
 RECIPES = {name: dataset_defaults(name) for name in DATASETS}
 # The fields whose None means "unset", in the order they are resolved (model and dataset
-# before the fields whose default depends on them). README.md's option table says the same.
+# before the fields whose default depends on them). README.md points here.
 FIELD_TABLE = {
     "model": Field("mlp"),
     "d": Field(15),
@@ -208,12 +208,12 @@ def not_applying(field, at):
     for key in ("task", "model", "optimizer", "loss"):
         scope = getattr(field, key)
         if key in at and at[key] not in scope:
-            where = f"{key}={at[key]!r}"
+            only = " or ".join(f"{key}={s!r}" for s in scope)
             if key == "optimizer":
-                where += " (every step uses the whole training set)"
-            return where, " or ".join(f"{key}={s!r}" for s in scope)
+                only += "; GD uses the whole training set every step"
+            return f"{key}={at[key]!r}", only
     if field.drawn and not at["drawn"]:
-        return "given data (no data set is drawn)", "data drawn from the config"
+        return "given data", "data drawn from the config's recipe"
     return None, None
 
 
@@ -233,7 +233,8 @@ def describe_field(name):
         return f"default: {Config.__dataclass_fields__[name].default}"
     field = FIELD_TABLE[name]
     default = field.default if not isinstance(field.default, By) else ", ".join(
-        f"{v} ({field.default.field} {k})" for k, v in field.default.values.items() if v is not None)
+        f"{v} ({field.default.field} {k})" for k, v in field.default.values.items()
+        if v is not None)
     scope = [f"{key} {' / '.join(getattr(field, key))}" for key in ("task", "model", "optimizer",
              "loss") if getattr(field, key) != getattr(Field, key)]
     return f"default: {default}" + (f"; {', '.join(scope)} only" if scope else "")

@@ -24,7 +24,7 @@ import tomllib
 import typing
 from dataclasses import dataclass, fields
 
-from ..config import SGD_ONLY
+from ..config import SGD_ONLY         # config.FIELD_TABLE's fields that apply to SGD only
 from ..train import Config
 
 FIELDS = {f.name: f for f in fields(Config)}
