@@ -1,4 +1,4 @@
-"""Claim (SCIENCE.md section 4; Liu, Papailiopoulos, Achlioptas, NeurIPS 2020, "Bad global
+"""Claim (docs/science.md section 4; Liu, Papailiopoulos, Achlioptas, NeurIPS 2020, "Bad global
 minima exist and SGD can reach them"): without explicit regularization, SGD started from a
 net that was first trained to fit random labels fits the true labels again but generalizes
 markedly worse than SGD from the plain initialization; with explicit regularization (weight
@@ -48,9 +48,10 @@ Protocol, and where each choice comes from (public code chao1224/BadGlobalMinima
   augmentation, as the issue suggests).
 - Departures of scale: an MLP (ReLU, 2 x 128 by default, PyTorch default init, bias, no
   clipping) instead of ResNet-18/VGG on CIFAR-10; a synthetic gaussian_mixture task
-  (d = 20, C = 5, N = 1000, Bayes accuracy ~81 %, data/classification.py) instead of images;
-  batch 32 instead of 128 so that the run has enough steps per epoch; cross-entropy by
-  default (as published), --loss mse for the square loss (one-hot targets x --label-scale).
+  (d = 20, C = 5, N = 1000, Bayes accuracy ~81 %, minisgd/data/classification.py) instead
+  of images; batch 32 instead of 128 so that the run has enough steps per epoch;
+  cross-entropy by default (as published), --loss mse for the square loss (one-hot targets
+  x --label-scale).
 
 Measured at the defaults (4 seeds, test accuracy B - A in points, paired mean +- std;
 README-style record in the report of issue 15, section 1): cross-entropy, no explicit
@@ -70,21 +71,17 @@ random_label_pretraining.png, summary.json and a markdown table. Defaults about 
 minutes on 2 cores; --full: 8 seeds and twice the phase-2 steps.
 """
 import os
+import sys
+from functools import partial
 
-os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
-os.environ.setdefault("OMP_NUM_THREADS", "1")
+import numpy as np
 
-import argparse  # noqa: E402
-import sys  # noqa: E402
-import time  # noqa: E402
-from concurrent.futures import ProcessPoolExecutor  # noqa: E402
-
-import numpy as np  # noqa: E402
-
-from minisgd.data import Data, make_classification  # noqa: E402
-from minisgd.models import MLP  # noqa: E402
-from minisgd.report.tables import markdown_table, write_report  # noqa: E402
-from minisgd.train import Config, train  # noqa: E402
+from minisgd.data import Data, make_classification
+from minisgd.models import MLP
+from minisgd.report.experiment import (CORES, above, at_least, default_to, experiment_parser,
+                                       new_figure, run_jobs, save_figure, start_report, within)
+from minisgd.report.tables import markdown_table, write_report
+from minisgd.train import Config, train
 
 DECAY_AT, DECAY = (150 / 350, 250 / 350), 0.1      # adversarial_init_main.py's schedule
 PUBLISHED_WD_PRODUCT = 5e-4 * 391 * (150 * 0.1 + 100 * 0.01 + 100 * 0.001)   # 3.1
@@ -93,67 +90,41 @@ STARTS = ("B", "Bhard")
 
 
 def parse_args(argv=None):
-    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
-                                formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--out", default=os.path.join("results", "random_label_pretraining"))
-    p.add_argument("--full", action="store_true", help="8 seeds, 12000 phase-2 steps")
-    p.add_argument("--seeds", type=int, help="default 4, --full 8")
-    p.add_argument("--steps", type=int, help="true-label phase steps; default 6000, --full 12000")
-    p.add_argument("--max-pretrain", type=int, default=80000,
+    p = experiment_parser(__doc__, "random_label_pretraining", workers=CORES,
+                          full="8 seeds, 12000 phase-2 steps", seeds="default 4, --full 8")
+    p.add_argument("--steps", type=at_least(1),
+                   help="true-label phase steps; default 6000, --full 12000")
+    p.add_argument("--max-pretrain", type=at_least(1), default=80000,
                    help="most random-label steps (default 80000)")
-    p.add_argument("--check", type=int, default=250, help="steps between fit checks / records")
-    p.add_argument("--fit", type=float, default=0.999, help="train accuracy that counts as fit")
+    p.add_argument("--check", type=at_least(1), default=250,
+                   help="steps between fit checks / records")
+    p.add_argument("--fit", type=within(0, 1), default=0.999,
+                   help="train accuracy that counts as fit")
     p.add_argument("--loss", choices=("cross_entropy", "mse"), default="cross_entropy")
-    p.add_argument("--label-scale", type=float, default=None, help="mse targets: scale x one-hot")
+    p.add_argument("--label-scale", type=above(0), help="mse targets: scale x one-hot")
     p.add_argument("--dataset", choices=("gaussian_mixture", "teacher", "signals"),
                    default="gaussian_mixture")
-    p.add_argument("--d", type=int, default=20)
-    p.add_argument("--classes", type=int, default=5)
-    p.add_argument("--n", type=int, default=1000)
-    p.add_argument("--n-test", type=int, default=2000)
-    p.add_argument("--depth", type=int, default=2)
-    p.add_argument("--width", type=int, default=128)
-    p.add_argument("--b", type=int, default=32)
-    p.add_argument("--lr", type=float, default=0.1)
-    p.add_argument("--zero-ratio", type=float, default=0.1,
+    for flag, least, default in (("--d", 1, 20), ("--classes", 2, 5), ("--n", 1, 1000),
+                                 ("--n-test", 1, 2000), ("--depth", 1, 2), ("--width", 1, 128),
+                                 ("--b", 1, 32)):
+        p.add_argument(flag, type=at_least(least), default=default)
+    p.add_argument("--lr", type=above(0), default=0.1)
+    p.add_argument("--zero-ratio", type=within(0, 1), default=0.1,
                    help="fraction of coordinates zeroed in each random-label copy")
-    p.add_argument("--hard-R", type=int, default=4, help="copies per input of the harder set")
-    p.add_argument("--wd-product", type=float, default=round(PUBLISHED_WD_PRODUCT, 2),
+    p.add_argument("--hard-R", type=at_least(1), default=4,
+                   help="copies per input of the harder set")
+    p.add_argument("--wd-product", type=above(0), default=round(PUBLISHED_WD_PRODUCT, 2),
                    help="lambda * sum_t eta_t of the WD arm (published: 3.1)")
-    p.add_argument("--wd", type=float, help="the WD arm's lambda itself (overrides --wd-product)")
+    p.add_argument("--wd", type=above(0),
+                   help="the WD arm's lambda itself (overrides --wd-product)")
     p.add_argument("--augment", choices=("noise", "zero"), default="noise")
-    p.add_argument("--noise", type=float, default=0.5, help="input-noise std (augment=noise)")
-    p.add_argument("--zero", type=float, default=0.2, help="fraction zeroed (augment=zero)")
-    p.add_argument("--workers", type=int, default=os.cpu_count() or 1)
+    p.add_argument("--noise", type=above(0), default=0.5, help="input-noise std (augment=noise)")
+    p.add_argument("--zero", type=within(0, 1), default=0.2, help="fraction zeroed (augment=zero)")
     args = p.parse_args(argv)
-    if args.seeds is None:
-        args.seeds = 8 if args.full else 4
-    if args.steps is None:
-        args.steps = 12000 if args.full else 6000
-    check_args(p, args)
-    if args.wd is None:
-        args.wd = args.wd_product / eta_sum(args.lr, args.steps)
-    return args
-
-
-def check_args(p, args):
-    for name in ("seeds", "steps", "max_pretrain", "check", "d", "n", "n_test", "depth",
-                 "width", "b", "hard_R", "workers"):
-        if getattr(args, name) < 1:
-            p.error(f"argument --{name.replace('_', '-')}: must be >= 1, got {getattr(args, name)}")
-    if args.classes < 2:
-        p.error(f"argument --classes: must be >= 2, got {args.classes}")
+    default_to(args, seeds=8 if args.full else 4, steps=12000 if args.full else 6000)
     if args.b > args.n:
         p.error(f"argument --b: must be <= n={args.n}, got {args.b}")
-    for name in ("fit", "zero_ratio", "zero"):
-        if not 0 < getattr(args, name) <= 1:
-            p.error(f"argument --{name.replace('_', '-')}: must be in (0, 1], "
-                    f"got {getattr(args, name)}")
-    for name in ("lr", "noise", "wd_product"):
-        if not getattr(args, name) > 0:
-            p.error(f"argument --{name.replace('_', '-')}: must be > 0, got {getattr(args, name)}")
-    if args.wd is not None and not args.wd > 0:
-        p.error(f"argument --wd: must be > 0, got {args.wd}")
+    return default_to(args, wd=args.wd_product / eta_sum(args.lr, args.steps))
 
 
 # ---- the schedule, the sets ------------------------------------------------------------
@@ -251,16 +222,8 @@ def run_seed(args, seed):
     base = base_config(args)
     net0 = MLP([args.d] + [args.width] * args.depth + [args.classes], activation="relu",
                bias=True, init="torch_default", seed=init_rng)
-    pre = lambda t: lr_at(args.lr, args.max_pretrain, t)
+    out, starts = pretrain(args, base, net0, data.X, test, conf_rng, pre_rng)
     main = lambda t: lr_at(args.lr, args.steps, t)
-    out, starts = {}, {"A": net0}
-    for name, copies in (("B", 1), ("Bhard", args.hard_R)):
-        Xc, yc = confusion_set(conf_rng, data.X, copies, args.zero_ratio, args.classes)
-        net, rec = run_phase(net0, base, Xc, yc, test, pre_rng, args.max_pretrain, args.check,
-                             pre, fit=args.fit)
-        out[f"pretrain {name}"] = {"records": rec, "fit_step": first_fit(rec, args.fit),
-                                   "set_size": int(Xc.shape[0])}
-        starts[name] = net
     regs = {"none": {}, "wd": {"weight_decay": args.wd},
             "data": {"augment": args.augment,
                      "strength": args.noise if args.augment == "noise" else args.zero}}
@@ -273,11 +236,19 @@ def run_seed(args, seed):
     return out
 
 
-def run_all(args):
-    if args.workers == 1 or args.seeds == 1:
-        return [run_seed(args, s) for s in range(args.seeds)]
-    with ProcessPoolExecutor(min(args.workers, args.seeds)) as pool:
-        return list(pool.map(run_seed, [args] * args.seeds, range(args.seeds)))
+def pretrain(args, base, net0, X, test, conf_rng, pre_rng):
+    """net0 trained on the 1-copy (B) and the --hard-R-copy (Bhard) random-label sets until
+    they are fit: ({"pretrain B": ..., "pretrain Bhard": ...}, the start nets by name)."""
+    pre = lambda t: lr_at(args.lr, args.max_pretrain, t)
+    out, starts = {}, {"A": net0}
+    for name, copies in (("B", 1), ("Bhard", args.hard_R)):
+        Xc, yc = confusion_set(conf_rng, X, copies, args.zero_ratio, args.classes)
+        net, rec = run_phase(net0, base, Xc, yc, test, pre_rng, args.max_pretrain, args.check,
+                             pre, fit=args.fit)
+        out[f"pretrain {name}"] = {"records": rec, "fit_step": first_fit(rec, args.fit),
+                                   "set_size": int(Xc.shape[0])}
+        starts[name] = net
+    return out, starts
 
 
 # ---- table, figure ---------------------------------------------------------------------
@@ -350,30 +321,13 @@ FIT_SHOWN = "--fit"
 def plot(args, results, path):
     """Test accuracy (solid) and train accuracy (thin dotted) against the update, counted
     from the start of the true-label phase (pretraining at negative updates, symlog
-    axis so that the short true-label phase is readable next to the long pretraining); one panel
-    per phase-2 regularizer; each seed one line."""
-    import matplotlib
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-    fig, axes = plt.subplots(1, 3, figsize=(16, 6), sharey=True)
-    colours = {"A": "C0", "B": "C1", "Bhard": "C3"}
-    names = {"A": "A: true labels from the initialization",
-             "B": "B: random labels (1 copy / input), then true labels",
-             "Bhard": f"B: random labels ({args.hard_R} copies / input), then true labels"}
+    axis so that the short true-label phase is readable next to the long pretraining); one
+    panel per phase-2 regularizer; each seed one line."""
+    fig, axes = new_figure(1, 3, (16, 6), sharey=True)
     for ax, reg in zip(axes, REGS):
         for i, r in enumerate(results):
             for start in ("A",) + STARTS:
-                pre = r[f"pretrain {start}"]["records"] if start != "A" else []
-                main = r[f"{start} {reg}"]["records"]
-                T = pre[-1][0] if pre else 0
-                steps = [s - T for s, _, _ in pre] + [s for s, _, _ in main]
-                test = [a for _, _, a in pre] + [a for _, _, a in main]
-                train_acc = [a for _, a, _ in pre] + [a for _, a, _ in main]
-                ax.plot(steps, test, color=colours[start], lw=1.2,
-                        label=names[start] + " — test" if i == 0 and ax is axes[0] else None)
-                ax.plot(steps, train_acc, color=colours[start], lw=0.7, ls=":",
-                        label="train (on the current phase's set)"
-                        if i == 0 and start == "A" and ax is axes[0] else None)
+                draw_run(ax, args, r, start, reg, labelled=i == 0 and ax is axes[0])
         ax.axvline(0, color="gray", lw=1)
         ax.set_xscale("symlog", linthresh=args.check, linscale=1.0)
         ax.axhline(1 / args.classes, color="gray", ls="--", lw=0.8,
@@ -383,22 +337,40 @@ def plot(args, results, path):
         ax.grid(True, alpha=0.25)
     axes[0].set_ylabel("accuracy (solid: test; dotted: train on the current set)")
     fig.legend(loc="lower center", ncol=3, fontsize=9, frameon=False)
-    fig.suptitle(f"Random-label pretraining, {args.dataset} d={args.d}, C={args.classes}, "
-                 f"N={args.n}, ReLU MLP {args.depth}x{args.width}, {args.loss}, b={args.b}, "
-                 f"η={args.lr:g}, {args.seeds} seeds (one line each)", fontsize=10)
-    fig.tight_layout(rect=(0, 0.1, 1, 1))
-    fig.savefig(path, dpi=100)
-    plt.close(fig)
+    save_figure(fig, path, f"Random-label pretraining, {args.dataset} d={args.d}, "
+                f"C={args.classes}, N={args.n}, ReLU MLP {args.depth}x{args.width}, "
+                f"{args.loss}, b={args.b}, η={args.lr:g}, {args.seeds} seeds (one line each)",
+                rect=(0, 0.1, 1, 1))
+
+
+COLOURS = {"A": "C0", "B": "C1", "Bhard": "C3"}
+
+
+def draw_run(ax, args, r, start, reg, labelled):
+    """One seed's start (A, B or Bhard) under regularizer reg: its pretraining (if any) at
+    negative updates, then its true-label phase; test solid, train dotted."""
+    pre = r[f"pretrain {start}"]["records"] if start != "A" else []
+    main = r[f"{start} {reg}"]["records"]
+    T = pre[-1][0] if pre else 0
+    steps = [s - T for s, _, _ in pre] + [s for s, _, _ in main]
+    test = [a for _, _, a in pre] + [a for _, _, a in main]
+    train_acc = [a for _, a, _ in pre] + [a for _, a, _ in main]
+    names = {"A": "A: true labels from the initialization",
+             "B": "B: random labels (1 copy / input), then true labels",
+             "Bhard": f"B: random labels ({args.hard_R} copies / input), then true labels"}
+    ax.plot(steps, test, color=COLOURS[start], lw=1.2,
+            label=names[start] + " — test" if labelled else None)
+    ax.plot(steps, train_acc, color=COLOURS[start], lw=0.7, ls=":",
+            label="train (on the current phase's set)" if labelled and start == "A" else None)
 
 
 def main(argv=None):
     args = parse_args(argv)
-    start = time.perf_counter()
-    os.makedirs(args.out, exist_ok=True)
+    start = start_report(args.out)
     print(f"  {args.seeds} seeds x (2 pretrainings + 9 true-label runs) on "
           f"{min(args.workers, args.seeds)} worker(s); weight decay {args.wd:.3g} ...",
           file=sys.stderr, flush=True)
-    results = run_all(args)
+    results = run_jobs(partial(run_seed, args), list(range(args.seeds)), args.workers)
     rows = summarize(args, results)
     plot(args, results, os.path.join(args.out, "random_label_pretraining.png"))
     write_report(args.out, {"args": vars(args), "table": rows, "runs": results},
