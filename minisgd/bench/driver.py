@@ -17,6 +17,7 @@ import sys
 
 import numpy as np
 
+from ..report.tables import markdown_table
 from .loops import SIZES, step_flops
 
 # The plain NumPy loop (loops.run_plain) on the reference machine the performance issue
@@ -168,16 +169,16 @@ def markdown(report):
     """The report as markdown: the framework comparison, then the tables a full run adds
     (ensembles, width/depth scaling, minisgd's moments path), then this machine against
     the reference machine."""
-    lines = main_markdown(report)
+    parts = [main_markdown(report)]
     for key, table in (("ensembles", ensemble_markdown), ("scaling", scaling_markdown),
                        ("moments", moments_markdown)):
         if report.get(key):
-            lines += [""] + table(report)
+            parts += ["", table(report)]
     factors = machine_factors(report)
     if factors:
-        lines += ["", "This machine against the reference machine (plain NumPy loop here / there; "
+        parts += ["", "This machine against the reference machine (plain NumPy loop here / there; "
                   "> 1: slower here): " + ", ".join(f"{k} {v:.2f}x" for k, v in factors.items())]
-    return "\n".join(lines)
+    return "\n".join(parts)
 
 
 def cell(value, pattern="{:.1f}"):
@@ -202,57 +203,50 @@ def main_markdown(report):
     """Per step times of every framework by batch size, their ratios to minisgd, and
     minisgd's GFLOP/s, also as a share of the GEMM rate."""
     gemm = report.get("gemm_gflops")
-    lines = [f"threads: {report['threads']}, repeats: {report['repeats']}, "
-             f"float64 GEMM (n=1000): {cell(gemm)} GFLOP/s", "",
-             "| batch | minisgd µs/step | PyTorch µs/step | JAX µs/step | plain NumPy µs/step "
-             "| PyTorch / minisgd | JAX / minisgd | plain / minisgd | minisgd GFLOP/s "
-             "| % of GEMM |", "|---|---|---|---|---|---|---|---|---|---|"]
+    head = ["batch", "minisgd µs/step", "PyTorch µs/step", "JAX µs/step", "plain NumPy µs/step",
+            "PyTorch / minisgd", "JAX / minisgd", "plain / minisgd", "minisgd GFLOP/s",
+            "% of GEMM"]
+    rows, timed = [], ("minisgd", "pytorch", "jax", "plain")
     for r in report["single"]:
         gf = r["flops"] / r["minisgd"]["median_us"] / 1e3
-        lines.append(f"| {r['b']} | {spread_cell(r, 'minisgd')} | {spread_cell(r, 'pytorch')} | "
-                     f"{spread_cell(r, 'jax')} | {spread_cell(r, 'plain')} | "
-                     f"{cell(ratio(r, 'minisgd', 'pytorch'), '{:.1f}x')} | "
-                     f"{cell(ratio(r, 'minisgd', 'jax'), '{:.2f}x')} | "
-                     f"{cell(ratio(r, 'minisgd', 'plain'), '{:.1f}x')} | {gf:.2f} | "
-                     f"{cell(100 * gf / gemm if gemm else None)} |")
-    return lines
+        rows.append([r["b"]] + [spread_cell(r, fw) for fw in timed]
+                    + [cell(ratio(r, "minisgd", "pytorch"), "{:.1f}x"),
+                       cell(ratio(r, "minisgd", "jax"), "{:.2f}x"),
+                       cell(ratio(r, "minisgd", "plain"), "{:.1f}x"), f"{gf:.2f}",
+                       cell(100 * gf / gemm if gemm else None)])
+    return (f"threads: {report['threads']}, repeats: {report['repeats']}, float64 GEMM "
+            f"(n=1000): {cell(gemm)} GFLOP/s\n\n" + markdown_table(head, rows))
 
 
 def ensemble_markdown(report):
     """Per net-step times of K stacked nets: minisgd in one process and split over
     processes, JAX, and the plain stacked NumPy loop."""
     t = report["threads"]
-    lines = [f"| batch | K | minisgd µs/net-step (1 process, {t} threads) | minisgd, {t} "
-             f"processes of K / {t} | JAX (vmap+scan) µs/net-step | plain stacked NumPy "
-             "µs/net-step |", "|---|---|---|---|---|---|"]
-    for r in report["ensembles"]:
-        lines.append(f"| {r['b']} | {r['K']} | {median_cell(r, 'minisgd', '{:.2f}')} | "
-                     f"{median_cell(r, 'split', '{:.2f}')} | {median_cell(r, 'jax', '{:.2f}')} | "
-                     f"{median_cell(r, 'plain', '{:.2f}')} |")
-    return lines
+    head = ["batch", "K", f"minisgd µs/net-step (1 process, {t} threads)",
+            f"minisgd, {t} processes of K / {t}", "JAX (vmap+scan) µs/net-step",
+            "plain stacked NumPy µs/net-step"]
+    timed = ("minisgd", "split", "jax", "plain")
+    rows = [[r["b"], r["K"]] + [median_cell(r, key, "{:.2f}") for key in timed]
+            for r in report["ensembles"]]
+    return markdown_table(head, rows)
 
 
 def scaling_markdown(report):
     """minisgd against PyTorch as the net grows wider and deeper (b = 32)."""
-    lines = ["| width | depth | minisgd µs/step (b=32) | PyTorch µs/step | PyTorch / minisgd |",
-             "|---|---|---|---|---|"]
-    for r in report["scaling"]:
-        lines.append(f"| {r['width']} | {r['depth']} | {r['minisgd']['median_us']:.1f} | "
-                     f"{median_cell(r, 'pytorch')} | "
-                     f"{cell(ratio(r, 'minisgd', 'pytorch'), '{:.1f}x')} |")
-    return lines
+    head = ["width", "depth", "minisgd µs/step (b=32)", "PyTorch µs/step", "PyTorch / minisgd"]
+    rows = [[r["width"], r["depth"], f"{r['minisgd']['median_us']:.1f}",
+             median_cell(r, "pytorch"), cell(ratio(r, "minisgd", "pytorch"), "{:.1f}x")]
+            for r in report["scaling"]]
+    return markdown_table(head, rows)
 
 
 def moments_markdown(report):
     """minisgd's rows path against its moments path (not a framework comparison)."""
-    lines = ["minisgd's own two paths (linear net, mse; not a framework comparison):", "",
-             "| batch | rows path µs/step | moments path µs/step | rows / moments |",
-             "|---|---|---|---|"]
-    for r in report["moments"]:
-        lines.append(f"| {r['b']} | {r['rows']['median_us']:.1f} | "
-                     f"{r['moments']['median_us']:.1f} | "
-                     f"{cell(ratio(r, 'moments', 'rows'), '{:.1f}x')} |")
-    return lines
+    head = ["batch", "rows path µs/step", "moments path µs/step", "rows / moments"]
+    rows = [[r["b"], f"{r['rows']['median_us']:.1f}", f"{r['moments']['median_us']:.1f}",
+             cell(ratio(r, "moments", "rows"), "{:.1f}x")] for r in report["moments"]]
+    return ("minisgd's own two paths (linear net, mse; not a framework comparison):\n\n"
+            + markdown_table(head, rows))
 
 
 def run_bench(threads=2, repeats=5, quick=False, log=print):
