@@ -1,4 +1,4 @@
-"""Claim (SCIENCE.md section 2, Andriushchenko et al., ICML 2023): in ReLU networks, SGD
+"""Claim (docs/science.md section 2, Andriushchenko et al., ICML 2023): in ReLU networks, SGD
 with a large step (kept for a while, then decayed) learns sparser features -- fewer
 non-zero hidden activations on the training set -- and generalizes better than SGD with a
 small constant step; the longer the large step is kept, the sparser. Label-noise SGD is a
@@ -19,7 +19,7 @@ the three-layer numbers; fc_nets_two_layer.ipynb, first cell, for the two-layer 
   * loss torch.mean((f - y)^2) = minisgd's mse (no 1/2: the steps are theirs unchanged);
     SGD batch 1, a fresh index per step (np.random.choice(n, 1)), no clipping; 10^4 + 1 steps;
   * step schedule (train_fc_net): eta_t = gamma (1 + (m - 1) (t / T)^0.5) for t < t_d =
-    int(p T), then that value / decay from t_d on (T = steps; published_schedule below;
+    int(p T), then that value / decay from t_d on (T = steps; PublishedSchedule below;
     train()'s own warm-up is linear from 0, so the loop here is train()'s pieces with this
     schedule). Three-layer arms (published): gamma 0.011 constant; gamma 0.04, m = 6, p = 0.1
     / 0.3 / 0.5, decay 3.5 / 2.5 / 5.0. Two-layer: 0.13 constant and 0.455 (no warm-up,
@@ -47,25 +47,20 @@ a markdown table. Defaults (4 x 4 runs per arm, 2 workers): about 2 minutes on 2
 --full: 8 x 8.
 """
 import os
+import sys
 
-os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
-os.environ.setdefault("OMP_NUM_THREADS", "1")
+import numpy as np
 
-import argparse  # noqa: E402
-import sys  # noqa: E402
-import time  # noqa: E402
-from concurrent.futures import ProcessPoolExecutor  # noqa: E402
-
-import numpy as np  # noqa: E402
-
-import minisgd.metrics.feature_sparsity  # noqa: E402,F401  (registers the metric sets)
-import minisgd.metrics.sharpness  # noqa: E402,F401
-import minisgd.metrics.stabilization  # noqa: E402,F401
-from minisgd.data import Data  # noqa: E402
-from minisgd.analysis.lanczos import top_hessian_eigenvalues  # noqa: E402
-from minisgd.models import MLP  # noqa: E402
-from minisgd.report.tables import markdown_table, write_report  # noqa: E402
-from minisgd.train import Config, train  # noqa: E402
+import minisgd.metrics.feature_sparsity  # noqa: F401  (registers the metric sets)
+import minisgd.metrics.sharpness  # noqa: F401
+import minisgd.metrics.stabilization  # noqa: F401
+from minisgd.analysis.lanczos import top_hessian_eigenvalues
+from minisgd.data import Data
+from minisgd.models import MLP
+from minisgd.report.experiment import (at_least, default_to, experiment_parser, new_figure,
+                                       run_jobs, save_figure, start_report)
+from minisgd.report.tables import markdown_table, write_report
+from minisgd.train import Config, train
 
 SETUPS = {
     "three-layer": dict(n=50, d=5, teacher=[2, 2], student=[10, 10], bias=True,
@@ -97,21 +92,13 @@ METRICS = ("feature_sparsity", "sharpness", "stabilization")
 
 
 def parse_args(argv=None):
-    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
-                                formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--out", default=os.path.join("results", "large_steps_relu"))
-    p.add_argument("--full", action="store_true", help="8 data draws x 8 seeds per arm")
-    p.add_argument("--data-seeds", type=int, help="teacher/data draws; default 4, --full 8")
-    p.add_argument("--seeds", type=int, help="inits/SGD orders per draw; default 4, --full 8")
-    p.add_argument("--steps", type=int, default=10_001)
-    p.add_argument("--workers", type=int, default=2)
-    a = p.parse_args(argv)
-    a.data_seeds = a.data_seeds or (8 if a.full else 4)
-    a.seeds = a.seeds or (8 if a.full else 4)
-    for name in ("data_seeds", "seeds", "steps", "workers"):
-        if getattr(a, name) < 1:
-            p.error(f"--{name.replace('_', '-')} must be >= 1, got {getattr(a, name)}")
-    return a
+    p = experiment_parser(__doc__, "large_steps_relu", full="8 data draws x 8 seeds per arm",
+                          workers=2, seeds="inits/SGD orders per draw; default 4, --full 8")
+    p.add_argument("--data-seeds", type=at_least(1),
+                   help="teacher/data draws; default 4, --full 8")
+    p.add_argument("--steps", type=at_least(1), default=10_001)
+    args = p.parse_args(argv)
+    return default_to(args, data_seeds=8 if args.full else 4, seeds=8 if args.full else 4)
 
 
 # ---- teacher, data, student ---------------------------------------------------------------
@@ -167,8 +154,10 @@ class PublishedSchedule:
         self.t_d = int(p * steps)
 
     def __str__(self):
+        if not self.t_d:
+            return f"constant {self.gamma:g}"
         return (f"eta_t = {self.gamma:g} (1 + ({self.m:g} - 1) (t / {self.T})^0.5) until "
-                f"t = {self.t_d}, then / {self.decay:g}" if self.t_d else f"constant {self.gamma:g}")
+                f"t = {self.t_d}, then / {self.decay:g}")
 
     def __call__(self, t):
         if self.t_d == 0:
@@ -312,44 +301,47 @@ def markdown(rows):
     return markdown_table(head, table)
 
 
-def plot_sparsity(results, rows, path, title):
-    import matplotlib
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-    fig, axes = plt.subplots(1, 4, figsize=(20, 5))
+SPARSITY_PANELS = [  # (setup, final key, scale, y label, index in PUBLISHED)
+    ("three-layer", "active_fraction_L1", 100, "three-layer: active % in layer 1", 0),
+    ("three-layer", "active_fraction_L2", 100, "three-layer: active % in layer 2", 1),
+    ("three-layer", "test_loss", 1, "three-layer: test loss (log scale)", 2),
+    ("two-layer", "test_loss", 1, "two-layer: test loss (log scale)", 2)]
+
+
+def plot_sparsity(results, path, title):
+    """Per SPARSITY_PANELS entry: every run's final value per arm (dots), the published one
+    (a star)."""
+    fig, axes = new_figure(1, 4, (20, 5))
     rng = np.random.default_rng(0)                             # jitter of the dots only
-    panels = [("three-layer", "active_fraction_L1", 100, "three-layer: active % in layer 1", 0),
-              ("three-layer", "active_fraction_L2", 100, "three-layer: active % in layer 2", 1),
-              ("three-layer", "test_loss", 1, "three-layer: test loss (log scale)", 2),
-              ("two-layer", "test_loss", 1, "two-layer: test loss (log scale)", 2)]
-    for ax, (setup, key, scale, label, pub_i) in zip(axes, panels):
-        arms = ARMS[setup]
-        for k in range(len(arms)):
-            vals = [r["final"][key] * scale for r in results if r["setup"] == setup and
-                    r["arm"] == k and r["final"]["diverged"] is False]
-            ax.plot(k + rng.uniform(-0.15, 0.15, len(vals)), vals, "o", ms=4, alpha=0.6,
-                    color="C0", label="our runs (draws x seeds)" if k == 0 else None)
-            pub = PUBLISHED.get((setup, k))
-            if pub and pub[pub_i] is not None:
-                ax.plot(k, pub[pub_i], "r*", ms=14, label="published (one seed)" if k == 0 else None)
-        ax.set_xticks(range(len(arms)))
-        ax.set_xticklabels([a[0] for a in arms], rotation=30, ha="right", fontsize=7)
+    for ax, (setup, key, scale, label, pub_i) in zip(axes, SPARSITY_PANELS):
+        draw_arm_values(ax, results, setup, key, scale, pub_i, rng)
         ax.set_ylabel(label)
         if key == "test_loss":
             ax.set_yscale("log")
         ax.grid(True, alpha=0.3)
         ax.legend(fontsize=7)
-    fig.suptitle(title, fontsize=10)
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
+    save_figure(fig, path, title, dpi=110)
+
+
+def draw_arm_values(ax, results, setup, key, scale, pub_i, rng):
+    """scale x final[key] of setup's runs that did not diverge, one column per arm."""
+    arms = ARMS[setup]
+    for k in range(len(arms)):
+        vals = [r["final"][key] * scale for r in results if r["setup"] == setup and
+                r["arm"] == k and r["final"]["diverged"] is False]
+        ax.plot(k + rng.uniform(-0.15, 0.15, len(vals)), vals, "o", ms=4, alpha=0.6,
+                color="C0", label="our runs (draws x seeds)" if k == 0 else None)
+        pub = PUBLISHED.get((setup, k))
+        if pub and pub[pub_i] is not None:
+            ax.plot(k, pub[pub_i], "r*", ms=14, label="published (one seed)" if k == 0 else None)
+    ax.set_xticks(range(len(arms)))
+    ax.set_xticklabels([a[0] for a in arms], rotation=30, ha="right", fontsize=7)
 
 
 def plot_stabilization(results, path, title):
-    import matplotlib
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-    fig, axes = plt.subplots(1, 3, figsize=(18, 4.8))
+    """Along the three-layer runs of draw 0, seed 0 (one per arm): the training loss and its
+    window median, the sharpness against 2 / eta_t, the active fraction of layer 1."""
+    fig, axes = new_figure(1, 3, (18, 4.8))
     first = [r for r in results if r["setup"] == "three-layer" and r["data_seed"] == 0
              and r["seed"] == 0]
     for r in sorted(first, key=lambda r: r["arm"]):
@@ -372,31 +364,26 @@ def plot_stabilization(results, path, title):
         a.set_xlabel("step")
         a.grid(True, alpha=0.3)
         a.legend(fontsize=7)
-    fig.suptitle(title, fontsize=10)
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
+    save_figure(fig, path, title, dpi=110)
 
 
 def main(argv=None):
-    a = parse_args(argv)
-    os.makedirs(a.out, exist_ok=True)
-    start = time.perf_counter()
-    jobs = [(setup, k, ds, s, a.steps) for setup in SETUPS for k in range(len(ARMS[setup]))
-            for ds in range(a.data_seeds) for s in range(a.seeds)]
-    with ProcessPoolExecutor(max_workers=a.workers) as pool:
-        results = list(pool.map(run_arm, jobs, chunksize=4))
+    args = parse_args(argv)
+    start = start_report(args.out)
+    jobs = [(setup, k, ds, s, args.steps) for setup in SETUPS for k in range(len(ARMS[setup]))
+            for ds in range(args.data_seeds) for s in range(args.seeds)]
+    results = run_jobs(run_arm, jobs, args.workers)
     print(f"  {len(results)} runs", file=sys.stderr)
     rows = summarize(results, "three-layer") + summarize(results, "two-layer")
-    title = (f"ReLU teacher-student, {a.data_seeds} teacher draws x {a.seeds} inits/SGD orders "
-             f"per arm, {a.steps} steps, batch 1")
-    plot_sparsity(results, rows, os.path.join(a.out, "feature_sparsity.png"), title)
-    plot_stabilization(results, os.path.join(a.out, "stabilization.png"),
+    title = (f"ReLU teacher-student, {args.data_seeds} teacher draws x {args.seeds} inits/SGD "
+             f"orders per arm, {args.steps} steps, batch 1")
+    plot_sparsity(results, os.path.join(args.out, "feature_sparsity.png"), title)
+    plot_stabilization(results, os.path.join(args.out, "stabilization.png"),
                        "three-layer, teacher draw 0, seed 0: one run per arm")
     light = [{k: v for k, v in r.items() if k != "history"} for r in results]
     example = [r for r in results if r["data_seed"] == 0 and r["seed"] == 0]
-    write_report(a.out, {"args": vars(a), "table": rows, "runs": light,
-                         "example_histories": example}, markdown(rows), start)
+    write_report(args.out, {"args": vars(args), "table": rows, "runs": light,
+                            "example_histories": example}, markdown(rows), start)
     return rows, results
 
 
