@@ -93,6 +93,9 @@ class History:
         return np.array([c[column][-1] for c in self.columns])
 
 
+TEXT_FINALS = ("note", "gradient", "engine")     # the final keys that hold text, not numbers
+
+
 def final_metrics(net, problem, history, diverged, wall_time):
     """The run's final numbers (JSON-ready; non-finite values become None). A metric that
     would mean nothing is null and final["note"] says why: parameters that are not finite

@@ -23,6 +23,7 @@ import json
 import os
 
 from ..config import Config, config_dict
+from ..history import TEXT_FINALS
 from ..io.files import remove_quietly, write_json_atomic
 from .errors import write_or_explain
 
@@ -83,9 +84,6 @@ def check_run(record, config):
     if not status.startswith("failed"):
         return layout_problem(record)
     return None
-
-
-TEXT_FINALS = ("note", "gradient", "engine")
 
 
 def is_number(v):
