@@ -1,4 +1,4 @@
-"""Claim (SCIENCE.md section 2, Andriushchenko et al., ICML 2023): SGD with a large step
+"""Claim (docs/science.md section 2, Andriushchenko et al., ICML 2023): SGD with a large step
 learns a sparse predictor in a diagonal linear network; the longer the large step is kept
 before it is decayed, the sparser the predictor and the lower the test loss. GD with large
 steps on fewer samples shows a similar effect.
@@ -20,7 +20,7 @@ diag_nets_level_set_stabilization.ipynb for the numbers), and where we depart:
     1e-5, 1e-3).
 Published (their data draw): l0 200 / 156 / 89 / 71, test 3.53e-3 / 6.59e-4 / 2.85e-4 /
 1.54e-4 (theirs 0.25 constant; 0.282 decayed at 10 / 30 / 50 %); GD variant: GD 2.0 test
-0.168, l0 100; SGD 0.272 decayed at 50 % test 0.0385, l0 33 (SCIENCE.md).
+0.168, l0 100; SGD 0.272 decayed at 50 % test 0.0385, l0 33 (docs/science.md section 2).
 
 The published steps sit just below divergence for the published draw, and other draws
 diverge at the same step or never bounce. So, per data draw, the stability edge is
@@ -41,26 +41,22 @@ Defaults: 4 data draws x 4 SGD seeds, scan 2 seeds x 2e4 steps, 2 workers: about
 on 2 cores; --full: 8 draws x 8 seeds, scans of 10^5 steps.
 """
 import os
+import sys
+import time
 
-os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
-os.environ.setdefault("OMP_NUM_THREADS", "1")
+import numpy as np
 
-import argparse  # noqa: E402
-import sys  # noqa: E402
-import time  # noqa: E402
-from concurrent.futures import ProcessPoolExecutor  # noqa: E402
-
-import numpy as np  # noqa: E402
-
-import minisgd.metrics.sharpness  # noqa: E402,F401  (registers the metric sets used here)
-import minisgd.metrics.sparsity  # noqa: E402,F401
-import minisgd.metrics.stabilization  # noqa: E402,F401
-from minisgd.data import Data  # noqa: E402
-from minisgd.ensemble import train_ensemble  # noqa: E402
-from minisgd.metrics.predictor import l0  # noqa: E402
-from minisgd.metrics.sparsity import L0_THRESHOLDS, l0_column  # noqa: E402
-from minisgd.report.tables import markdown_table, write_report  # noqa: E402
-from minisgd.train import Config, train  # noqa: E402
+import minisgd.metrics.sharpness  # noqa: F401  (registers the metric sets used here)
+import minisgd.metrics.sparsity  # noqa: F401
+import minisgd.metrics.stabilization  # noqa: F401
+from minisgd.data import Data
+from minisgd.ensemble import train_ensemble
+from minisgd.metrics.predictor import l0
+from minisgd.metrics.sparsity import L0_THRESHOLDS, l0_column
+from minisgd.report.experiment import (at_least, default_to, experiment_parser, new_figure,
+                                       run_jobs, save_figure, start_report)
+from minisgd.report.tables import markdown_table, write_report
+from minisgd.train import Config, train
 
 R = 20
 EDGE_GRID = tuple(float(x) for x in np.geomspace(0.06, 0.24, 21))      # ours (= theirs / 2)
@@ -74,25 +70,17 @@ PUBLISHED = {"small const": (200, 3.53e-3), "large, decay 10%": (156, 6.59e-4),
 
 
 def parse_args(argv=None):
-    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
-                                formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--out", default=os.path.join("results", "large_steps_diag"))
-    p.add_argument("--full", action="store_true", help="8 draws x 8 seeds, 1e5-step scans")
-    p.add_argument("--data-seeds", type=int, help="data draws; default 4, --full 8")
-    p.add_argument("--sgd-seeds", type=int, help="SGD seeds per draw; default 4, --full 8")
-    p.add_argument("--scan-seeds", type=int, default=2)
-    p.add_argument("--scan-steps", type=int, help="default 20000, --full 100001")
-    p.add_argument("--steps", type=int, default=100_001)
-    p.add_argument("--workers", type=int, default=2)
+    p = experiment_parser(__doc__, "large_steps_diag", full="8 draws x 8 seeds, 1e5-step scans",
+                          workers=2)
+    p.add_argument("--data-seeds", type=at_least(1), help="data draws; default 4, --full 8")
+    p.add_argument("--sgd-seeds", type=at_least(1), help="SGD seeds per draw; default 4, --full 8")
+    p.add_argument("--scan-seeds", type=at_least(1), default=2)
+    p.add_argument("--scan-steps", type=at_least(1), help="default 20000, --full 100001")
+    p.add_argument("--steps", type=at_least(1), default=100_001)
     p.add_argument("--no-published-draw", action="store_true")
-    a = p.parse_args(argv)
-    a.data_seeds = a.data_seeds or (8 if a.full else 4)
-    a.sgd_seeds = a.sgd_seeds or (8 if a.full else 4)
-    a.scan_steps = a.scan_steps or (100_001 if a.full else 20_000)
-    for name in ("data_seeds", "sgd_seeds", "scan_seeds", "scan_steps", "steps", "workers"):
-        if getattr(a, name) < 1:
-            p.error(f"--{name.replace('_', '-')} must be >= 1, got {getattr(a, name)}")
-    return a
+    args = p.parse_args(argv)
+    return default_to(args, data_seeds=8 if args.full else 4, sgd_seeds=8 if args.full else 4,
+                      scan_steps=100_001 if args.full else 20_000)
 
 
 def base_config(n, d, steps, optimizer="sgd", **kw):
@@ -128,11 +116,18 @@ def measure_edge(n, d, data_seed, grid, seeds, steps, optimizer="sgd"):
     return edge, diverged
 
 
+def decayed(decay):
+    """The Config fields of a step decayed once, decay = (fraction of the run, factor), or
+    of a constant step (decay None)."""
+    if decay is None:
+        return {"decay_at": (), "decay_factor": 0.1}
+    return {"decay_at": (decay[0],), "decay_factor": 1.0 / decay[1]}
+
+
 def arm_configs(name, n, d, lr, decay, seeds, steps, data_seed, optimizer="sgd"):
-    at, factor = ((), 0.1) if decay is None else ((decay[0],), 1.0 / decay[1])
     seeds = 1 if optimizer == "gd" else seeds
-    return name, [base_config(n, d, steps, optimizer, lr=lr, decay_at=at, decay_factor=factor,
-                              seed=s, data_seed=data_seed) for s in range(seeds)]
+    return name, [base_config(n, d, steps, optimizer, lr=lr, seed=s, data_seed=data_seed,
+                              **decayed(decay)) for s in range(seeds)]
 
 
 def run_draw(job):
@@ -189,8 +184,7 @@ def published_draw_runs(steps):
         [(f"large, decay {int(f * 100)}%", 0.141, (f, k)) for f, k in DECAYS]
     out = {}
     for name, lr, decay in arms:
-        at, factor = ((), 0.1) if decay is None else ((decay[0],), 1.0 / decay[1])
-        c = base_config(80, 200, steps, lr=lr, decay_at=at, decay_factor=factor)
+        c = base_config(80, 200, steps, lr=lr, **decayed(decay))
         out[name] = final_numbers(train(c, data=data, batches=batches), lr)
     return out
 
@@ -200,9 +194,7 @@ def stabilization_runs(steps, edge, data_seed=0):
     out = {}
     for name, lr, decay in [("small const", SMALL_OVER_LARGE * edge, None),
                             ("large, decay 50%", edge, (0.5, 1.5))]:
-        at, factor = ((), 0.1) if decay is None else ((decay[0],), 1.0 / decay[1])
-        c = base_config(80, 200, steps, lr=lr, decay_at=at, decay_factor=factor, seed=0,
-                        data_seed=data_seed)
+        c = base_config(80, 200, steps, lr=lr, seed=0, data_seed=data_seed, **decayed(decay))
         c.metrics = ("sparsity", "sharpness", "stabilization")
         c.records_per_decade = 40
         out[name] = train(c).history
@@ -227,7 +219,8 @@ def summarize(draws):
                      "l0_median": float(np.median(l0s)) if ok else None,
                      "l0_q25": float(np.quantile(l0s, 0.25)) if ok else None,
                      "l0_q75": float(np.quantile(l0s, 0.75)) if ok else None,
-                     "l0_1e-3_median": float(np.median([f["l0_0.001"] for f in ok])) if ok else None,
+                     "l0_1e-3_median":
+                         float(np.median([f["l0_0.001"] for f in ok])) if ok else None,
                      "test_median": float(np.median(tests)) if ok else None,
                      "test_q25": float(np.quantile(tests, 0.25)) if ok else None,
                      "test_q75": float(np.quantile(tests, 0.75)) if ok else None,
@@ -261,25 +254,21 @@ def markdown(rows, published_draw):
 
 
 def plot_l0_test(rows, path, title):
-    import matplotlib
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    """Per arm with runs that did not diverge: l0 (left) and test loss (right) of every
+    run (dots) and the published number (a star)."""
     shown = [r for r in rows if r["l0"]]
-    x = np.arange(len(shown))
+    fig, (ax, bx) = new_figure(1, 2, (14, 5))
     rng = np.random.default_rng(0)                                 # jitter of the dots only
-    fig, (ax, bx) = plt.subplots(1, 2, figsize=(14, 5))
     for i, r in enumerate(shown):
         jit = rng.uniform(-0.15, 0.15, len(r["l0"]))
-        ax.plot(i + jit, r["l0"], "o", ms=4, alpha=0.6, color="C0",
-                label="our runs (draws x SGD seeds)" if i == 0 else None)
-        bx.plot(i + jit, r["test"], "o", ms=4, alpha=0.6, color="C0",
-                label="our runs (draws x SGD seeds)" if i == 0 else None)
         pub = PUBLISHED.get(r["arm"])
-        if pub:
-            ax.plot(i, pub[0], "r*", ms=14, label="published (their draw)" if i == 0 else None)
-            bx.plot(i, pub[1], "r*", ms=14, label="published (their draw)" if i == 0 else None)
+        for a, values, j in ((ax, r["l0"], 0), (bx, r["test"], 1)):
+            a.plot(i + jit, values, "o", ms=4, alpha=0.6, color="C0",
+                   label="our runs (draws x SGD seeds)" if i == 0 else None)
+            if pub:
+                a.plot(i, pub[j], "r*", ms=14, label="published (their draw)" if i == 0 else None)
     for a in (ax, bx):
-        a.set_xticks(x)
+        a.set_xticks(np.arange(len(shown)))
         a.set_xticklabels([f"{r['arm']}\n({r['diverged']}/{r['runs']} diverged, not shown)"
                            if r["diverged"] else r["arm"] for r in shown],
                           rotation=35, ha="right", fontsize=8)
@@ -288,29 +277,23 @@ def plot_l0_test(rows, path, title):
     ax.set_ylabel(r"$\ell_0(u \odot v)$, threshold $10^{-50}$")
     bx.set_ylabel(r"test loss $\|X\beta-y\|^2/(2n)$ (log scale)")
     bx.set_yscale("log")
-    fig.suptitle(title, fontsize=10)
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
+    save_figure(fig, path, title, dpi=110)
 
 
 def plot_stabilization(histories, path, title):
-    import matplotlib
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-    fig, axes = plt.subplots(1, 3, figsize=(16, 4.5))
+    """Along the two single runs: the training loss (at the record step and the median of
+    the last window), l0, and the sharpness against 2 / eta_t (log-log)."""
+    fig, axes = new_figure(1, 3, (16, 4.5))
     for (name, h), color in zip(histories.items(), ("C0", "C3")):
-        step = np.array(h["step"], dtype=float)
-        axes[0].plot(step[1:], np.array(h["train_loss"], dtype=float)[1:], color=color,
-                     alpha=0.5, label=f"{name}: training loss at the record step")
-        axes[0].plot(step[1:], np.array(h["window_loss_median"], dtype=float)[1:], color=color,
-                     lw=2.5, label=f"{name}: median over the last window")
-        axes[1].plot(step[1:], np.array(h["l0_1e-50"], dtype=float)[1:], color=color,
-                     label=name)
-        axes[2].plot(step[1:], np.array(h["sharpness"], dtype=float)[1:], color=color,
-                     label=fr"{name}: $\lambda_{{max}}$")
-        axes[2].plot(step[1:], 2.0 / np.array(h["lr"], dtype=float)[1:], color=color, ls="--",
-                     label=fr"{name}: $2/\eta_t$")
+        step = np.array(h["step"], dtype=float)[1:]
+        column = lambda key: np.array(h[key], dtype=float)[1:]
+        axes[0].plot(step, column("train_loss"), color=color, alpha=0.5,
+                     label=f"{name}: training loss at the record step")
+        axes[0].plot(step, column("window_loss_median"), color=color, lw=2.5,
+                     label=f"{name}: median over the last window")
+        axes[1].plot(step, column("l0_1e-50"), color=color, label=name)
+        axes[2].plot(step, column("sharpness"), color=color, label=fr"{name}: $\lambda_{{max}}$")
+        axes[2].plot(step, 2.0 / column("lr"), color=color, ls="--", label=fr"{name}: $2/\eta_t$")
     axes[0].set_yscale("log")
     axes[0].set_ylabel("training loss (minisgd mse, no 1/2), log scale")
     axes[1].set_ylabel(r"$\ell_0(u \odot v)$, threshold $10^{-50}$")
@@ -321,39 +304,35 @@ def plot_stabilization(histories, path, title):
         a.set_xlabel("step (log scale)")
         a.grid(True, alpha=0.3)
         a.legend(fontsize=7)
-    fig.suptitle(title, fontsize=10)
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
+    save_figure(fig, path, title, dpi=110)
+
+
+def report_draw(job, dr):
+    print(f"  draw {dr['data_seed']}: SGD edge {dr['edge']}, n=40 SGD edge "
+          f"{dr['edge_n40']}, GD edge {dr['gd_edge']} ({dr['wall']:.0f} s)",
+          file=sys.stderr, flush=True)
 
 
 def main(argv=None):
-    a = parse_args(argv)
-    os.makedirs(a.out, exist_ok=True)
-    start = time.perf_counter()
-    jobs = [(s, a) for s in range(a.data_seeds)]
-    with ProcessPoolExecutor(max_workers=min(a.workers, len(jobs))) as pool:
-        draws = []
-        for dr in pool.map(run_draw, jobs):
-            draws.append(dr)
-            print(f"  draw {dr['data_seed']}: SGD edge {dr['edge']}, n=40 SGD edge "
-                  f"{dr['edge_n40']}, GD edge {dr['gd_edge']} ({dr['wall']:.0f} s)",
-                  file=sys.stderr, flush=True)
-    published_draw = None if a.no_published_draw else published_draw_runs(a.steps)
+    args = parse_args(argv)
+    start = start_report(args.out)
+    draws = run_jobs(run_draw, [(s, args) for s in range(args.data_seeds)], args.workers,
+                     done=report_draw)
+    published_draw = None if args.no_published_draw else published_draw_runs(args.steps)
     edges = [dr["edge"] for dr in draws if dr["edge"] is not None]
-    stab = stabilization_runs(a.steps, edges[0], draws[0]["data_seed"]) if edges else {}
+    stab = stabilization_runs(args.steps, edges[0], draws[0]["data_seed"]) if edges else {}
     rows = summarize(draws)
-    title = (f"diagonal net, n=80 d=200 r=20 (GD/SGD n=40 d=100), {a.data_seeds} data draws x "
-             f"{a.sgd_seeds} SGD seeds, {a.steps} steps; steps set per draw from its measured "
-             "stability edge")
-    plot_l0_test(rows, os.path.join(a.out, "l0_test.png"), title)
+    title = (f"diagonal net, n=80 d=200 r=20 (GD/SGD n=40 d=100), {args.data_seeds} data draws "
+             f"x {args.sgd_seeds} SGD seeds, {args.steps} steps; steps set per draw from its "
+             "measured stability edge")
+    plot_l0_test(rows, os.path.join(args.out, "l0_test.png"), title)
     if stab:
-        plot_stabilization(stab, os.path.join(a.out, "stabilization.png"),
+        plot_stabilization(stab, os.path.join(args.out, "stabilization.png"),
                            f"data draw {draws[0]['data_seed']}, SGD seed 0: the loss "
                            "stabilizes while the step is large")
-    payload = {"args": vars(a), "table": rows, "draws": draws, "published_draw": published_draw,
-               "stabilization": stab}
-    write_report(a.out, payload, markdown(rows, published_draw), start)
+    payload = {"args": vars(args), "table": rows, "draws": draws,
+               "published_draw": published_draw, "stabilization": stab}
+    write_report(args.out, payload, markdown(rows, published_draw), start)
     return rows, draws, published_draw
 
 
