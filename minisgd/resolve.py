@@ -167,7 +167,10 @@ def check_network(config):
             raise ValueError(f"weight_norm={config.weight_norm!r} normalizes the hidden "
                              "layers: depth must be >= 1, got 0")
     else:
-        check_choice("init_scheme", config.init_scheme, DIAGONAL_INITS)
+        if config.init_scheme not in DIAGONAL_INITS:
+            raise ValueError(f"init_scheme must be one of {list(DIAGONAL_INITS)} for "
+                             f"model='diagonal' (constant: u = alpha 1, v = 0; normal), got "
+                             f"{config.init_scheme!r}")
         check_choice("parametrization", config.parametrization, PARAMETRIZATIONS)
     if config.init_scale is not None:
         check_float("init_scale", config.init_scale, low=0.0, low_open=True)
