@@ -1,4 +1,4 @@
-"""Claim (SCIENCE.md section 1): mini-batch SGD learns the support of the target in the
+"""Claim (docs/science.md section 1): mini-batch SGD learns the support of the target in the
 first layer -- the weights attached to irrelevant inputs shrink toward zero, faster for
 smaller batches -- while full-batch GD leaves them near their initial values unless an
 explicit regularizer (weight decay, group-L1 prox) is added.
@@ -19,55 +19,42 @@ one ensemble (members equal their single runs bit for bit); the figure then show
 and a band of one standard deviation per arm, the table mean ± std and how many seeds
 found exactly S. 16 seeds at the paper's scale take about 2 minutes on 2 cores.
 """
-import argparse
 import dataclasses
 import os
 import sys
-import time
 
 import numpy as np
 
-
-from minisgd.sweep.executors import make_engine
-from minisgd.report.tables import fmt, markdown_table, number_list, write_report
 from minisgd.ensemble import train_ensemble
-from minisgd.report.figures import first_layer_heatmaps, irrelevant_norm_bands, irrelevant_norm_curves
+from minisgd.report.experiment import (CORES, above, at_least, check_configs, default_to,
+                                       experiment_parser, run_jobs, start_report)
+from minisgd.report.figures import (first_layer_heatmaps, irrelevant_norm_bands,
+                                    irrelevant_norm_curves)
+from minisgd.report.tables import fmt, markdown_table, number_list, write_report
 from minisgd.train import Config, train
 
 
 def parse_args(argv=None):
-    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
-                                formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--out", default=os.path.join("results", "support"))
-    p.add_argument("--quick", action="store_true", help="a quarter of the paper's scale")
-    p.add_argument("--full", action="store_true", help="the paper's scale (the default; "
-                                                       "kept for scripts that ask for it)")
-    p.add_argument("--sgd-steps", type=int, help="default 2e5, --quick 5e4")
-    p.add_argument("--gd-steps", type=int, help="default 2e4, --quick 5e3")
-    p.add_argument("--reg-steps", type=int, help="GD + WD / group-L1 steps; default 5e3, --quick 2e3")
+    p = experiment_parser(__doc__, "support", quick="a quarter of the paper's scale",
+                          full="the paper's scale (the default; kept for scripts that ask for "
+                               "it)", workers=CORES,
+                          seeds="seeds per arm: seed, seed+1, ... (default 1: the published "
+                                "figure)")
+    p.add_argument("--sgd-steps", type=at_least(1), help="default 2e5, --quick 5e4")
+    p.add_argument("--gd-steps", type=at_least(1), help="default 2e4, --quick 5e3")
+    p.add_argument("--reg-steps", type=at_least(1),
+                   help="GD + WD / group-L1 steps; default 5e3, --quick 2e3")
     p.add_argument("--batch-sizes", type=number_list(int, positive=True), default="1,32,128,512")
-    p.add_argument("--lr", type=float, default=0.1)
-    p.add_argument("--weight-decay", type=float, default=0.1)
-    p.add_argument("--group-l1", type=float, default=0.01)
+    p.add_argument("--lr", type=above(0), default=0.1)
+    p.add_argument("--weight-decay", type=at_least(0.0, float), default=0.1)
+    p.add_argument("--group-l1", type=at_least(0.0, float), default=0.01)
     p.add_argument("--target", default="linear")
     p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--seeds", type=int, default=1,
-                   help="seeds per arm: seed, seed+1, ... (default 1: the published figure)")
-    p.add_argument("--n", type=int, default=5000)
-    p.add_argument("--workers", type=int, default=os.cpu_count() or 1,
-                   help="arms run in parallel in this many processes (default: the core count)")
+    p.add_argument("--n", type=at_least(1), default=5000)
     args = p.parse_args(argv)
-    if args.workers < 1:
-        p.error(f"--workers must be >= 1, got {args.workers}")
-    if args.seeds < 1:
-        p.error(f"--seeds must be >= 1, got {args.seeds}")
-    if args.quick and args.full:
-        p.error("--quick and --full exclude each other")
-    scale = (50_000, 5_000, 2_000) if args.quick else (200_000, 20_000, 5_000)
-    args.sgd_steps = args.sgd_steps or scale[0]
-    args.gd_steps = args.gd_steps or scale[1]
-    args.reg_steps = args.reg_steps or scale[2]
-    return args
+    quick = args.quick
+    return default_to(args, seeds=1, sgd_steps=50_000 if quick else 200_000,
+                      gd_steps=5_000 if quick else 20_000, reg_steps=2_000 if quick else 5_000)
 
 
 def arms(args):
@@ -77,7 +64,8 @@ def arms(args):
            for b in args.batch_sizes]
     out.append(("GD", Config(optimizer="gd", steps=args.gd_steps, **base)))
     out.append((f"GD + weight decay {args.weight_decay:g}",
-                Config(optimizer="gd", weight_decay=args.weight_decay, steps=args.reg_steps, **base)))
+                Config(optimizer="gd", weight_decay=args.weight_decay, steps=args.reg_steps,
+                       **base)))
     out.append((f"GD + group-L1 prox {args.group_l1:g}",
                 Config(optimizer="gd", group_l1=args.group_l1, steps=args.reg_steps, **base)))
     return out
@@ -90,7 +78,8 @@ def expected_cost(config):
 
 
 def first_step_below(history, value):
-    """First recorded step where the irrelevant norm is below `value` (SCIENCE.md uses 2)."""
+    """First recorded step where the irrelevant norm is below `value` (docs/science.md
+    section 1 uses 2)."""
     for t, v in zip(history["step"], history["irrelevant_norm"]):
         if v is not None and v < value:
             return t
@@ -139,27 +128,23 @@ def run_seeded_arms(arms_list, workers, seeds):
     (every workers-th seed) so that the long arms use every core; the chunks run in `workers`
     processes, longest first. Members equal their single runs, however they are chunked.
     Returns [(label, [Result per seed])] in arm order."""
-    engine = make_engine("local", workers=workers)
     parts = min(workers, seeds)
     chunks = [(i, seed_configs(config, seeds)[j::parts])
               for i, (_, config) in enumerate(arms_list) for j in range(parts)]
-    chunks.sort(key=lambda chunk: -expected_cost(chunk[1][0]) * len(chunk[1]))
-    try:
-        futures = [(i, engine.executor.submit(train_ensemble, configs)) for i, configs in chunks]
-        runs = {i: [] for i in range(len(arms_list))}
-        for i, future in futures:
-            runs[i] += future.result()
-        results = []
-        for i, (label, _) in enumerate(arms_list):
-            ordered = sorted(runs[i], key=lambda r: r.config["seed"])
-            results.append((label, ordered))
-            norms = [r.final["irrelevant_norm"] for r in ordered]
-            print(f"  {label:28s} {seeds} seeds  irrelevant norm {np.mean(norms):.3f} ± "
-                  f"{np.std(norms, ddof=1):.3f}  ({sum(r.final['wall_time'] for r in ordered):.1f} s)",
-                  file=sys.stderr, flush=True)
-        return results
-    finally:
-        engine.close()
+    done = run_jobs(train_ensemble, [configs for _, configs in chunks], workers,
+                    cost=lambda configs: expected_cost(configs[0]) * len(configs))
+    runs = {i: [] for i in range(len(arms_list))}
+    for (i, _), members in zip(chunks, done):
+        runs[i] += members
+    results = []
+    for i, (label, _) in enumerate(arms_list):
+        ordered = sorted(runs[i], key=lambda r: r.config["seed"])
+        results.append((label, ordered))
+        norms = [r.final["irrelevant_norm"] for r in ordered]
+        print(f"  {label:28s} {seeds} seeds  irrelevant norm {np.mean(norms):.3f} ± "
+              f"{np.std(norms, ddof=1):.3f}  ({sum(r.final['wall_time'] for r in ordered):.1f} s)",
+              file=sys.stderr, flush=True)
+    return results
 
 
 def seeded_rows(results):
@@ -197,40 +182,35 @@ def seeded_markdown(rows):
     return markdown_table(head, table)
 
 
+def train_arm(arm):
+    """(label, Config) -> (label, its Result)."""
+    label, config = arm
+    return label, train(config)
+
+
+def report_arm(arm, done):
+    label, res = done
+    print(f"  {label:28s} {res.final['steps_done']:>7d} steps  "
+          f"irrelevant norm {res.final['irrelevant_norm']:.3f}  "
+          f"({res.final['wall_time']:.1f} s)", file=sys.stderr, flush=True)
+
+
 def run_arms(arms_list, workers):
-    """train() each arm, in `workers` processes (one BLAS thread each) when > 1; results in
-    arm order. The numbers do not depend on where an arm runs."""
-    engine = make_engine("local", workers=min(workers, len(arms_list)))
-    try:
-        futures = [engine.executor.submit(train, config) for _, config in arms_list]
-        results = []
-        for (label, _), future in zip(arms_list, futures):
-            res = future.result()
-            results.append((label, res))
-            print(f"  {label:28s} {res.final['steps_done']:>7d} steps  "
-                  f"irrelevant norm {res.final['irrelevant_norm']:.3f}  "
-                  f"({res.final['wall_time']:.1f} s)", file=sys.stderr, flush=True)
-        return results
-    finally:
-        engine.close()
+    """train() each arm, in `workers` processes (one BLAS thread each) when > 1, longest
+    first, so that the workers finish at about the same time; [(label, Result)] in arm
+    order. The numbers do not depend on where an arm runs."""
+    return run_jobs(train_arm, arms_list, workers, cost=lambda arm: expected_cost(arm[1]),
+                    done=report_arm)
 
 
 def main(argv=None):
     args = parse_args(argv)
-    os.makedirs(args.out, exist_ok=True)
-    start = time.perf_counter()
-    try:
-        arm_list = arms(args)
-        for _, config in arm_list:
-            config.validate()
-    except (ValueError, TypeError) as err:
-        sys.exit(f"support.py: error: {err}")
-    # longest arms first, so that two workers finish at about the same time
-    order = sorted(range(len(arm_list)), key=lambda i: -expected_cost(arm_list[i][1]))
+    arm_list = arms(args)
+    check_configs([config for _, config in arm_list], __file__)
+    start = start_report(args.out)
     if args.seeds > 1:
         return seeded_main(args, arm_list, start)
-    done = dict(zip(order, run_arms([arm_list[i] for i in order], args.workers)))
-    results = [done[i] for i in range(len(arm_list))]
+    results = run_arms(arm_list, args.workers)
     support = results[0][1].config["support"]
     irrelevant_norm_curves([(l, r.to_dict()) for l, r in results],
                            os.path.join(args.out, "irrelevant_norm.png"),
