@@ -81,8 +81,8 @@ def as_config(values):
 
 
 @pytest.fixture(scope="module")
-def reference(tmp_path_factory):
-    """What minisgd 0.4.0 computes for the runs, on this machine."""
+def v040(tmp_path_factory):
+    """A folder holding minisgd 0.4.0's package, unpacked from git."""
     tmp = tmp_path_factory.mktemp("v040")
     try:
         archive = subprocess.run(["git", "-C", ROOT, "archive", REFERENCE, "minisgd"],
@@ -91,6 +91,13 @@ def reference(tmp_path_factory):
         pytest.skip(f"minisgd 0.4.0 ({REFERENCE}) is not available from git here ({err}); "
                     "this test needs a git checkout with history")
     subprocess.run(["tar", "-x", "-C", str(tmp)], input=archive, check=True)
+    return tmp
+
+
+@pytest.fixture(scope="module")
+def reference(v040):
+    """What minisgd 0.4.0 computes for the runs, on this machine."""
+    tmp = v040
     out = tmp / "reference.npz"
     spec = json.dumps({"singles": SINGLES, "ensemble": ENSEMBLE, "modified": MODIFIED,
                        "out": str(out), "root": str(tmp)})
@@ -134,3 +141,49 @@ def test_the_comparison_covers_every_engine_and_a_divergence(reference, current)
     engines = {r.final["engine"] for r in current}
     assert engines >= {"reference", "workspace", "pieces", "moments", "modified_loss"}
     assert any(r.final["diverged"] is not False for r in current)
+
+
+SWEEP = """
+[run]
+n = 200
+n_test = 100
+[[sweep]]
+optimizer = ["sgd"]
+batch_size = [8, 32]
+steps = [100]
+[[sweep]]
+optimizer = ["gd"]
+steps = [30]
+weight_decay = [0.0, 0.1]
+[[sweep]]
+task = ["classification"]
+activation = ["relu"]
+bias = [true]
+batch_size = [16]
+steps = [60]
+"""
+
+
+def test_a_sweep_folder_made_by_040_resumes_with_nothing_to_redo(v040, tmp_path):
+    """0.4.0 runs a sweep into a folder; this version, given the same TOML and folder,
+    finds every run finished (kept, noted as another version's), rewrites no run file, and
+    its summary lists them all as done."""
+    toml = tmp_path / "grid.toml"
+    toml.write_text(SWEEP)
+    out = tmp_path / "sweep"
+
+    def sweep(root):
+        done = subprocess.run([sys.executable, "-m", "minisgd", "sweep", str(toml), "--out",
+                               str(out), "--workers", "1"], capture_output=True, text=True,
+                              env=dict(os.environ, PYTHONPATH=str(root)), cwd=str(root),
+                              timeout=600)
+        assert done.returncode == 0, done.stderr
+        return done.stdout + done.stderr
+    sweep(v040)
+    files = {p.name: p.stat().st_mtime_ns for p in (out / "runs").iterdir()}
+    assert len(files) == 5
+    said = sweep(ROOT)
+    assert {p.name: p.stat().st_mtime_ns for p in (out / "runs").iterdir()} == files
+    assert "5 by 0.4.0" in said and "5 done before, 0 now" in said
+    rows = (out / "summary.csv").read_text().strip().splitlines()[1:]
+    assert len(rows) == 5 and all(r.split(",")[1] == "ok" for r in rows)
