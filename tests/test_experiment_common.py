@@ -111,3 +111,15 @@ def test_check_configs_names_the_script(capsys):
         ex.check_configs([Config(steps=3), Config(steps=0)], "/some/where/demo.py")
     assert str(exit_info.value.code).startswith("demo.py: error: ")
     assert "steps" in str(exit_info.value.code)
+
+
+def test_a_script_gives_the_same_numbers_in_pool_workers_as_in_this_process(tmp_path):
+    """neural_collapse.py's own run_one, pickled to spawned workers (the script imported by
+    its name, as load_script does), gives the rows it gives in this process."""
+    from experiment_scripts import load_script
+    script = load_script("neural_collapse")
+    tiny = ["--depth", "2", "--width", "8", "--n", "60", "--seeds", "2", "--steps", "30",
+            "--classes", "3"]
+    here = script.main(tiny + ["--workers", "1", "--out", str(tmp_path / "here")])
+    pool = script.main(tiny + ["--workers", "2", "--out", str(tmp_path / "pool")])
+    assert pool == here
