@@ -116,13 +116,16 @@ class Divergence:
         self.active = np.isfinite(self.limits)
         self.diverged = [False if ok else 0 for ok in self.active]
         self.all_active = bool(self.active.all())
+        if self.frozen is None:                        # one run: a number against a number
+            self.limits = float(self.limits[0])
         return bool(self.active.any())
 
     def check(self, t, C, lr):
         """eta_t for the update of step t, or None: stop, every run has diverged."""
-        if self.all_active and np.all(C <= self.limits):       # the usual step
-            return lr
-        bad = self.active & ~(C <= self.limits)
+        ok = C <= self.limits                      # a bool for one run, (K,) for an ensemble
+        if self.all_active and (ok if self.frozen is None else ok.all()):
+            return lr                                          # the usual step
+        bad = self.active & ~np.atleast_1d(ok)
         for k in np.flatnonzero(bad):
             self.diverged[k] = t
             if self.frozen is not None:
