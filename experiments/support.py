@@ -91,7 +91,7 @@ def table_rows(results):
     for label, res in results:
         f, h = res.final, res.history
         rows.append({
-            "arm": label, "steps": f["steps_done"],
+            "arm": label, "steps": f["steps_done"], "engine": f["engine"],
             "irrelevant_start": h["irrelevant_norm"][0],
             "irrelevant_norm": f["irrelevant_norm"], "relevant_norm": f["relevant_norm"],
             "detected_support": f["detected_support"], "precision": f["precision"],
@@ -103,15 +103,16 @@ def table_rows(results):
 
 
 def markdown(rows, threshold):
-    head = ["arm", "steps", "‖W1[:,Sᶜ]‖ start", "‖W1[:,Sᶜ]‖ final", "‖W1[:,S]‖ final",
+    head = ["arm", "steps", "engine", "‖W1[:,Sᶜ]‖ start", "‖W1[:,Sᶜ]‖ final", "‖W1[:,S]‖ final",
             "detected support", "prec", "recall", f"steps to ratio<{threshold:g}",
             "steps to ‖W1[:,Sᶜ]‖<2", "train loss", "test loss", "time s"]
-    keys = ["arm", "steps", "irrelevant_start", "irrelevant_norm", "relevant_norm",
+    keys = ["arm", "steps", "engine", "irrelevant_start", "irrelevant_norm", "relevant_norm",
             "detected_support", "precision", "recall", "steps_to_ratio_threshold",
             "steps_to_irrelevant_below_2", "train_loss", "test_loss", "wall_time"]
     table = []
     for r in rows:
-        cells = [",".join(map(str, r[k])) if k == "detected_support" else fmt(r[k]) for k in keys]
+        cells = [",".join(map(str, r[k])) if k == "detected_support" else
+                 r[k] if k == "engine" else fmt(r[k]) for k in keys]
         if r["diverged"] is not False:
             cells[0] += f" (diverged at {r['diverged']})"
         table.append(cells)
@@ -155,6 +156,7 @@ def seeded_rows(results):
         stat = lambda key: [r[key] for r in per_seed if isinstance(r[key], (int, float))]
         support = runs[0].config["support"]
         rows.append({"arm": label, "seeds": len(runs), "steps": per_seed[0]["steps"],
+                     "engine": per_seed[0]["engine"],
                      **{key: (float(np.mean(stat(key))), float(np.std(stat(key), ddof=1)))
                         for key in ("irrelevant_start", "irrelevant_norm", "relevant_norm",
                                     "train_loss", "test_loss")},
@@ -166,14 +168,15 @@ def seeded_rows(results):
 
 
 def seeded_markdown(rows):
-    head = ["arm", "seeds", "steps", "‖W1[:,Sᶜ]‖ start", "‖W1[:,Sᶜ]‖ final", "‖W1[:,S]‖ final",
+    head = ["arm", "seeds", "steps", "engine", "‖W1[:,Sᶜ]‖ start", "‖W1[:,Sᶜ]‖ final", "‖W1[:,S]‖ final",
             "exactly S", "steps to ‖W1[:,Sᶜ]‖<2 (median)", "train loss", "test loss",
             "diverged", "time s"]
     pm = lambda v: f"{v[0]:.3g} ± {v[1]:.2g}"
     table = []
     for r in rows:
         below = r["steps_to_irrelevant_below_2"]
-        table.append([r["arm"], str(r["seeds"]), str(r["steps"]), pm(r["irrelevant_start"]),
+        table.append([r["arm"], str(r["seeds"]), str(r["steps"]), r["engine"],
+                      pm(r["irrelevant_start"]),
                       pm(r["irrelevant_norm"]), pm(r["relevant_norm"]),
                       f"{r['exact_support']}/{r['seeds']}",
                       f"{int(np.median(below))} ({len(below)} seeds)" if below else "–",
