@@ -165,36 +165,54 @@ def accuracy(net, X, y):
     return float(np.mean(np.argmax(net.forward_cache(X)[-1], axis=1) == y))
 
 
-# ---- one phase, in chunks --------------------------------------------------------------
+# ---- one phase: one train() through the loop's stop / stream interface ----------------
+class AugmentedEpochs:
+    """SGD's batches for a phase: a fresh permutation of the training rows per epoch (from
+    the experiment's rng), each row augmented afresh every time SGD sees it. Drawn `check`
+    steps at a time -- the permutation, the augmentation of those rows, then one integer
+    draw -- the order in which 0.4.0's chunked runs drew (that draw was their seed), so the
+    numbers are 0.4.0's."""
+
+    def __init__(self, rng, b, check, steps, augment=None, strength=None):
+        self.rng, self.b, self.check, self.steps = rng, b, check, steps
+        self.augment, self.strength = augment, strength
+
+    def __str__(self):
+        how = "" if self.augment is None else f", {self.augment} augmentation {self.strength:g}"
+        return f"epochs of b={self.b} from the experiment's generator{how}"
+
+    def __call__(self, X, Y, _rng):
+        order, t, b = np.empty(0, dtype=np.int64), 0, self.b
+        while t < self.steps:
+            chunk = min(self.check, self.steps - t)
+            while order.size < chunk * b:
+                order = np.concatenate([order, self.rng.permutation(X.shape[0])])
+            rows, order = order[:chunk * b], order[chunk * b:]             # (chunk b,)
+            Xa, Ya = augmented(self.rng, X[rows], self.augment, self.strength), Y[rows]
+            self.rng.integers(2**31)
+            for s in range(chunk):
+                yield Xa[s * b:(s + 1) * b], Ya[s * b:(s + 1) * b]
+            t += chunk
+
 
 def run_phase(net, base, X, y, test, rng, steps, check, lr_of_t, weight_decay=0.0,
               augment=None, strength=None, fit=None):
     """Train net (copied by train) on (X, y) for `steps` updates, or until the train
-    accuracy on (X, y) reaches `fit`. Every `check` updates: a record of the step, the
-    train accuracy on (X, y) and the test accuracy. SGD order: a fresh permutation per
-    epoch (from rng); each sample SGD sees augmented afresh. Returns (net, records)."""
-    N, b = X.shape[0], base["batch_size"]
-    order = np.empty(0, dtype=np.int64)
-    records = [(0, accuracy(net, X, y), accuracy(net, *test))]
-    t = 0
-    while t < steps and not (fit is not None and records[-1][1] >= fit):
-        chunk = min(check, steps - t)
-        while order.size < chunk * b:
-            order = np.concatenate([order, rng.permutation(N)])
-        rows, order = order[:chunk * b], order[chunk * b:]                 # (chunk b,)
-        data = Data(augmented(rng, X[rows], augment, strength), y[rows], test[0], test[1],
-                    classes=base["classes"])
-        config = Config(**base, n=chunk * b, steps=chunk, weight_decay=weight_decay,
-                        seed=int(rng.integers(2**31)))
-        start = t
-        result = train(config, data=data, net=net,
-                       batches=np.arange(chunk * b).reshape(chunk, b),
-                       schedule=lambda s: lr_of_t(start + s), record_at=[0, chunk])
-        if result.final["diverged"] is not False:
-            raise RuntimeError(f"training diverged at update {t}: lower --lr")
-        net, t = result.net, t + chunk
-        records.append((t, accuracy(net, X, y), accuracy(net, *test)))
-    return net, records
+    accuracy on (X, y) reaches `fit`: one train() run whose history is recorded every
+    `check` updates (the step, the train accuracy on (X, y), the test accuracy) and whose
+    stop() ends it at the first record reaching `fit`. Batches: AugmentedEpochs.
+    Returns (net, records)."""
+    data = Data(X, y, test[0], test[1], classes=base["classes"])
+    config = Config(**base, n=X.shape[0], steps=steps, weight_decay=weight_decay)
+    reached = None if fit is None else (lambda t, h: h["train_accuracy"][-1] >= fit)
+    result = train(config, data=data, net=net, schedule=lr_of_t, stop=reached,
+                   stream=AugmentedEpochs(rng, base["batch_size"], check, steps, augment,
+                                          strength),
+                   record_at=sorted(set(range(0, steps, check)) | {steps}))
+    if result.final["diverged"] is not False:
+        raise RuntimeError(f"training diverged at update {result.final['diverged']}: lower --lr")
+    h = result.history
+    return result.net, list(zip(h["step"], h["train_accuracy"], h["test_accuracy"]))
 
 
 def base_config(args):

@@ -149,7 +149,8 @@ def run_loop(net, engine, batches, schedule, steps, record_at, history, guard, s
     streams: per-step metric sets; stop(t, columns) -> True ends the run at a record step
     (a phase that is over, e.g. a target accuracy reached). Returns the steps done."""
     history.record(0, schedule(0))
-    if not guard.start(history.last("train_loss")):
+    if not guard.start(history.last("train_loss")) or \
+            (stop is not None and stop(0, history.columns[0])):
         return 0
     records = iter(record_at[1:])
     next_record = next(records)
@@ -227,9 +228,10 @@ def train(config=None, data=None, net=None, batches=None, on_record=None,
     the history's steps (sorted ints from 0 to config.steps) instead of log-spaced ones.
     A run in phases uses the loop's interface, not chunks of runs: stop(t, history columns)
     -> True ends the run at record step t (final["stopped_at"]: e.g. a target accuracy
-    reached), and stream, an iterable of (X_b, Y_b) pairs, replaces the config's sampling
-    (e.g. batches augmented afresh at every visit; the recorded config then says "stream":
-    str(stream)). The next phase starts from result.net."""
+    reached), and stream(X, Y, rng) -> an iterator of (X_b, Y_b) pairs replaces the config's
+    sampling (X, Y: the training rows and the targets the loss reads; rng: the run's batch
+    generator), e.g. batches augmented afresh at every visit; the recorded config then says
+    "stream": str(stream). The next phase starts from result.net."""
     config = Config() if config is None else check_config(config)
     replay = data is not None or net is not None or batches is not None
     problem, net, (_, _, batch_rng, noise_rng) = prepare(config, data, net, batches)
@@ -257,15 +259,16 @@ def train(config=None, data=None, net=None, batches=None, on_record=None,
 
 def run_batches(config, problem, batch_rng, noise_rng, batches=None, stream=None):
     """The run's batch stream: the config's sampling (batches.make_batches, replaying a
-    given index array), or a given stream of (X_b, Y_b) pairs."""
+    given index array), or a given stream(X, Y, batch_rng) of (X_b, Y_b) pairs."""
     if stream is None:
         b, replacement, noise = sampling(config)
         return make_batches(problem.data.X, problem.Y, [batch_rng], [noise_rng], b,
                             replacement, noise, batches, config.steps)
-    if batches is not None or not hasattr(stream, "__iter__"):
-        raise ValueError("stream must be an iterable of (X_b, Y_b) pairs, given without "
-                         f"batches; got stream={stream!r}, batches={type(batches).__name__}")
-    return iter(stream)
+    if batches is not None or not callable(stream):
+        raise ValueError("stream must be a callable (X, Y, rng) -> iterator of (X_b, Y_b), "
+                         f"given without batches; got stream={stream!r}, batches="
+                         f"{type(batches).__name__}")
+    return iter(stream(problem.data.X, problem.Y, batch_rng))
 
 
 def run_schedule(config, schedule=None):
