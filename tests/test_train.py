@@ -559,7 +559,7 @@ def test_the_loop_allocates_nothing_that_grows_with_the_steps():
 
 # ---- phases through the loop's interface -----------------------------------------------
 def test_stop_ends_a_phase_at_a_record_step_and_the_record_says_so():
-    """stop(t, columns) is asked at each record step; True ends the run there, with the
+    """stop(t, columns) is asked at each record step (step 0 too); True ends the run there, with the
     history so far, final["stopped_at"] and steps_done = t; the next phase starts from
     result.net and continues exactly as one run would for a deterministic stream."""
     config = Config(task="classification", n=200, n_test=100, steps=400, batch_size=20,
@@ -572,7 +572,7 @@ def test_stop_ends_a_phase_at_a_record_step_and_the_record_says_so():
     res = train(config, stop=stop, record_at=list(range(0, 401, 40)))
     assert res.final["stopped_at"] == asked[-1] == res.final["steps_done"] < 400
     assert res.history["step"][-1] == asked[-1] and res.history["train_accuracy"][-1] >= 0.5
-    assert asked == list(range(40, asked[-1] + 1, 40))
+    assert asked == list(range(0, asked[-1] + 1, 40))                   # step 0 included
     assert res.final["diverged"] is False
 
 
