@@ -11,14 +11,15 @@ variants.png (irrelevant norm against the step, one panel per variant), summary.
 the markdown table on stdout.
 
 Defaults (n = 1000 inputs, N = 2000 pairs, b = 8, eta = 0.1, 10000 steps for both
-optimizers) take about 40 s on 2 cores, GD's full-batch steps being most of it;
+optimizers) take about 20 s on 2 cores (the runs in --workers processes, one BLAS thread
+each), GD's full-batch steps being most of it;
 --full: n = 5000, 40000 steps (about 15 minutes).
 """
 import os
 import sys
 
-from minisgd.report.experiment import (above, at_least, check_configs, default_to,
-                                       experiment_parser, new_figure, save_figure,
+from minisgd.report.experiment import (CORES, above, at_least, check_configs, default_to,
+                                       experiment_parser, new_figure, run_jobs, save_figure,
                                        start_report)
 from minisgd.report.figures import history_xy
 from minisgd.report.tables import fmt, markdown_table, write_report
@@ -37,7 +38,7 @@ VARIANTS = {
 
 
 def parse_args(argv=None):
-    p = experiment_parser(__doc__, "variants", full="n=5000, 40000 steps")
+    p = experiment_parser(__doc__, "variants", full="n=5000, 40000 steps", workers=CORES)
     p.add_argument("--steps", type=at_least(1),
                    help="for SGD and GD alike; default 10000, --full 40000")
     p.add_argument("--n", type=at_least(1),
@@ -127,9 +128,11 @@ def main(argv=None):
     pairs = {name: configs(args, VARIANTS[name]) for name in args.only}
     check_configs([c for pair in pairs.values() for c in pair], __file__)
     start = start_report(args.out)
+    jobs = [c for pair in pairs.values() for c in pair]                 # SGD, GD per variant
+    done = run_jobs(train, jobs, args.workers, cost=lambda c: c.steps * (c.batch_size or 2 * c.n))
     results, rows = {}, []
-    for name, (sgd_config, gd_config) in pairs.items():
-        runs = results[name] = {"sgd": train(sgd_config), "gd": train(gd_config)}
+    for i, name in enumerate(pairs):
+        runs = results[name] = {"sgd": done[2 * i], "gd": done[2 * i + 1]}
         rows += [row(name, f"SGD b={args.batch_size}", runs["sgd"]), row(name, "GD", runs["gd"])]
         print(f"  {name:38s} irrelevant norm SGD {runs['sgd'].final['irrelevant_norm']:.3f}  "
               f"GD {runs['gd'].final['irrelevant_norm']:.3f}", file=sys.stderr, flush=True)
