@@ -22,8 +22,9 @@ transposed matrices of a step.) theta is every parameter in one flat vector (net
 of it), so the update is a few vector lines. The loss lines are losses.py's objectives
 written out; the update follows optimizers.SGD's equation (PyTorch's conventions).
 
-This is the code that runs for a single net without weight normalization whose batch fits
-in one piece (the default run): `python -m minisgd train` prints `engine: reference`. The
+This is the code that runs for a single net without weight normalization on batches of up
+to 64 rows (engines.REFERENCE_ROWS; the default run, b = 32): `python -m minisgd train`
+prints `engine: reference`. The
 faster engines -- workspaces and pieces (engines.py), ensembles, the moments path
 (moments.py), weight normalization, per-sample gradients -- are tested against it
 (tests/test_step.py). Not for: ensembles, weight-normalized or diagonal nets (engines.py).

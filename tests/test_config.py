@@ -4,25 +4,22 @@ None is "unset" for the fields of config.FIELD_TABLE, so a field set to somethin
 not apply, or that disagrees with a given object, is refused even at its usual default; and
 the records of every config 0.4.0 accepted and still accepts are what 0.4.0 recorded."""
 import copy
-import json
-import os
 import re
-import subprocess
-import sys
 import textwrap
 from dataclasses import fields
 
 import numpy as np
 import pytest
 
+from old_versions import ROOT, run_in, unpack
 import minisgd.__main__ as cli
 from minisgd import MLP, DiagonalNet
-from minisgd.config import FIELD_TABLE, UNSET, Config, config_dict, field_default
+from minisgd.config import FIELD_TABLE, UNSET, Config, field_default
 from minisgd.data import make_data
 from minisgd.ensemble import train_ensemble
 from minisgd.sweep import execute_sweep
 from minisgd.sweep.config import parse_sweep
-from minisgd.train import prepare, train
+from minisgd.train import train
 
 SMALL = dict(n=60, n_test=30, steps=5)
 RUNS = [dict(task="classification"), dict(task="classification", dataset="teacher"),
@@ -204,7 +201,6 @@ def test_an_unset_model_is_taken_from_a_diagonal_net():
 # ---- the records of 0.4.0 ----------------------------------------------------------------
 
 REFERENCE = "v0.4.0-base"
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 MIX = dict(kind="classification", d=6, classes=3)
 CASES = [                       # (config, given objects); n, n_test, steps from SMALL
     ({}, {}), (dict(optimizer="gd"), {}), (dict(batch_size=8, replacement=True), {}),
@@ -319,24 +315,12 @@ RECORDS = textwrap.dedent("""
 
 def records(root):
     cases = [(dict(SMALL, **values), given) for values, given in CASES + NOW_REFUSED]
-    spec = json.dumps({"cases": cases, "sweeps": SWEEPS, "root": str(root)})
-    done = subprocess.run([sys.executable, "-c", RECORDS, spec], capture_output=True, text=True,
-                          env=dict(os.environ, PYTHONPATH=str(root)), cwd=str(root),
-                          timeout=600)
-    assert done.returncode == 0, done.stderr
-    return json.loads(done.stdout)
+    return run_in(root, RECORDS, {"cases": cases, "sweeps": SWEEPS, "root": str(root)})
 
 
 @pytest.fixture(scope="module")
 def old_and_new(tmp_path_factory):
-    tmp = tmp_path_factory.mktemp("v040")
-    try:
-        archive = subprocess.run(["git", "-C", ROOT, "archive", REFERENCE, "minisgd"],
-                                 capture_output=True, check=True).stdout
-    except (OSError, subprocess.CalledProcessError) as err:
-        pytest.skip(f"{REFERENCE} is not available from git here ({err})")
-    subprocess.run(["tar", "-x", "-C", str(tmp)], input=archive, check=True)
-    return records(tmp), records(ROOT)
+    return records(unpack(REFERENCE, tmp_path_factory.mktemp("v040"))), records(ROOT)
 
 
 def test_configs_that_0_4_0_accepted_and_still_accepts_record_the_same(old_and_new):

@@ -8,7 +8,6 @@ modified loss. And the recorded config is the same.
 How: 0.4.0 (commit REFERENCE) is unpacked from git into a temporary folder and run in a
 subprocess on this machine, as tests/test_support_unchanged.py does for 0.3.0.
 """
-import json
 import os
 import subprocess
 import sys
@@ -17,12 +16,12 @@ import textwrap
 import numpy as np
 import pytest
 
+from old_versions import ROOT, run_in, unpack
 from minisgd.analysis.modified_loss import train_modified
 from minisgd.ensemble import train_ensemble
 from minisgd.train import Config, train
 
 REFERENCE = "e470b4b"                                   # minisgd 0.4.0
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 SMALL = dict(n=200, n_test=100)
 CLASSES = dict(SMALL, task="classification", activation="relu", bias=True)
 SINGLES = [
@@ -83,30 +82,17 @@ def as_config(values):
 @pytest.fixture(scope="module")
 def v040(tmp_path_factory):
     """A folder holding minisgd 0.4.0's package, unpacked from git."""
-    tmp = tmp_path_factory.mktemp("v040")
-    try:
-        archive = subprocess.run(["git", "-C", ROOT, "archive", REFERENCE, "minisgd"],
-                                 capture_output=True, check=True).stdout
-    except (OSError, subprocess.CalledProcessError) as err:
-        pytest.skip(f"minisgd 0.4.0 ({REFERENCE}) is not available from git here ({err}); "
-                    "this test needs a git checkout with history")
-    subprocess.run(["tar", "-x", "-C", str(tmp)], input=archive, check=True)
-    return tmp
+    return unpack(REFERENCE, tmp_path_factory.mktemp("v040"))
 
 
 @pytest.fixture(scope="module")
 def reference(v040):
     """What minisgd 0.4.0 computes for the runs, on this machine."""
-    tmp = v040
-    out = tmp / "reference.npz"
-    spec = json.dumps({"singles": SINGLES, "ensemble": ENSEMBLE, "modified": MODIFIED,
-                       "out": str(out), "root": str(tmp)})
-    done = subprocess.run([sys.executable, "-c", SCRIPT, spec], capture_output=True,
-                          text=True, env=dict(os.environ, PYTHONPATH=str(tmp)),
-                          cwd=str(tmp), timeout=600)
-    assert done.returncode == 0, done.stderr
+    out = v040 / "reference.npz"
+    info = run_in(v040, SCRIPT, {"singles": SINGLES, "ensemble": ENSEMBLE, "modified": MODIFIED,
+                                 "out": str(out), "root": str(v040)})
     with np.load(out) as arrays:
-        return json.loads(done.stdout), dict(arrays)
+        return info, dict(arrays)
 
 
 @pytest.fixture(scope="module")

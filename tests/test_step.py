@@ -9,7 +9,7 @@ order, to rounding where it adds in another order (pieces, moments, stacked matm
 import numpy as np
 import pytest
 
-from minisgd.engines import CHUNK_ROWS, EngineStep, RowsGradient, engine_name, make_engine
+from minisgd.engines import CHUNK_ROWS, REFERENCE_ROWS, EngineStep, RowsGradient, engine_name, make_engine
 from minisgd.losses import one_hot
 from minisgd.models import MLP
 from minisgd.models.weight_norm import weight_norm_backward
@@ -166,10 +166,12 @@ def test_workspace_trajectory_equals_reference_trajectory():
 
 
 def test_engine_names_and_the_record():
-    """The default run takes the reference; ensembles, weight norm, more than CHUNK_ROWS
-    rows and the moments path take theirs; final["engine"] says which ran."""
+    """The default run takes the reference; ensembles, weight norm, more than REFERENCE_ROWS
+    (workspace) or CHUNK_ROWS (pieces) rows and the moments path take theirs;
+    final["engine"] says which ran."""
     net = MLP([15, 15, 1])
-    assert engine_name("rows", net, 32) == "reference"
+    assert engine_name("rows", net, 32) == engine_name("rows", net, REFERENCE_ROWS) == "reference"
+    assert engine_name("rows", net, REFERENCE_ROWS + 1) == "workspace"
     assert engine_name("rows", net, CHUNK_ROWS + 1) == "pieces"
     assert engine_name("moments", net, 32) == "moments"
     assert engine_name("rows", MLP.stack([net, net]), 32) == "workspace"
@@ -177,6 +179,7 @@ def test_engine_names_and_the_record():
     small = dict(n=200, n_test=100, steps=20)
     assert train(Config(**small)).final["engine"] == "reference"
     assert train(Config(optimizer="gd", **small)).final["engine"] == "moments"
-    assert train(Config(optimizer="gd", gradient="rows", **small)).final["engine"] == "reference"
+    assert train(Config(optimizer="gd", gradient="rows", **small)).final["engine"] == "workspace"
+    assert train(Config(batch_size=64, **small)).final["engine"] == "reference"
     assert train(Config(weight_norm="layer", activation="relu", **small)).final["engine"] == \
         "workspace"

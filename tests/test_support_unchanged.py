@@ -11,21 +11,17 @@ run hashes (the file names of existing sweep folders) must be the same. Running 
 machine keeps the comparison exact: another CPU may make OpenBLAS round differently, but
 then both sides round the same way.
 """
-import json
-import os
-import subprocess
-import sys
 import textwrap
 
 import numpy as np
 import pytest
 
+from old_versions import run_in, unpack
 from minisgd.ensemble import train_ensemble
 from minisgd.sweep.runfiles import run_hash
 from minisgd.train import Config, config_dict, train
 
 REFERENCE = "724618ec6319371bb577168f622f1259c6970026"
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 SMALL = dict(n=300, n_test=200)
 CONFIGS = [
     dict(batch_size=32, steps=400),
@@ -77,23 +73,11 @@ def as_config(values):
 @pytest.fixture(scope="module")
 def reference(tmp_path_factory):
     """What minisgd at REFERENCE computes for the configs, on this machine."""
-    tmp = tmp_path_factory.mktemp("reference")
-    try:
-        archive = subprocess.run(["git", "-C", ROOT, "archive", REFERENCE, "minisgd"],
-                                 capture_output=True, check=True).stdout
-    except (OSError, subprocess.CalledProcessError) as err:
-        pytest.skip(f"the reference commit {REFERENCE[:10]} is not available from git here "
-                    f"({err}); this test needs a git checkout with history")
-    subprocess.run(["tar", "-x", "-C", str(tmp)], input=archive, check=True)
+    tmp = unpack(REFERENCE, tmp_path_factory.mktemp("reference"))
     singles, ensemble = all_configs()
     out = tmp / "reference.npz"
-    spec = json.dumps({"configs": singles, "ensemble": ensemble, "out": str(out),
-                       "root": str(tmp)})
-    env = dict(os.environ, PYTHONPATH=str(tmp))
-    done = subprocess.run([sys.executable, "-c", SCRIPT, spec], capture_output=True, text=True,
-                          env=env, cwd=str(tmp), timeout=600)
-    assert done.returncode == 0, done.stderr
-    info = json.loads(done.stdout)
+    info = run_in(tmp, SCRIPT, {"configs": singles, "ensemble": ensemble, "out": str(out),
+                                "root": str(tmp)})
     with np.load(out) as arrays:
         return info, dict(arrays)
 
