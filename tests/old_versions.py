@@ -9,6 +9,18 @@ import pytest
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
+# script lines, run in the old version after it made `results` (Result objects): every
+# history column and final parameter into the npz spec["out"], the finals as `finals`
+SAVE_RESULTS = """
+arrays = {}
+for i, r in enumerate(results):
+    arrays[f"theta{i}"] = r.net.theta
+    for key, column in r.history.items():
+        arrays[f"h{i}_{key}"] = np.array([np.nan if v is None else v for v in column])
+np.savez(spec["out"], **arrays)
+finals = [{k: v for k, v in r.final.items() if k != "wall_time"} for r in results]
+"""
+
 
 def unpack(commit, into):
     """minisgd/ at `commit`, extracted into the folder `into` (returned); the test is skipped

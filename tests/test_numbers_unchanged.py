@@ -16,7 +16,7 @@ import textwrap
 import numpy as np
 import pytest
 
-from old_versions import ROOT, run_in, unpack
+from old_versions import SAVE_RESULTS, ROOT, run_in, unpack
 from minisgd.analysis.modified_loss import train_modified
 from minisgd.ensemble import train_ensemble
 from minisgd.train import Config, train
@@ -64,13 +64,7 @@ SCRIPT = textwrap.dedent("""
     results += train_ensemble([cfg(c) for c in spec["ensemble"]])
     results += [train_modified(cfg(spec["modified"][0])),
                 train_modified(cfg(spec["modified"][1]), variance=False, substeps=2)]
-    arrays = {}
-    for i, r in enumerate(results):
-        arrays[f"theta{i}"] = r.net.theta
-        for key, column in r.history.items():
-            arrays[f"h{i}_{key}"] = np.array([np.nan if v is None else v for v in column])
-    np.savez(spec["out"], **arrays)
-    finals = [{k: v for k, v in r.final.items() if k != "wall_time"} for r in results]
+""") + SAVE_RESULTS + textwrap.dedent("""
     print(json.dumps({"finals": finals, "configs": [r.config for r in results]}))
 """)
 

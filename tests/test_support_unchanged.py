@@ -16,7 +16,7 @@ import textwrap
 import numpy as np
 import pytest
 
-from old_versions import run_in, unpack
+from old_versions import SAVE_RESULTS, run_in, unpack
 from minisgd.ensemble import train_ensemble
 from minisgd.sweep.runfiles import run_hash
 from minisgd.train import Config, config_dict, train
@@ -50,13 +50,7 @@ SCRIPT = textwrap.dedent("""
         return Config(**{k: tuple(v) if isinstance(v, list) else v for k, v in d.items()})
     results = [train(cfg(c)) for c in spec["configs"]]
     results += train_ensemble([cfg(c) for c in spec["ensemble"]])
-    arrays = {}
-    for i, r in enumerate(results):
-        arrays[f"theta{i}"] = r.net.theta
-        for key, column in r.history.items():
-            arrays[f"h{i}_{key}"] = np.array([np.nan if v is None else v for v in column])
-    np.savez(spec["out"], **arrays)
-    finals = [{k: v for k, v in r.final.items() if k != "wall_time"} for r in results]
+""") + SAVE_RESULTS + textwrap.dedent("""
     hashes = [run_hash(config_dict(cfg(c).validate())) for c in spec["configs"] + spec["ensemble"]]
     print(json.dumps({"finals": finals, "hashes": hashes, "configs": [r.config for r in results]}))
 """)
