@@ -155,9 +155,6 @@ class RowsGradient:
         return results
 
 
-BatchGradient = RowsGradient          # its name before 0.5
-
-
 class EngineStep:
     """A gradient engine (RowsGradient or MomentGradient) with the update rule (an
     optimizers.SGD), called by the loop as step.ReferenceStep is."""

@@ -167,7 +167,7 @@ class MomentGradient:
     """The training loop's loss_and_grad for a linear net under mse, through moments: the
     full training set's moments are computed once (`full`, for the rows X_full: a batch
     that IS those rows uses them); any other batch (SGD's, or the full batch with fresh
-    label noise) has its moments formed from its rows. Same interface as BatchGradient."""
+    label noise) has its moments formed from its rows. Same interface as engines.RowsGradient."""
 
     def __init__(self, net, X_full=None, Y_full=None):
         self.grads = net.workspace(1).grads

@@ -68,9 +68,6 @@ def build_rule(config):
                decoupled=config.decoupled_wd, clip=config.clip, prox=prox)
 
 
-build_optimizer = build_rule          # its name before 0.5
-
-
 def sampling(config):
     """(batch_size, replacement, label_noise) of the run's batch stream: GD takes the whole
     training set (batch_size None)."""

@@ -7,7 +7,7 @@ PyTorch autograd + torch.optim.SGD. Bit-identity tests compare with np.array_equ
 import numpy as np
 import pytest
 
-from minisgd.engines import BatchGradient
+from minisgd.engines import RowsGradient
 from minisgd.losses import mse
 from minisgd.models.diagonal import DiagonalNet
 from minisgd.models.buffers import Grads
@@ -414,14 +414,14 @@ def test_matches_torch_sgd_with_momentum_and_weight_decay(parametrization):
 
 
 # ---------------------------------------------------------------------------------------
-# the training loop's protocol: BatchGradient, SGD, the L1 / group-L1 proxes
+# the training loop's protocol: RowsGradient, SGD, the L1 / group-L1 proxes
 # ---------------------------------------------------------------------------------------
 @pytest.mark.parametrize("parametrization", PARAMS)
 def test_batch_gradient_in_pieces_matches_loss_and_grad(parametrization):
     X, y = problem(d=6, B=5000, seed=6)                   # > CHUNK_ROWS: several pieces
     net = DiagonalNet(6, parametrization, init="random", seed=2)
     value, g = net.loss_and_grad(X, y)
-    with BatchGradient(net) as bg:
+    with RowsGradient(net) as bg:
         v_pieces, g_pieces = bg(net, X, y[:, None])
     assert v_pieces == pytest.approx(value, rel=1e-12)
     np.testing.assert_allclose(g_pieces.flat, g.flat, rtol=1e-11, atol=1e-14)
@@ -434,7 +434,7 @@ def test_sgd_optimizer_step_matches_hand_update_and_stack():
     hand = [n.copy() for n in nets]
     opts = [SGD(0.05, momentum=0.5, weight_decay=0.01) for _ in nets]
     ens_opt = SGD(0.05, momentum=0.5, weight_decay=0.01)
-    bg, ens_bg = BatchGradient(nets[0]), BatchGradient(ens)
+    bg, ens_bg = RowsGradient(nets[0]), RowsGradient(ens)
     m = [None, None]
     for _ in range(10):
         for k, (net, opt) in enumerate(zip(nets, opts)):

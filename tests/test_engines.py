@@ -1,4 +1,4 @@
-"""batch_gradient.py: the pieces of a large batch, and the threads that share them."""
+"""engines.py: the pieces of a large batch, and the threads that share them."""
 import numpy as np
 import pytest
 
@@ -32,8 +32,8 @@ def test_piece_slices_are_an_even_number_of_near_equal_pieces(rows):
 
 @pytest.mark.parametrize("threads", [2, 3])
 def test_threads_give_bit_identical_runs(monkeypatch, threads):
-    import minisgd.engines as batch_gradient
-    monkeypatch.setattr(batch_gradient, "CHUNK_ROWS", 16)         # 100 rows: 8 pieces
+    import minisgd.engines as engines
+    monkeypatch.setattr(engines, "CHUNK_ROWS", 16)         # 100 rows: 8 pieces
     data = make_data(3, d=5, support=(0, 2), n=50, n_test=33)
     cfg = small(d=5, support=(0, 2), depth=2, width=4, activation="relu", bias=True,
                 optimizer="gd", lr=0.1, clip=0.5, momentum=0.5, weight_decay=0.01, steps=30)
@@ -44,8 +44,8 @@ def test_threads_give_bit_identical_runs(monkeypatch, threads):
 
 
 def test_ensemble_threads_give_the_single_runs(monkeypatch):
-    import minisgd.engines as batch_gradient
-    monkeypatch.setattr(batch_gradient, "CHUNK_ROWS", 16)
+    import minisgd.engines as engines
+    monkeypatch.setattr(engines, "CHUNK_ROWS", 16)
     configs = [small(d=5, support=(0, 2), depth=2, width=4, optimizer="gd", n=50, lr=0.1,
                      steps=20, seed=s, data_seed=1) for s in range(3)]
     runs = train_ensemble(configs, threads=2)
@@ -54,9 +54,9 @@ def test_ensemble_threads_give_the_single_runs(monkeypatch):
 
 
 def test_batch_gradient_stops_its_helper_threads():
-    from minisgd.engines import BatchGradient
+    from minisgd.engines import RowsGradient
     net = MLP([3, 2, 1], seed=0)
-    with BatchGradient(net, threads=2) as loss_and_grad:
+    with RowsGradient(net, threads=2) as loss_and_grad:
         loss_and_grad(net, np.ones((5000, 3)), np.ones((5000, 1)))
         assert loss_and_grad.helpers is not None
     assert loss_and_grad.helpers._shutdown

@@ -3,8 +3,8 @@ every loss, random labels, metric sets, ensembles of the new models."""
 import numpy as np
 import pytest
 
-from minisgd import engines as batch_gradient
-from minisgd.engines import BatchGradient
+from minisgd import engines
+from minisgd.engines import RowsGradient
 from minisgd.config import Config
 from minisgd.ensemble import train_ensemble
 from minisgd.metrics import METRIC_SETS, metric_set
@@ -155,10 +155,10 @@ def test_diagonal_support_task_reads_the_u_v_rows():
 # ---- the loop's gradient for every loss, in pieces ---------------------------------------
 @pytest.mark.parametrize("loss", ["mse", "cross_entropy"])
 def test_loop_gradient_matches_finite_differences_in_pieces(loss, monkeypatch):
-    monkeypatch.setattr(batch_gradient, "CHUNK_ROWS", 16)       # 50 rows -> 4 pieces
+    monkeypatch.setattr(engines, "CHUNK_ROWS", 16)       # 50 rows -> 4 pieces
     problem, net, _ = prepare(Config(**dict(CLS, n=50, loss=loss, label_scale=None)))
     X, Y = problem.data.X, problem.Y
-    with BatchGradient(net, 1, loss) as loss_and_grad:
+    with RowsGradient(net, 1, loss) as loss_and_grad:
         value, grads = loss_and_grad(net, X, Y)
         g = grads.flat.copy()
     assert value == pytest.approx(evaluate(net, X, Y, loss)[0], rel=1e-12)

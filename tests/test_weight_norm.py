@@ -318,13 +318,13 @@ def test_sgd_steps_with_and_without_workspace_agree(kind):
 
 @pytest.mark.parametrize("kind", KINDS)
 def test_batch_gradient_pieces_and_threads(kind, monkeypatch):
-    import minisgd.engines as batch_gradient
+    import minisgd.engines as engines
     net, X, Y = make_problem([4, 6, 5, 1], "relu", True, "mse", kind, batch=100)
     Y = Y.reshape(-1, 1)
-    whole = batch_gradient.BatchGradient(net)(net, X, Y)[1].flat.copy()
-    monkeypatch.setattr(batch_gradient, "CHUNK_ROWS", 16)        # 100 rows: 8 pieces
-    pieces = batch_gradient.BatchGradient(net)(net, X, Y)[1].flat.copy()
-    with batch_gradient.BatchGradient(net, threads=2) as threaded:
+    whole = engines.RowsGradient(net)(net, X, Y)[1].flat.copy()
+    monkeypatch.setattr(engines, "CHUNK_ROWS", 16)        # 100 rows: 8 pieces
+    pieces = engines.RowsGradient(net)(net, X, Y)[1].flat.copy()
+    with engines.RowsGradient(net, threads=2) as threaded:
         assert np.array_equal(threaded(net, X, Y)[1].flat, pieces)
     np.testing.assert_allclose(pieces, whole, rtol=0, atol=1e-14 * np.max(np.abs(whole)))
 
