@@ -73,10 +73,11 @@ class RowsGradient:
     """C_batch (the `loss` of losses.py: mse, or cross-entropy) and its Grads, computed in
     preallocated Workspaces (one per batch size seen) so a step allocates nothing.
 
-    A batch of more than CHUNK_ROWS rows is done in pieces (piece_slices): each piece's
-    loss takes its mean over the whole batch (count = its terms in all), so the pieces'
-    values and gradients add up to the batch's. Same math, but the activations of a piece stay in the CPU cache
-    (the full-batch GD step on N = 10000 runs ~1.35x faster than in one piece).
+    A batch of more than CHUNK_ROWS rows is done in pieces (piece_slices): each piece's loss
+    takes its mean over the whole batch (count = its terms in all), so the pieces' values
+    and gradients add up to the batch's. Same math, but the activations of a piece stay in
+    the CPU cache (the full-batch GD step on N = 10000 runs ~1.35x faster than in one
+    piece).
 
     threads=2 shares the pieces between this thread and a helper thread (NumPy releases
     the GIL inside BLAS): each piece is computed as in the serial loop and the pieces are

@@ -18,9 +18,10 @@ activation sigma on the hidden layers (the output layer is linear):
               theta <- prox_{eta lam}(theta)                    L1 / group-L1 soft threshold
 
 (np.dot(A, B) is the matrix product A @ B; NumPy's @ costs more per call on the small
-transposed matrices of a step.) theta is every parameter in one flat vector (net.theta; net.weights and net.biases are views
-of it), so the update is a few vector lines. The loss lines are losses.py's objectives
-written out; the update follows optimizers.SGD's equation (PyTorch's conventions).
+transposed matrices of a step.) theta is every parameter in one flat vector (net.theta;
+net.weights and net.biases are views of it), so the update is a few vector lines. The loss
+lines are losses.py's objectives written out; the update follows optimizers.SGD's equation
+(PyTorch's conventions).
 
 This is the code that runs for a single net without weight normalization on batches of up
 to 64 rows (engines.REFERENCE_ROWS; the default run, b = 32): `python -m minisgd train`
@@ -54,7 +55,7 @@ class ReferenceStep:
         W, b, L = net.weights, net.biases, len(net.weights)
         a = [X]                                                  # forward
         for l in range(L):
-            z = np.dot(a[l], W[l]) if b is None else np.dot(a[l], W[l]) + b[l]  # (B, n_out)
+            z = np.dot(a[l], W[l]) if b is None else np.dot(a[l], W[l]) + b[l]   # (B, n_out)
             a.append(z if l == L - 1 else activation(net.activation, z))
         f = a[L]                                                 # (B, K)
         if self.loss == "mse":                                   # loss, delta_L = dC/df
@@ -80,7 +81,9 @@ class ReferenceStep:
         docstring). Without weight decay or momentum the clip factor c joins eta_t, which
         multiplies g once, as optimizers.SGD does."""
         rule, theta = self.rule, net.theta
-        c = 1.0 if rule.clip is None else min(1.0, rule.clip / (float(np.sqrt(np.vecdot(g, g))) + 1e-6))
+        c = 1.0                                                  # the clip factor
+        if rule.clip is not None:
+            c = min(1.0, rule.clip / (float(np.sqrt(np.vecdot(g, g))) + 1e-6))
         coupled = bool(rule.weight_decay) and not rule.decoupled
         if not (coupled or rule.momentum):
             m, step = g, lr * c                                  # theta - (eta_t c) g

@@ -211,9 +211,10 @@ def train_modified(config, variance=True, data=None, net=None, on_record=None,
     """GD on C_SGD for config.steps steps (variance=False: on C + (eta/4)||grad C||^2;
     grad_norm=False: without the (eta/4)||grad C||^2 term; both False: on C itself),
     eta = config.lr, b = config.batch_size (whatever config.optimizer says), clipping
-    config.clip, in train.run_loop (the one loop) with this engine. Returns a train.Result whose
-    history has a train() run's columns (penalty = C_SGD - C) at log-spaced steps. Without data / net it draws the SAME
-    data and initial weights as train(config) (same seed streams). Divergence (C non-finite
+    config.clip, in train.run_loop (the one loop) with this engine. Returns a train.Result
+    whose history has a train() run's columns (penalty = C_SGD - C) at log-spaced steps.
+    Without data / net it draws the SAME data and initial weights as train(config) (same
+    seed streams). Divergence (C non-finite
     or above config.diverge_factor x the initial loss) stops the run and keeps the history.
     substeps: updates of size eta / substeps per step (see ModifiedLossGD); the history's
     step column counts steps of size eta, so it lines up with the SGD run's."""
