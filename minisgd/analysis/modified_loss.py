@@ -214,8 +214,8 @@ def train_modified(config, variance=True, data=None, net=None, on_record=None,
     config.clip, in train.run_loop (the one loop) with this engine. Returns a train.Result
     whose history has a train() run's columns (penalty = C_SGD - C) at log-spaced steps.
     Without data / net it draws the SAME data and initial weights as train(config) (same
-    seed streams). Divergence (C non-finite
-    or above config.diverge_factor x the initial loss) stops the run and keeps the history.
+    seed streams). Divergence (C non-finite or above config.diverge_factor x the initial
+    loss) stops the run and keeps the history.
     substeps: updates of size eta / substeps per step (see ModifiedLossGD); the history's
     step column counts steps of size eta, so it lines up with the SGD run's."""
     problem, net, _ = training.prepare(config, data, net)
