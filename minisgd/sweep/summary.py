@@ -12,13 +12,13 @@ from .errors import write_or_explain
 from .runfiles import read_run, run_hash, run_path
 
 METRICS = ("irrelevant_norm", "relevant_norm", "precision", "recall", "detected_support",
-           "train_loss", "test_loss", "steps_to_threshold", "steps_done", "wall_time")
+           "train_loss", "test_loss", "steps_to_threshold", "engine", "steps_done", "wall_time")
 TASK_METRICS = {                                   # the summary's columns, per task
-    "support": METRICS,
+    "support": METRICS,           # engine: the engine that ran (engines.py; empty before 0.5)
     "classification": ("train_accuracy", "test_accuracy", "clean_accuracy", "train_loss",
-                       "test_loss", "steps_done", "wall_time"),
+                       "test_loss", "engine", "steps_done", "wall_time"),
     "sparse_regression": ("l0", "beta_error", "precision", "recall", "top_hits",
-                          "train_loss", "test_loss", "steps_done", "wall_time"),
+                          "train_loss", "test_loss", "engine", "steps_done", "wall_time"),
 }
 
 
