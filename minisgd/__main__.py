@@ -168,32 +168,30 @@ def flagged(message):
 
 
 def run_train(args, parser):
-    from .io.files import (check_output_path, load_batches, load_data, load_init, save_weights,
-                        write_json_atomic)
+    from .io.files import (check_outputs, load_batches, load_data, load_init, save_weights,
+                           write_json_atomic, write_outputs)
     from .train import train
     config = config_from_args(args)
     try:
-        for flag, path in (("--json", args.json), ("--save", args.save)):
-            if path:
-                check_output_path(flag, path)
+        check_outputs([("--json", args.json), ("--save", args.save)],
+                      [("--data", args.data), ("--init", args.init), ("--batches", args.batches)])
         data = None
         value = lambda name: field_default(config, name)       # typed, or its default
-        if args.data:
+        if args.data is not None:
             data = load_data(args.data, value("support"), config.classes, config.task)
         net = load_init(args.init, value("activation") or "linear", value("model"),
                         value("parametrization") or "uv", config.weight_norm) \
-            if args.init else None
-        batches = load_batches(args.batches) if args.batches else None
+            if args.init is not None else None
+        batches = load_batches(args.batches) if args.batches is not None else None
         result = train(config, data=data, net=net, batches=batches)
     except (ValueError, TypeError) as err:
         parser.error(flagged(str(err)))
-    if args.json:
-        write_json_atomic(result.to_dict(), args.json)
-    if args.save:
-        save_weights(result.net, args.save)
+    status = write_outputs([("--json", args.json, lambda p: write_json_atomic(result.to_dict(), p)),
+                            ("--save", args.save, lambda p: save_weights(result.net, p))],
+                           "python -m minisgd train")
     if not args.quiet:
         print(format_summary(result))
-    return 0
+    return status
 
 
 ENGINE_FILES = {"reference": "minisgd/step.py", "moments": "minisgd/moments.py",
@@ -201,20 +199,23 @@ ENGINE_FILES = {"reference": "minisgd/step.py", "moments": "minisgd/moments.py",
 
 
 def format_summary(result):
+    """The printed summary; a value the run could not compute (null: diverged, not finite)
+    shows as "nan", never as a crash."""
     c, f = result.config, result.final
     status = "ok" if f["diverged"] is False else f"diverged at step {f['diverged']}"
     arm = "GD" if c["optimizer"] == "gd" else f"SGD b={c['batch_size']}"
-    fmt = lambda v: "nan" if v is None else f"{v:.4g}"
-    lines = [f"{arm}, lr={c['lr']}, {f['steps_done']} steps, {status}, {f['wall_time']:.2f} s",
+    fmt = lambda v, spec=".4g": "nan" if v is None else format(v, spec)
+    lines = [f"{arm}, lr={c['lr']}, {fmt(f['steps_done'], '')} steps, {status}, "
+             f"{fmt(f['wall_time'], '.2f')} s",
              f"  engine: {f['engine']} ({ENGINE_FILES.get(f['engine'], 'minisgd/engines.py')}), "
              f"gradient path {f['gradient']}"]
     if c["task"] == "support":
         lines += [f"  irrelevant norm ||W1[:, S^c]||_F = {fmt(f['irrelevant_norm'])}   "
                   f"relevant ||W1[:, S]||_F = {fmt(f['relevant_norm'])}",
-                  f"  detected support {f['detected_support']} (true {c['support']}), "
-                  f"precision {f['precision']:.2f}, recall {f['recall']:.2f}"]
+                  f"  detected support {fmt(f['detected_support'], '')} (true {c['support']}), "
+                  f"precision {fmt(f['precision'], '.2f')}, recall {fmt(f['recall'], '.2f')}"]
     elif c["task"] == "sparse_regression":
-        lines += [f"  l0 of beta = {f['l0']} (|beta_j| > {c['l0_threshold']:g}), "
+        lines += [f"  l0 of beta = {fmt(f['l0'], '')} (|beta_j| > {c['l0_threshold']:g}), "
                   f"||beta - beta*|| = {fmt(f['beta_error'])}, support {c['support']} "
                   f"among the top |S|: {fmt(f['top_hits'])}"]
     else:
@@ -224,7 +225,7 @@ def format_summary(result):
                   f"{fmt(f['test_accuracy'])}{clean}"]
     loss = "cross-entropy" if c["loss"] == "cross_entropy" else "mse"
     lines.append(f"  train {loss} {fmt(f['train_loss'])}   test {loss} {fmt(f['test_loss'])}")
-    return "\n".join(lines)
+    return "\n".join(lines + ([f"  note: {f['note']}"] if f.get("note") else []))
 
 
 def add_bench_parser(sub):
@@ -241,15 +242,19 @@ def add_bench_parser(sub):
 
 def run_bench_command(args, parser):
     from .bench.driver import markdown, run_bench
-    from .io.files import write_json_atomic
+    from .io.files import check_outputs, write_json_atomic, write_outputs
     if args.threads < 1 or args.repeats < 1:
         parser.error(f"--threads and --repeats must be >= 1, got {args.threads}, {args.repeats}")
+    try:
+        check_outputs([("--json", args.json)])
+    except ValueError as err:
+        parser.error(str(err))
     report = run_bench(args.threads, args.repeats, args.quick,
                        log=lambda msg: print(msg, file=sys.stderr, flush=True))
+    status = write_outputs([("--json", args.json, lambda p: write_json_atomic(report, p))],
+                           "python -m minisgd bench")
     print(markdown(report))
-    if args.json:
-        write_json_atomic(report, args.json)
-    return 0
+    return status
 
 
 def build_parser():

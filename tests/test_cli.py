@@ -67,7 +67,7 @@ def test_json_matches_the_python_api(tmp_path):
 
 
 def test_train_subprocess(tmp_path):
-    path = tmp_path / "sub" / "dir" / "out.json"               # folders are created
+    path = tmp_path / "out.json"           # a missing folder is refused: test_cli_outputs
     proc = subprocess.run([sys.executable, "-m", "minisgd", "train", "--steps", "300", "--n",
                            "300", "--n-test", "200", "--json", str(path)],
                           capture_output=True, text=True, timeout=120)

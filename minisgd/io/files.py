@@ -15,6 +15,7 @@ Not for: the training logic.
 """
 import json
 import os
+import sys
 import tempfile
 import zipfile
 
@@ -155,12 +156,9 @@ def load_state_dict(path, activation):
 
 
 def save_weights(net, path):
-    """Final weights in the --init .npz format, written to exactly `path` (np.savez given a
-    name would add ".npz" to it)."""
-    folder = os.path.dirname(os.path.abspath(path))
-    os.makedirs(folder, exist_ok=True)
-    with open(path, "wb") as fh:
-        np.savez(fh, **weights_to_arrays(net))
+    """Final weights in the --init .npz format, written atomically to exactly `path` (np.savez
+    given a name would add ".npz" to it): a failed write leaves any previous file whole."""
+    write_atomic(path, ".npz", "wb", lambda fh: np.savez(fh, **weights_to_arrays(net)))
 
 
 def load_batches(path):
@@ -176,14 +174,45 @@ def load_batches(path):
     return batches
 
 
+def check_outputs(outputs, inputs=()):
+    """Output paths [(flag, path or None)] checked before any work: each one a file that can
+    be written (check_output_path), none the file of an input [(flag, path or None)] of the
+    run or of another output (real paths compared: symlinks, '..' and the like resolved)."""
+    given = {os.path.realpath(path): flag for flag, path in inputs if path}
+    written = {}
+    for flag, path in outputs:
+        if path is None:
+            continue
+        check_output_path(flag, path)
+        real = os.path.realpath(path)
+        if real in given:
+            raise ValueError(f"{flag} {path!r} is the file given as {given[real]}: an output "
+                             "must not overwrite an input of the run; give another file path")
+        if real in written:
+            raise ValueError(f"{flag} {path!r} is also the file of {written[real]}: each "
+                             "output needs a file of its own; give another file path")
+        written[real] = flag
+
+
 def check_output_path(flag, path):
-    """An output file path that can be written, checked before any work: not a folder, in
-    a folder that exists or can be made (it is made), where a file can be created."""
+    """An output file path that can be written, checked before any work: not empty, not a
+    folder, not a device or pipe, in a folder that exists (it is not made) and takes a
+    new file (else the OS's reason: permission denied, read-only, not a directory)."""
+    if path == "" or os.path.basename(path) in ("", ".", ".."):
+        what = "an empty string" if path == "" else f"{path!r}, a folder"
+        example = f"result{FLAG_SUFFIX.get(flag, '')}"
+        raise ValueError(f"{flag} must be a file path (e.g. {flag} {example}), got {what}")
     if os.path.isdir(path):
         raise ValueError(f"{flag} must be a file path, {path!r} is a folder")
-    folder = os.path.dirname(os.path.abspath(path))
+    real = os.path.realpath(path)
+    if os.path.exists(real) and not os.path.isfile(real):
+        raise ValueError(f"{flag} must be a regular file path, {path!r} is not a regular file "
+                         "(a device, pipe or socket would be replaced)")
+    folder = os.path.dirname(real)
+    if not os.path.lexists(folder):
+        raise ValueError(f"{flag} {path!r}: its folder {folder!r} does not exist (make it "
+                         "first, or give a file path in an existing folder)")
     try:
-        os.makedirs(folder, exist_ok=True)
         with tempfile.NamedTemporaryFile(dir=folder, prefix=".probe-"):
             pass
     except OSError as err:
@@ -191,16 +220,41 @@ def check_output_path(flag, path):
     return path
 
 
+FLAG_SUFFIX = {"--json": ".json", "--save": ".npz"}
+
+
+def write_outputs(writes, prog):
+    """Call write(real path) for each (flag, path, write) whose path is given; an OSError
+    (full disk, ...) ends the writing with a message naming the flag on stderr, any
+    previous file there left whole. Returns the exit status: 0 all written, else 1."""
+    for flag, path, write in writes:
+        if path is None:
+            continue
+        try:
+            write(os.path.realpath(path))
+        except OSError as err:
+            print(f"{prog}: {flag} {path!r} could not be written: {err.strerror or err} "
+                  "(any previous file there is untouched)", file=sys.stderr)
+            return 1
+    return 0
+
+
 def write_json_atomic(obj, path):
     """Write JSON to a temp file in the same folder, fsync, then rename over `path`: a
     reader sees either the old file or the whole new one, never a half-written one."""
+    write_atomic(path, ".json", "w", lambda fh: json.dump(obj, fh, indent=1, allow_nan=False))
+
+
+def write_atomic(path, suffix, mode, write):
+    """write(fh) into a temp file beside `path`, fsync, then rename it over `path`; on any
+    failure the temp file is removed and `path` is as it was."""
     folder = os.path.dirname(os.path.abspath(path))
     os.makedirs(folder, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=folder, prefix=".tmp-", suffix=".json")
+    fd, tmp = tempfile.mkstemp(dir=folder, prefix=".tmp-", suffix=suffix)
     try:
         os.chmod(tmp, 0o644)                     # mkstemp makes 0600; results are shared
-        with os.fdopen(fd, "w") as fh:
-            json.dump(obj, fh, indent=1, allow_nan=False)
+        with os.fdopen(fd, mode) as fh:
+            write(fh)
             fh.flush()
             os.fsync(fh.fileno())
         os.replace(tmp, path)
