@@ -8,6 +8,8 @@ running anything (train.py).
 from dataclasses import asdict, dataclass, fields, replace
 from typing import Optional
 
+import numpy as np
+
 from .checks import check_choice, describe
 from .data import DATASETS, dataset_defaults
 from .resolve import check_fields, moments_apply  # noqa: F401  (moments_apply re-exported)
@@ -108,7 +110,7 @@ class Config:
         ValueError / TypeError naming the field and the form it must have), lists as
         tuples. n_train: the training rows of given data -- the data is then not drawn,
         so the recipe's fields do not apply, and batch_size is bounded by them."""
-        resolved = resolve_fields(self, drawn=n_train is None)
+        resolved = resolve_fields(plain_config(self), drawn=n_train is None)
         return check_fields(resolved, resolved.n_train if n_train is None else n_train)
 
 
@@ -246,9 +248,27 @@ def check_config(config, name="config"):
     return config
 
 
+def plain(value):
+    """A numpy scalar as the Python number (bool, str) it holds, in tuples and lists too:
+    what runs and is recorded (np.float32(0.1) is 0.10000000149011612)."""
+    if isinstance(value, np.generic):
+        return value.item()
+    if isinstance(value, (tuple, list)):
+        return type(value)(plain(v) for v in value)
+    return value
+
+
+def plain_config(config):
+    """The Config with every numpy scalar given as a value made the plain Python one."""
+    changed = {f.name: plain(getattr(config, f.name)) for f in fields(config)
+               if plain(getattr(config, f.name)) is not getattr(config, f.name)}
+    return replace(config, **changed) if changed else config
+
+
 def config_dict(config):
-    """JSON-ready dict of a Config (tuples as lists)."""
-    return {k: (list(v) if isinstance(v, tuple) else v) for k, v in asdict(config).items()}
+    """JSON-ready dict of a Config (tuples as lists, numpy scalars as Python numbers)."""
+    return {k: (list(v) if isinstance(v, tuple) else v)
+            for k, v in asdict(plain_config(config)).items()}
 
 
 def config_from_dict(values):

@@ -8,11 +8,13 @@ sets the config names. An ensemble (K members trained in lockstep) keeps one his
 member, computed on each member's view of the stacked parameters: the same numbers the
 member's single run records. Not for: the loop (train.py) or what a row holds (tasks.py).
 """
+import numbers
 from dataclasses import dataclass, field
 
 import numpy as np
 
 from . import __version__
+from .checks import check_int, describe
 from .config import config_dict
 from .tasks import history_row, task_final
 
@@ -37,8 +39,13 @@ class Result:
         return out
 
 
+CALLBACKS = {"on_record": "(t, row) -> None", "extra_metrics": "(net, data) -> dict"}
+
+
 def log_spaced_steps(steps, per_decade=20):
     """Sorted unique record steps: 0, then ~per_decade per decade of 1..steps, and steps."""
+    steps = check_int("steps", steps, low=1)
+    per_decade = check_int("per_decade", per_decade, low=1)
     k = max(2, int(np.ceil(per_decade * np.log10(max(steps, 10)))) + 1)
     ts = np.unique(np.round(np.logspace(0, np.log10(steps), k)).astype(int))
     return [0] + [int(t) for t in ts if 1 <= t < steps] + [steps]
@@ -65,8 +72,13 @@ class History:
 
     def __init__(self, net, engine, problems, on_record=None, extra_metrics=None, per_step=1):
         self.net, self.engine, self.problems = net, engine, problems
-        self.per_step = per_step
+        self.per_step = check_int("per_step", per_step, low=1)
+        for name, fn in (("on_record", on_record), ("extra_metrics", extra_metrics)):
+            if fn is not None and not callable(fn):
+                raise TypeError(f"{name} must be None or a callable ({CALLBACKS[name]}), got "
+                                f"{describe(fn)}")
         self.on_record, self.extra_metrics = on_record, extra_metrics
+        self.extra_keys = None
         self.columns = [{c: [] for c in p.history_columns()} for p in problems]
 
     def member(self, k):
@@ -81,12 +93,33 @@ class History:
             net = self.member(k)
             row = history_row(net, self.engine, problem, lr[k] if np.ndim(lr) else lr)
             if self.extra_metrics is not None:
-                row.update(self.extra_metrics(net, problem.data))
+                row.update(self.checked_extra(row, self.extra_metrics(net, problem.data)))
             self.columns[k]["step"].append(t // self.per_step)
             for key, value in row.items():                   # metric sets add columns
                 self.columns[k].setdefault(key, []).append(float(value))
             if self.on_record is not None:
                 self.on_record(t // self.per_step, row)
+
+    def checked_extra(self, row, extra):
+        """What extra_metrics returned: a dict of new column names -> real numbers, the
+        same names at every record (a column missing at one record would misalign)."""
+        if not isinstance(extra, dict) or not all(isinstance(k, str) for k in extra):
+            raise TypeError(f"extra_metrics must return a dict of column name -> number, got "
+                            f"{describe(extra)}")
+        bad = {k: v for k, v in extra.items() if isinstance(v, (bool, np.bool_))
+               or not isinstance(v, numbers.Real)}
+        if bad:
+            raise TypeError(f"extra_metrics must return real numbers, got {describe(bad)}")
+        taken = sorted(set(extra) & set(row))
+        if taken:
+            raise ValueError(f"extra_metrics returned column(s) {taken} that the run records "
+                             "itself: name them differently")
+        if self.extra_keys is None:
+            self.extra_keys = sorted(extra)
+        elif sorted(extra) != self.extra_keys:
+            raise ValueError(f"extra_metrics must return the same columns at every record: "
+                             f"first {self.extra_keys}, now {sorted(extra)}")
+        return extra
 
     def last(self, column):
         """The latest value of a column, per member (K,)."""

@@ -35,11 +35,11 @@ import sys
 
 import numpy as np
 
-from ..checks import check_float_array, check_int
-from .hvp import check_direction
+from ..checks import check_float_array, check_int, describe
+from .inputs import (check_finite_result, check_net, check_seed, check_switch,
+                     check_vector)
 from .lanczos import hessian_operator, n_params
 from ..losses import check_targets
-from ..models.buffers import Grads
 
 MAX_EXACT_PARAMS = 4096          # 8 * 4096^2 bytes = 134 MB for H, as much again for eigh
 
@@ -59,10 +59,7 @@ def check_exact_size(D, max_params, what="exact Hessian", hint=HESSIAN_HINT):
 
 def operator(net, X, y):
     """(matvec, D) for the Hessian of the mse data loss of a single plain net on (X, y)."""
-    check_direction(net, Grads(list(net.weights), None if net.biases is None
-                               else list(net.biases)))              # plain parametrization
-    if getattr(net, "members", None) is not None:
-        raise ValueError(f"net must be a single net, got a stack of {net.members} members")
+    check_net(net)
     X = check_float_array("X", X, shape=(None, net.sizes[0]))
     Y = check_targets("mse", y, X.shape[0], net.sizes[-1])
     return hessian_operator(net, X, Y)
@@ -98,11 +95,13 @@ def full_hessian(net, X, y, max_params=MAX_EXACT_PARAMS, progress=None, return_a
     stderr every 10 %) or a callback done -> None. return_asymmetry: also return
     max |H - H^T| / max |H| before symmetrizing (rounding only: ~1e-16). compress: use
     equivalent_rows for a linear net without biases (same H, d + K rows)."""
-    D = n_params(net)
+    D = n_params(check_net(net))
     check_exact_size(D, max_params)
     X = check_float_array("X", X, shape=(None, net.sizes[0]))
     Y = check_targets("mse", y, X.shape[0], net.sizes[-1])
-    if compress:
+    check_progress(progress)
+    return_asymmetry = check_switch("return_asymmetry", return_asymmetry)
+    if check_switch("compress", compress):
         X, Y = equivalent_rows(net, X, Y)
     matvec, D = operator(net, X, Y)
     if progress is True:
@@ -115,16 +114,33 @@ def full_hessian(net, X, y, max_params=MAX_EXACT_PARAMS, progress=None, return_a
         e[j] = 0.0
         if progress:
             progress(j + 1)
+    check_finite_result("Hessian", H)
     scale = max(float(np.abs(H).max()), 1e-300)
     asym = float(np.abs(H - H.T).max()) / scale
     H = 0.5 * (H + H.T)
     return (H, asym) if return_asymmetry else H
 
 
+def check_progress(progress):
+    """None, True / False, or a callback done -> None."""
+    if not (progress is None or isinstance(progress, (bool, np.bool_)) or callable(progress)):
+        raise TypeError(f"progress must be None, True, False or a callable done -> None, got "
+                        f"{describe(progress)}")
+    return progress
+
+
+SYMMETRY_TOL = 1e-10     # max |H - H^T| allowed, relative to max |H| (rounding: ~1e-16)
+
+
 def check_symmetric(name, H):
+    """A non-empty, finite, square float matrix equal to its transpose (to rounding)."""
     H = check_float_array(name, H, ndim=2)
-    if H.shape[0] != H.shape[1]:
-        raise ValueError(f"{name} must be a square matrix, got shape {H.shape}")
+    if H.shape[0] != H.shape[1] or H.shape[0] == 0:
+        raise ValueError(f"{name} must be a non-empty square matrix, got shape {H.shape}")
+    asym = float(np.abs(H - H.T).max())
+    if asym > SYMMETRY_TOL * float(np.abs(H).max()):
+        raise ValueError(f"{name} must be symmetric (the eigen-decomposition reads one "
+                         f"triangle only), got max |{name} - {name}^T| = {asym:.3g}")
     return H
 
 
@@ -143,7 +159,7 @@ def spectrum(H, k=None):
 
 def spectrum_summary(lam):
     """Numbers a reader of the Hessian literature expects from a whole spectrum lam (D,)."""
-    lam = np.asarray(lam, dtype=np.float64)
+    lam = check_vector("lam", lam)
     top = max(float(lam.max()), 1e-300)
     return {"lambda_max": float(lam.max()), "lambda_min": float(lam.min()),
             "trace": float(lam.sum()),
@@ -156,15 +172,15 @@ def hutchinson_trace(net, X, y, probes=100, seed=0, compress=True):
     the mean of z^T H z and its standard error (module docstring). compress: as in
     full_hessian (same products, fewer rows)."""
     probes = check_int("probes", probes, low=1)
-    X = check_float_array("X", X, shape=(None, net.sizes[0]))
+    X = check_float_array("X", X, shape=(None, check_net(net).sizes[0]))
     Y = check_targets("mse", y, X.shape[0], net.sizes[-1])
-    if compress:
+    rng = check_seed(seed)
+    if check_switch("compress", compress):
         X, Y = equivalent_rows(net, X, Y)
     matvec, D = operator(net, X, Y)
-    rng = np.random.default_rng(seed)
     quad = np.empty(probes)
     for k in range(probes):
         z = rng.integers(0, 2, size=D) * 2.0 - 1.0                   # (D,) in {-1, +1}
         quad[k] = z @ matvec(z)
     err = float(quad.std(ddof=1) / np.sqrt(probes)) if probes > 1 else float("inf")
-    return float(quad.mean()), err
+    return check_finite_result("Hutchinson trace", float(quad.mean())), err

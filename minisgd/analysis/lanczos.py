@@ -21,8 +21,9 @@ run (metrics/sharpness.py).
 """
 import numpy as np
 
-from ..checks import check_choice, check_float, check_float_array, check_int
-from .hvp import check_direction, hvp_cached
+from ..checks import check_choice, check_float, check_float_array, check_int, describe
+from .hvp import hvp_cached
+from .inputs import check_finite_result, check_net, check_seed
 from ..losses import check_targets, mse
 from ..models.buffers import Grads, split_flat
 
@@ -33,10 +34,10 @@ def power_iteration(matvec, n, iters=200, tol=1e-10, seed=0):
     """(lambda, v, iterations): the eigenvalue of largest magnitude of the symmetric
     operator matvec on R^n and its unit eigenvector, from a random start. Stops when the
     Rayleigh quotient changes by less than tol (relative) between two iterations."""
-    n = check_int("n", n, low=1)
+    matvec, n = check_operator(matvec, n)
     iters = check_int("iters", iters, low=1)
     tol = check_float("tol", tol, low=0.0, low_open=True)
-    v = np.random.default_rng(seed).standard_normal(n)
+    v = check_seed(seed).standard_normal(n)
     v /= np.linalg.norm(v)
     lam = None
     for it in range(1, iters + 1):
@@ -49,18 +50,18 @@ def power_iteration(matvec, n, iters=200, tol=1e-10, seed=0):
         if lam is not None and abs(new - lam) <= tol * max(abs(new), 1e-300):
             return new, v, it
         lam = new
-    return lam, v, iters
+    return check_finite_result("power iteration's eigenvalue", lam), v, iters
 
 
 def lanczos(matvec, n, k=1, iters=30, seed=0):
     """The k largest eigenvalues (descending) of the symmetric operator matvec on R^n from
     min(iters, n) Lanczos steps with full reorthogonalization (module docstring)."""
-    n = check_int("n", n, low=1)
+    matvec, n = check_operator(matvec, n)
     k = check_int("k", k, low=1, high=n)
     m = min(check_int("iters", iters, low=k), n)
     Q = np.zeros((n, m))                                     # orthonormal Krylov basis
     alpha, beta = np.zeros(m), np.zeros(m)
-    q = np.random.default_rng(seed).standard_normal(n)
+    q = check_seed(seed).standard_normal(n)
     Q[:, 0] = q / np.linalg.norm(q)
     for j in range(m):
         r = matvec(Q[:, j])
@@ -74,11 +75,22 @@ def lanczos(matvec, n, k=1, iters=30, seed=0):
             m = j + 1                                        # invariant subspace: exact
             break
         Q[:, j + 1] = r / beta[j]
+    check_finite_result("Lanczos tridiagonal matrix", alpha[:m])
     T = np.diag(alpha[:m]) + np.diag(beta[:m - 1], 1) + np.diag(beta[:m - 1], -1)
     eig = np.linalg.eigvalsh(T)[::-1]                        # descending
     if eig.size < k:                                         # the start vector saw fewer
-        eig = np.concatenate([eig, np.full(k - eig.size, np.nan)])
+        raise ValueError(f"the start vector's Krylov space has only {eig.size} dimension(s) "
+                         f"(an invariant subspace: the operator shows {eig.size} distinct "
+                         f"eigenvalue(s) {eig.tolist()} from it), so the k={k} largest are not "
+                         f"determined; ask for k <= {eig.size} or try another seed")
     return eig[:k]
+
+
+def check_operator(matvec, n):
+    """(matvec, n): a callable R^n -> R^n and its dimension n >= 1."""
+    if not callable(matvec):
+        raise TypeError(f"matvec must be a callable v (n,) -> H v (n,), got {describe(matvec)}")
+    return matvec, check_int("n", n, low=1)
 
 
 def n_params(net):
@@ -102,28 +114,27 @@ def hessian_operator(net, X, Y):
     return matvec, n_params(net)
 
 
-def top_hessian_eigenvalues(net, X, y, k=1, method="lanczos", iters=30, seed=0):
+def top_hessian_eigenvalues(net, X, y, k=1, method="lanczos", iters=None, seed=0):
     """The k largest eigenvalues (descending, an array (k,)) of the Hessian of the mse data
     loss C = mean over rows and outputs of (f - y)^2 on (X, y), w.r.t. every parameter.
 
     method="lanczos" (k any in [1, n_params]) or "power" (k = 1 only; the eigenvalue of
-    largest magnitude, which is lambda_max unless a negative one is larger). net: a plain
+    largest magnitude, which is lambda_max unless a negative one is larger). iters: the
+    Lanczos steps or power iterations, at least k (None: max(30, k)). net: a plain, finite
     MLP or a single DiagonalNet."""
     check_choice("method", method, METHODS)
-    check_direction(net, Grads(list(net.weights), None if net.biases is None
-                               else list(net.biases)))      # plain parametrization
-    if getattr(net, "members", None) is not None:
-        raise ValueError(f"net must be a single net, got a stack of {net.members} members")
-    P = n_params(net)
+    P = n_params(check_net(net))
     k = check_int("k", k, low=1)
     if k > P:
         raise ValueError(f"k must be an int in [1, n_params={P}] (the Hessian has {P} "
                          f"eigenvalues), got {k}")
     if method == "power" and k != 1:
         raise ValueError(f"method='power' finds one eigenvalue: k must be 1, got {k}")
+    iters = max(30, k) if iters is None else check_int("iters", iters, low=k)
+    check_seed(seed)
     X = check_float_array("X", X, shape=(None, net.sizes[0]))
     Y = check_targets("mse", y, X.shape[0], net.sizes[-1])
     matvec, n = hessian_operator(net, X, Y)
     if method == "power":
-        return np.array([power_iteration(matvec, n, iters=max(iters, 1), seed=seed)[0]])
-    return lanczos(matvec, n, k=k, iters=max(iters, k), seed=seed)
+        return np.array([power_iteration(matvec, n, iters=iters, seed=seed)[0]])
+    return lanczos(matvec, n, k=k, iters=iters, seed=seed)

@@ -31,7 +31,10 @@ first-layer rows (gradient_noise.py), tail indices (tail_index.py).
 """
 import numpy as np
 
-from ..checks import check_float_array, check_int
+from ..checks import check_choice, check_float_array, check_int, describe
+from ..losses import LOSSES, check_targets
+from ..models.mlp import MLP
+from .inputs import check_net
 from .hessian import check_exact_size, check_symmetric, spectrum, MAX_EXACT_PARAMS
 
 
@@ -40,6 +43,8 @@ BLOCK_HINT = "Pass blocks=parameter_blocks(net) for its per-layer blocks"
 
 def parameter_blocks(net):
     """[(name, slice)] of the flat parameter vector: W1.., then b1.. (net.params order)."""
+    if not isinstance(net, MLP):
+        raise TypeError(f"net must be a minisgd.MLP, got {describe(net)}")
     names = [f"W{l + 1}" for l in range(len(net.weights))]
     names += [f"b{l + 1}" for l in range(len(net.biases or []))]
     out, start = [], 0
@@ -52,7 +57,9 @@ def parameter_blocks(net):
 def per_sample_gradients(net, X, y, loss="mse", chunk=2048):
     """G (N, D): row i is grad C_i flattened in net.params order. Memory N * D floats."""
     chunk = check_int("chunk", chunk, low=1)
-    X = check_float_array("X", X, shape=(None, net.sizes[0]))
+    X = check_float_array("X", X, shape=(None, check_net(net).sizes[0]))
+    check_choice("loss", loss, LOSSES)
+    check_targets(loss, y, X.shape[0], net.sizes[-1])
     D = int(sum(p.size for p in net.params))
     G = np.empty((X.shape[0], D))
     for start in range(0, X.shape[0], chunk):
@@ -82,12 +89,50 @@ def noise_covariance(G, blocks=None, max_params=MAX_EXACT_PARAMS):
         check_exact_size(D, max_params, what="noise covariance", hint=BLOCK_HINT)
         return Gc.T @ Gc / N                                         # (D, D)
     out = {}
-    for name, s in blocks:
+    for name, s in check_blocks(blocks, D):
         part = Gc[:, s]                                              # (N, D_b)
         check_exact_size(part.shape[1], max_params, what=f"noise covariance block {name}",
                          hint="")
         out[name] = part.T @ part / N
     return out
+
+
+def check_blocks(blocks, D):
+    """[(name, slice)]: distinct names, disjoint non-empty slices of step 1 inside [0, D)."""
+    if not isinstance(blocks, (list, tuple)) or not all(
+            isinstance(b, (list, tuple)) and len(b) == 2 and isinstance(b[0], str)
+            and isinstance(b[1], slice) for b in blocks):
+        raise TypeError(f"blocks must be a list of (name, slice) pairs, as parameter_blocks("
+                        f"net) gives, got {describe(blocks)}")
+    names, taken = set(), np.zeros(D, dtype=bool)
+    for name, s in blocks:
+        start, stop, step = s.start or 0, s.stop, s.step or 1
+        if not (isinstance(stop, (int, np.integer)) and isinstance(start, (int, np.integer))
+                and step == 1 and 0 <= start < stop <= D):
+            raise ValueError(f"blocks: {name!r} must be a slice(start, stop) with 0 <= start < "
+                             f"stop <= D={D}, got {s}")
+        if name in names or taken[start:stop].any():
+            raise ValueError(f"blocks must have distinct names and disjoint slices, got "
+                             f"{name!r} = {s} twice or overlapping")
+        names.add(name)
+        taken[start:stop] = True
+    return blocks
+
+
+def check_sigma_blocks(Sigma, blocks, D):
+    """Sigma as a dict {name: its symmetric (D_b, D_b) block} for blocks covering [0, D)."""
+    if len(check_blocks(blocks, D)) == 0 or sum(s.stop - (s.start or 0) for _, s in blocks) != D:
+        raise ValueError(f"blocks must cover all D={D} parameters for Tr(H Sigma), got "
+                         f"{[(n, s) for n, s in blocks]}")
+    if not isinstance(Sigma, dict) or set(Sigma) != {n for n, _ in blocks}:
+        raise ValueError(f"Sigma must be a dict with one block per name of blocks "
+                         f"{[n for n, _ in blocks]}, got {describe(Sigma)}")
+    for name, s in blocks:
+        size = s.stop - (s.start or 0)
+        if check_symmetric(f"Sigma[{name!r}]", Sigma[name]).shape != (size, size):
+            raise ValueError(f"Sigma[{name!r}] must have shape ({size}, {size}), got "
+                             f"{Sigma[name].shape}")
+    return Sigma
 
 
 def zhu_indicator(H, Sigma, blocks=None):
@@ -101,11 +146,15 @@ def zhu_indicator(H, Sigma, blocks=None):
             raise ValueError(f"Sigma must have H's shape {H.shape}, got {Sigma.shape}")
         tr_hs, tr_s = float(np.sum(H * Sigma)), float(np.trace(Sigma))   # H, Sigma symmetric
     else:
+        check_sigma_blocks(Sigma, blocks, D)
         tr_hs = sum(float(np.sum(H[s, s] * Sigma[name])) for name, s in blocks)
         tr_s = sum(float(np.trace(Sigma[name])) for name, _ in blocks)
     iso = float(np.trace(H)) * tr_s / D
-    return {"tr_H_sigma": tr_hs, "isotropic": iso,
-            "ratio": tr_hs / iso if iso != 0 else float("nan")}
+    out = {"tr_H_sigma": tr_hs, "isotropic": iso, "ratio": tr_hs / iso if iso != 0 else None}
+    if iso == 0:
+        out["note"] = ("ratio undefined: Tr(H) Tr(Sigma) = 0 (no curvature on average or no "
+                       "noise), so there is no isotropic scale to compare with")
+    return out
 
 
 def alignment(H, Sigma, k=5):
@@ -122,9 +171,12 @@ def alignment(H, Sigma, k=5):
     _, V = spectrum(Sigma, k)                                        # (D, k)
     M = U.T @ V                                                      # (k, k)
     tr_s = float(np.trace(Sigma))
-    return {"overlaps": np.abs(np.diag(M)), "subspace": float(np.sum(M * M)) / k,
-            "sigma_in_top_k": float(np.sum(U * (Sigma @ U))) / tr_s if tr_s > 0 else float("nan"),
-            "random_baseline": k / D}
+    out = {"overlaps": np.abs(np.diag(M)), "subspace": float(np.sum(M * M)) / k,
+           "sigma_in_top_k": float(np.sum(U * (Sigma @ U))) / tr_s if tr_s > 0 else None,
+           "random_baseline": k / D}
+    if tr_s <= 0:
+        out["note"] = f"sigma_in_top_k undefined: Tr(Sigma) = {tr_s:.3g} (no noise)"
+    return out
 
 
 def minibatch_noise(G, batch_size, rng):
@@ -134,6 +186,8 @@ def minibatch_noise(G, batch_size, rng):
     (P, D). b must leave at least two batches."""
     G = check_float_array("G", G, ndim=2)
     N = G.shape[0]
+    if N < 2:
+        raise ValueError(f"G must hold at least 2 rows (two batches of one), got {describe(G)}")
     b = check_int("batch_size", batch_size, low=1, high=max(1, N // 2))
     if not isinstance(rng, np.random.Generator):
         raise TypeError(f"rng must be a numpy.random.Generator, got {type(rng).__name__}")

@@ -53,6 +53,8 @@ def symmetric_stable(alpha, size, rng, scale=1.0):
     (alpha = 1: tan U, the Cauchy; alpha = 2: sqrt(2) times a standard normal), times
     scale. rng: a numpy Generator."""
     alpha = check_float("alpha", alpha, low=0.0, high=2.0, low_open=True)
+    scale = check_float("scale", scale, low=0.0, low_open=True)
+    check_size(size)
     if not isinstance(rng, np.random.Generator):
         raise TypeError(f"rng must be a numpy.random.Generator, got {type(rng).__name__}")
     U = rng.uniform(-np.pi / 2, np.pi / 2, size)
@@ -62,6 +64,14 @@ def symmetric_stable(alpha, size, rng, scale=1.0):
     X = np.sin(alpha * U) / np.cos(U) ** (1.0 / alpha) \
         * (np.cos((1.0 - alpha) * U) / W) ** ((1.0 - alpha) / alpha)
     return scale * X
+
+
+def check_size(size):
+    """An int >= 0 or a tuple of them (a numpy shape)."""
+    sizes = size if isinstance(size, tuple) else (size,)
+    for s in sizes:
+        check_int("size", s, low=0)
+    return size
 
 
 def published_block(K):
@@ -94,9 +104,16 @@ def block_sum_alpha(x, block=None):
     x = check_float_array("x", x, ndim=1)
     K = x.size
     K1 = check_block(block, K)
+    if x.size and np.all(x == x[0]):
+        raise ValueError(f"x is constant (every sample is {x[0]!r}): the estimator needs "
+                         "samples of a symmetric law around 0, and gives no tail index here")
     Y = x.reshape(K // K1, K1).sum(axis=1)                           # (K2,) block sums
     diff = (np.mean(np.log(np.abs(Y) + EPS)) - np.mean(np.log(np.abs(x) + EPS))) / math.log(K1)
-    return float(1.0 / diff) if diff != 0 else float("inf")
+    if not diff > 0:
+        raise ValueError(f"x gives no tail index: the block sums are not larger than the "
+                         f"samples (log difference / log K1 = {diff:.3g} <= 0, alpha_hat would "
+                         "be <= 0 or inf); the samples are not i.i.d. symmetric around 0")
+    return float(1.0 / diff)
 
 
 def pooled_alpha(noise, block=None):
@@ -112,8 +129,16 @@ def per_coordinate_alpha(noise, block=None):
     noise = check_float_array("noise", noise, ndim=2)
     P = noise.shape[0]
     K1 = check_block(block, P)
+    constant = np.flatnonzero(np.all(noise == noise[:1], axis=0))
+    if constant.size:
+        raise ValueError(f"noise columns {constant.tolist()} are constant (e.g. parameters "
+                         "that get no gradient): they have no tail index; drop them, "
+                         "noise[:, keep]")
     Y = noise.reshape(P // K1, K1, -1).sum(axis=1)                   # (K2, D)
     diff = (np.log(np.abs(Y) + EPS).mean(axis=0)
             - np.log(np.abs(noise) + EPS).mean(axis=0)) / math.log(K1)  # (D,)
-    with np.errstate(divide="ignore"):
-        return 1.0 / diff
+    bad = np.flatnonzero(~(diff > 0))
+    if bad.size:
+        raise ValueError(f"noise columns {bad.tolist()} give no tail index: their block sums "
+                         "are not larger than their samples (alpha_hat would be <= 0 or inf)")
+    return 1.0 / diff

@@ -35,8 +35,8 @@ from .backprop import (activate, activation_derivative, backward_buffers,  # noq
                        per_sample_backward, previous_delta, weight_gradient, weight_norm_chain)
 from .buffers import Grads, Workspace, split_flat  # noqa: F401  (re-exported)
 from .initializers import INITS, init_layer
-from .mlp_checks import (check_arrays, check_directions, check_gains, check_sizes,
-                         check_weight_norm)
+from .mlp_checks import (check_arrays, check_directions, check_dtype, check_gains,
+                         check_sizes, check_stackable, check_weight_norm)
 from .validated_calls import ValidatedCalls
 from .weight_norm import effective_weight, init_gains
 
@@ -87,6 +87,7 @@ class MLP(ValidatedCalls):
         directions V_l; with gains=None they are the effective weights, normalized as
         torch does (V = W, g = ||W||)."""
         check_choice("activation", activation, ACTIVATIONS)
+        dtype = check_dtype(dtype)
         check_arrays(weights, biases)
         check_weight_norm(weight_norm, len(weights))
         gains = check_gains(gains, weights, weight_norm)
@@ -130,7 +131,7 @@ class MLP(ValidatedCalls):
         (K, n_in, n_out), biases[l] (K, n_out), theta (K, n_params). forward_cache and
         backward then take stacked inputs (K, B, n_in) and run the K nets with batched
         matmuls; member k computes exactly what nets[k] computes alone."""
-        first = nets[0]
+        first = check_stackable(nets)
         if any(n.sizes != first.sizes or n.activation != first.activation
                or (n.biases is None) != (first.biases is None)
                or n.weight_norm != first.weight_norm for n in nets):
@@ -179,6 +180,7 @@ class MLP(ValidatedCalls):
         return self.weights + (self.biases or []) + (self.gains or [])
 
     def copy(self, dtype=None):
+        dtype = None if dtype is None else check_dtype(dtype)
         return MLP.from_weights(self.weights, self.biases, self.activation,
                                 dtype=self.dtype if dtype is None else dtype,
                                 weight_norm=self.weight_norm, gains=self.gains)

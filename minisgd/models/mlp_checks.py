@@ -71,3 +71,29 @@ def check_arrays(weights, biases):
                              f"got {describe(biases)}")
         for l, (b, W) in enumerate(zip(biases, weights)):
             check_float_array(f"biases[{l}]", b, shape=(W.shape[1],))
+
+
+def check_stackable(nets):
+    """MLP.stack's nets: a non-empty list or tuple of single MLPs; returns the first."""
+    from .mlp import MLP
+    if not isinstance(nets, (list, tuple)) or not nets:
+        kind = TypeError if not isinstance(nets, (list, tuple)) else ValueError
+        raise kind(f"nets must be a non-empty list of MLPs, got {describe(nets)}")
+    for k, net in enumerate(nets):
+        if not isinstance(net, MLP):
+            raise TypeError(f"nets must be a list of MLPs, got nets[{k}] = {describe(net)}")
+        if net.members is not None:
+            raise ValueError(f"nets must be single MLPs, got nets[{k}], a stack of "
+                             f"{net.members} members")
+    return nets[0]
+
+
+def check_dtype(dtype):
+    """float64 or float32 (the dtypes a net computes in); returns the numpy dtype."""
+    try:
+        wanted = np.dtype(dtype)
+    except TypeError:
+        wanted = None
+    if wanted not in (np.dtype(np.float64), np.dtype(np.float32)):
+        raise ValueError(f"dtype must be float64 or float32, got {describe(dtype)}")
+    return wanted
