@@ -108,6 +108,13 @@ def test_a_parent_that_is_a_file_is_refused_with_the_os_reason(tmp_path, no_work
             "--save", "cannot be written", "Not a directory")
 
 
+def test_a_file_name_too_long_is_refused_before_work(tmp_path, no_work, capsys):
+    path = tmp_path / ("a" * 300 + ".json")
+    refused(capsys, ["train", *SMALL, "--json", str(path)], "--json", "cannot be written",
+            "too long")
+    assert os.listdir(tmp_path) == []
+
+
 @pytest.mark.skipif(sys.platform != "linux", reason="needs /dev/null")
 def test_a_device_is_refused_not_replaced(no_work, capsys):
     refused(capsys, ["train", *SMALL, "--json", os.devnull], "--json", "regular file")

@@ -197,7 +197,8 @@ def check_outputs(outputs, inputs=()):
 def check_output_path(flag, path):
     """An output file path that can be written, checked before any work: not empty, not a
     folder, not a device or pipe, in a folder that exists (it is not made) and takes a
-    new file (else the OS's reason: permission denied, read-only, not a directory)."""
+    new file of that name (else the OS's reason: permission denied, read-only, not a
+    directory, file name too long); a new name is made and removed at once to know it."""
     if path == "" or os.path.basename(path) in ("", ".", ".."):
         what = "an empty string" if path == "" else f"{path!r}, a folder"
         example = f"result{FLAG_SUFFIX.get(flag, '')}"
@@ -215,6 +216,9 @@ def check_output_path(flag, path):
     try:
         with tempfile.NamedTemporaryFile(dir=folder, prefix=".probe-"):
             pass
+        if not os.path.lexists(real):            # the name itself (too long, not allowed)
+            os.close(os.open(real, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
+            os.unlink(real)
     except OSError as err:
         raise ValueError(f"{flag} {path!r} cannot be written: {err.strerror or err}") from None
     return path
