@@ -71,6 +71,13 @@ def test_an_output_onto_an_input_through_a_symlink_is_refused(inputs, no_work, c
                      str(inputs["data"]), "--save", str(link)], "--save", "--data")
 
 
+def test_an_output_onto_a_hard_link_of_an_input_is_refused(inputs, no_work, capsys):
+    link = inputs["init"].parent / "also_w.npz"
+    os.link(inputs["init"], link)
+    refused(capsys, ["train", *SMALL, "--d", str(D), "--support", "0,1", "--init",
+                     str(inputs["init"]), "--json", str(link)], "--json", "--init")
+
+
 def test_json_and_save_onto_the_same_file_are_refused(tmp_path, no_work, capsys):
     path = str(tmp_path / "r.json")
     refused(capsys, ["train", *SMALL, "--json", path, "--save", path], "--save", "--json")

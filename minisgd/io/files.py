@@ -177,21 +177,30 @@ def load_batches(path):
 def check_outputs(outputs, inputs=()):
     """Output paths [(flag, path or None)] checked before any work: each one a file that can
     be written (check_output_path), none the file of an input [(flag, path or None)] of the
-    run or of another output (real paths compared: symlinks, '..' and the like resolved)."""
-    given = {os.path.realpath(path): flag for flag, path in inputs if path}
+    run or of another output (the same file by any name: symlinks, '..', hard links)."""
+    given = {file_key(path): flag for flag, path in inputs if path}
     written = {}
     for flag, path in outputs:
         if path is None:
             continue
         check_output_path(flag, path)
-        real = os.path.realpath(path)
-        if real in given:
-            raise ValueError(f"{flag} {path!r} is the file given as {given[real]}: an output "
+        key = file_key(path)
+        if key in given:
+            raise ValueError(f"{flag} {path!r} is the file given as {given[key]}: an output "
                              "must not overwrite an input of the run; give another file path")
-        if real in written:
-            raise ValueError(f"{flag} {path!r} is also the file of {written[real]}: each "
+        if key in written:
+            raise ValueError(f"{flag} {path!r} is also the file of {written[key]}: each "
                              "output needs a file of its own; give another file path")
-        written[real] = flag
+        written[key] = flag
+
+
+def file_key(path):
+    """What names one file: its device and inode when it exists, else its real path."""
+    try:
+        st = os.stat(path)
+        return ("inode", st.st_dev, st.st_ino)
+    except OSError:
+        return ("path", os.path.realpath(path))
 
 
 def check_output_path(flag, path):
