@@ -249,8 +249,12 @@ def run_bench_command(args, parser):
         check_outputs([("--json", args.json)])
     except ValueError as err:
         parser.error(str(err))
-    report = run_bench(args.threads, args.repeats, args.quick,
-                       log=lambda msg: print(msg, file=sys.stderr, flush=True))
+    try:
+        report = run_bench(args.threads, args.repeats, args.quick,
+                           log=lambda msg: print(msg, file=sys.stderr, flush=True))
+    except RuntimeError as err:             # a measurement's worker failed: its own stderr
+        print(f"python -m minisgd bench: {err}", file=sys.stderr)
+        return 1
     status = write_outputs([("--json", args.json, lambda p: write_json_atomic(report, p))],
                            "python -m minisgd bench")
     print(markdown(report))

@@ -213,3 +213,16 @@ def test_the_summary_formats_every_null():
 def test_bench_json_is_checked_before_benchmarking(tmp_path, no_work, capsys, path, words):
     refused(capsys, ["bench", "--quick", "--repeats", "1", "--json",
                      path.format(tmp=tmp_path)], "--json", *words)
+
+
+def test_a_failed_benchmark_worker_is_a_message_not_a_traceback(monkeypatch, capsys):
+    monkeypatch.setattr(minisgd.bench.driver, "available", lambda fw: fw == "minisgd")
+    monkeypatch.setattr(minisgd.bench.driver.subprocess, "run", lambda *a, **k: Broken())
+    assert main(["bench", "--quick", "--repeats", "1"]) == 1
+    err = capsys.readouterr().err
+    assert "minisgd benchmark" in err and "Traceback" not in err
+
+
+class Broken:
+    """A worker process that exited 0 without printing its result."""
+    returncode, stdout, stderr = 0, "", "killed"

@@ -66,9 +66,17 @@ def worker_command(spec, threads):
 
 
 def worker_output(spec, returncode, stdout, stderr):
-    if returncode != 0:
-        raise RuntimeError(f"{spec['framework']} benchmark failed:\n{stderr[-2000:]}")
-    return json.loads(stdout.strip().splitlines()[-1])
+    """The worker's result (its last line of stdout, JSON); a RuntimeError naming the
+    framework when it failed or printed no result."""
+    lines = stdout.strip().splitlines()
+    if returncode != 0 or not lines:
+        raise RuntimeError(f"{spec['framework']} benchmark failed (exit status {returncode})"
+                           f":\n{stderr[-2000:]}")
+    try:
+        return json.loads(lines[-1])
+    except ValueError:
+        raise RuntimeError(f"{spec['framework']} benchmark printed no JSON result, its last "
+                           f"line is {lines[-1][:200]!r}") from None
 
 
 def summarize(times):
