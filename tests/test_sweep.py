@@ -33,6 +33,7 @@ import minisgd.sweep.pool as sweep_pool
 from minisgd.sweep import execute_sweep
 from minisgd.sweep.pool import make_tasks
 from minisgd.sweep.config import SweepConfigError, parse_sweep
+from minisgd.sweep.runner import tail
 from minisgd.train import Config, config_dict, train
 
 TINY = "[run]\nn = 200\nn_test = 100\nsteps = 200\n"
@@ -211,6 +212,43 @@ def test_empty_list_and_scalar_sweep_values_are_rejected():
         spec_of(TINY + "[sweep]\nseed = 3\n")
 
 
+@pytest.mark.parametrize("text, expected", [
+    ("", "names no run"),
+    ("# nothing yet\n", "names no run"),
+    ('description = "later"\n', "names no run"),
+    ("[run]\n", "names no run"),
+    ("[run]\n[sweep]\n", r"line 2: \[sweep\] is empty"),
+    (TINY + "[sweep]\n", r"line 5: \[sweep\] is empty"),
+    (TINY + "[[sweep]]\nseed = [0]\n[[sweep]]\n", r"line 7: \[\[sweep\]\] number 2 is empty"),
+    ("sweep = []\n" + TINY, r"line 1: sweep = \[\] holds no grid"),
+])
+def test_a_config_without_runs_or_with_an_empty_grid_is_refused(text, expected):
+    with pytest.raises(SweepConfigError, match=expected):
+        spec_of(text)
+
+
+def test_cli_refuses_an_empty_config_and_says_when_kept_runs_failed(tmp_path, capsys):
+    with pytest.raises(SystemExit) as stop:
+        main(["sweep", write(tmp_path, "", "empty.toml"), "--out", str(tmp_path / "e")])
+    assert stop.value.code == 2
+    err = capsys.readouterr().err
+    assert "empty.toml" in err and "[run]" in err and "Traceback" not in err
+    assert not (tmp_path / "e").exists()
+    good = write(tmp_path, GRID)
+    out = str(tmp_path / "out")
+    assert main(["sweep", good, "--out", out, "--workers", "1", "--no-ensemble"]) == 0
+    record = json.loads(open(run_path(out, config_dict(spec_of(GRID).configs[0]))).read())
+    record.update(status="failed: RuntimeError: boom", history=None, final=None, weights=None)
+    with open(run_path(out, record["config"]), "w") as fh:
+        json.dump(record, fh)
+    capsys.readouterr()
+    assert main(["sweep", good, "--out", out, "--workers", "1"]) == 1
+    err = capsys.readouterr().err
+    assert "6 done before (1 of them failed)" in err and "--retry-failed" in err, err
+    assert main(["sweep", good, "--out", out, "--dry-run"]) == 0
+    assert "1 failed" in capsys.readouterr().out
+
+
 def test_bad_values_fail_before_anything_runs(tmp_path):
     text = TINY + "[sweep]\nbatch_size = [32, 1000]\n"        # N = 400 training pairs
     with pytest.raises(SweepConfigError, match=r"line 6: invalid run \(batch_size=1000\): "
@@ -265,6 +303,8 @@ def test_a_run_that_raises_is_recorded_as_failed_and_not_retried(tmp_path):
     CALLS.clear()
     report = quiet_sweep(spec, tmp_path, run_fn=counting_run)
     assert CALLS == [] and report.skipped == 6 and report.failed == 0
+    assert report.failed_before == 2 and not report.complete          # kept, and said
+    assert "2 of them failed" in tail(report) and "--retry-failed" in tail(report)
     report = quiet_sweep(spec, tmp_path, run_fn=counting_run, retry_failed=True)
     assert sorted(CALLS) == [(1, 1), (32, 1)] and report.complete
     assert load(tmp_path, config_dict(spec.configs[1]))["status"] == "ok"
@@ -398,7 +438,7 @@ def test_kill_mid_sweep_then_restart(tmp_path):
     try:
         deadline = time.time() + 60
         finished = lambda: (out / "runs").exists() and any(
-            not f.startswith(".tmp-") for f in os.listdir(out / "runs"))   # not a write under way
+            not f.startswith(".minisgd-tmp-") for f in os.listdir(out / "runs"))  # not mid-write
         while time.time() < deadline and not finished():
             time.sleep(0.02)
         assert main(["sweep", config, "--out", str(out), "--quiet"]) == 2    # refused: locked
@@ -406,7 +446,7 @@ def test_kill_mid_sweep_then_restart(tmp_path):
         proc.send_signal(signal.SIGKILL)
         proc.wait()
     done = {f: (out / "runs" / f).read_bytes() for f in os.listdir(out / "runs")
-            if not f.startswith(".tmp-")}                 # a temp file of the killed write
+            if not f.startswith(".minisgd-tmp-")}         # a temp file of the killed write
     assert 1 <= len(done) < 5 and (out / ".lock").exists()
     result = subprocess.run(command[:-1], cwd=ROOT, capture_output=True, text=True)
     assert result.returncode == 0, result.stderr

@@ -108,6 +108,18 @@ def test_pool_workers_exit_when_the_sweep_is_killed(tmp_path):
     (lambda r: r["history"].update(train_loss=r["history"]["train_loss"][:-1]),
      "is not a list of"),
     (lambda r: r["history"]["test_loss"].__setitem__(0, "x"), "not a number"),
+    (lambda r: r["final"].update(irrelevant_norm=float("nan")), "NaN"),
+    (lambda r: r["history"]["train_loss"].__setitem__(1, float("inf")), "Infinity"),
+    (lambda r: r.update(status="okay"), "unknown status"),
+    (lambda r: r.update(status="diverged at step soon"), "unknown status"),
+    (lambda r: r.update(status="diverged at step 3"), "status"),     # final says not diverged
+    (lambda r: r["final"].update(diverged=7), "status"),
+    (lambda r: r.update(version=None), "version"),
+    (lambda r: r.update(wall_time=None), "wall_time"),
+    (lambda r: r["final"].update(steps_done=None), "steps_done"),
+    (lambda r: r["final"].update(diverged=None), "diverged"),
+    (lambda r: r["history"]["step"].__setitem__(1, None), "step"),
+    (lambda r: r.update(weights={"W0": "big"}), "weights"),
 ])
 def test_a_run_file_that_parses_but_does_not_fit_is_set_aside_and_redone(tmp_path, damage, why):
     quiet_sweep(tmp_path)
@@ -199,7 +211,7 @@ def test_a_disk_that_fills_mid_sweep_keeps_what_was_written(small_disk, tmp_path
     assert done.returncode == 1 and "No space left on device" in done.stderr
     assert "run files written before are intact" in done.stderr and "Traceback" not in done.stderr
     runs = sorted(os.listdir(small_disk / "out" / "runs"))
-    assert runs and not any(r.startswith(".tmp-") for r in runs)   # no half-written file
+    assert runs and not any("tmp" in r for r in runs)              # no half-written file
     for name in runs:
         json.loads((small_disk / "out" / "runs" / name).read_text())   # each one whole
     assert not (small_disk / "out" / ".lock").exists()

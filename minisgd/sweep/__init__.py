@@ -3,6 +3,7 @@
   config.py     TOML text -> the validated list of run Configs
   runfiles.py   one JSON file per finished run, named by the hash of its config
   lock.py       DIR/.lock: one sweep at a time per folder
+  folder.py     what a sweep may touch: its own temp files, a folder that holds this sweep
   summary.py    DIR/summary.csv and summary.md, rebuilt from the run files
   errors.py     SweepError: why a sweep stops, with its exit code
   pool.py       grouping runs into calls (ensembles) and driving an executor

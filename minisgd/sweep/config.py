@@ -73,11 +73,10 @@ def parse_sweep(text, source="<config>"):
         raise SweepConfigError(f"{where(None, 'description')}: description must be a string")
     run = check_table(doc.get("run", {}), "run", where)
     fixed = {key: check_value(key, value, where("run", key)) for key, value in run.items()}
-    grids = doc.get("sweep", {})
-    grids = grids if isinstance(grids, list) else [check_table(grids, "sweep", where)]
+    grids = check_grids(doc, run, where)
     configs, axes = [], []
     for index, grid in enumerate(grids):
-        lists = check_grid(check_table(grid, "sweep", where, index), where, index)
+        lists = check_grid(grid, where, index)
         axes += [key for key in lists if key not in axes]
         configs += expand(fixed, lists, where, index)
     varies = lambda k: len({repr(getattr(c, k)) for c in configs}) > 1
@@ -99,6 +98,31 @@ def check_table(value, name, where, index=0):
             raise SweepConfigError(f"{where(name, key, index)}: unknown key {key!r} in [{name}]; "
                                    f"keys are the train options: {', '.join(FIELDS)}")
     return value
+
+
+def check_grids(doc, run, where):
+    """The grid tables of the config: [sweep], or each [[sweep]]; a config must name a run
+    ([run] settings) or a grid, and no grid may be empty."""
+    if "sweep" not in doc:
+        if not run:
+            raise SweepConfigError(f"{where.source}: the config names no run: give [run] with "
+                                   "the settings of a run (e.g. steps = 1000) and/or a [sweep] "
+                                   "grid of lists (e.g. seed = [0, 1, 2])")
+        return [{}]
+    grids = doc["sweep"]
+    if isinstance(grids, list) and not grids:
+        raise SweepConfigError(f"{where(None, 'sweep')}: sweep = [] holds no grid; give a "
+                               "[sweep] table of lists (e.g. seed = [0, 1, 2]) or leave it out")
+    grids = grids if isinstance(grids, list) else [check_table(grids, "sweep", where)]
+    for index, grid in enumerate(grids):
+        check_table(grid, "sweep", where, index)
+        if not grid:
+            name = f"[[sweep]] number {index + 1}" if isinstance(doc["sweep"], list) \
+                else "[sweep]"
+            raise SweepConfigError(f"{where.header('sweep', index)}: {name} is empty; list at "
+                                   "least one key's values (e.g. seed = [0, 1, 2]) or leave "
+                                   "the table out")
+    return grids
 
 
 def check_grid(grid, where, index):
@@ -190,6 +214,12 @@ class Locator:
     def __init__(self, text, source):
         self.source = source
         self.lines = text.splitlines()
+
+    def header(self, table, index=0):
+        """"file: line N" of the index-th [table] / [[table]] header."""
+        header = re.compile(r"^\s*\[\[?\s*" + re.escape(table) + r"\s*\]\]?\s*(#.*)?$")
+        found = [n for n, line in enumerate(self.lines, start=1) if header.match(line)]
+        return f"{self.source}: line {found[index]}" if index < len(found) else self.source
 
     def __call__(self, table, key, index=0):
         header = re.compile(r"^\s*\[\[?\s*([^\]]+?)\s*\]\]?\s*(#.*)?$")

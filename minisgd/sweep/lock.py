@@ -77,12 +77,20 @@ def is_stale(holder):
     if not holder or holder.get("host") != socket.gethostname():
         return False                      # another host's pid cannot be checked from here
     try:
-        os.kill(int(holder["pid"]), 0)
-    except ProcessLookupError:
-        return True
-    except (PermissionError, KeyError, TypeError, ValueError):
+        return not pid_alive(int(holder["pid"]))
+    except (KeyError, TypeError, ValueError, OverflowError):
         return False
-    return False
+
+
+def pid_alive(pid):
+    """Whether a process `pid` exists on this host (one we may not signal exists too)."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except (PermissionError, OverflowError, ValueError):
+        return True
+    return pid > 0
 
 
 def release_lock(path):

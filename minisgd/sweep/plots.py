@@ -45,6 +45,9 @@ def add_plot_parser(sub):
 
 
 def run_plot(args, parser):
+    if args.out is not None and not args.out.strip():
+        parser.error("argument --out: must be a folder path, got an empty one (leave --out "
+                     "out for the default)")
     try:
         paths = plot_path(args.path, args.out, args.format, args.metric, args.x)
     except ValueError as err:

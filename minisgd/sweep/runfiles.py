@@ -9,23 +9,30 @@ config, and how one is checked before it is trusted.
         "ensemble"   k, when the run was trained with k - 1 others in one ensemble
       a failed run has history, final and weights null and a "traceback".
 The rest of the folder: DIR/sweep.json (the sweep: config file, axes, and the hashes of its
-runs in order; runner.py), DIR/summary.csv and summary.md (summary.py), DIR/.lock (lock.py).
+runs in order; runner.py), DIR/summary.csv and summary.md (summary.py), DIR/.lock (lock.py),
+temporary files of writes under way (folder.py) and corrupt run files set aside
+(<hash>.json.corrupt, .corrupt-2, ...).
 
 <hash> is the first 16 hex digits of the sha256 of the canonical JSON (sorted keys, no
 spaces) of the run's config without the fields that hold their Config default, so the same
 config always maps to the same file, and a field added to Config later (whose default keeps
 the old behaviour) leaves existing run files valid. A run file is used only if it parses,
 has every key, a known status and the config its name promises (fields missing from it
-read as their defaults); anything else is reported and redone. Not for: running.
+read as their defaults), and finite numbers where numbers belong (NaN, Infinity and
+numbers past the float range are never written; a file holding one is corrupt), a version
+and wall time, a status that agrees with final["diverged"], and weights that are rows of
+numbers; anything else is reported, set aside and redone. Not for: running.
 """
 import hashlib
 import json
+import math
 import os
+import re
 
 from ..config import Config, config_dict
 from ..history import TEXT_FINALS
-from ..io.files import remove_quietly, write_json_atomic
 from .errors import write_or_explain
+from .folder import read_sweep_info, write_json_atomic
 
 RUN_KEYS = ("config", "history", "final", "status", "version", "wall_time")
 
@@ -56,14 +63,32 @@ def read_run(path, config):
     """(record, None) for a usable run file; (None, None) if there is none; (None, why)
     for a corrupt, half-written or mismatched one."""
     try:
-        with open(path) as fh:
-            record = json.load(fh)
+        record = load_json(path)
     except FileNotFoundError:
         return None, None
     except (OSError, ValueError) as err:
         return None, f"unreadable ({type(err).__name__}: {err})"
     problem = check_run(record, config)
     return (None, problem) if problem else (record, None)
+
+
+def refuse_constant(token):
+    raise ValueError(f"it holds {token}, which minisgd never writes (non-finite values are "
+                     "written as null)")
+
+
+def finite_float(text):
+    value = float(text)
+    return value if math.isfinite(value) else refuse_constant(text)
+
+
+def load_json(path):
+    """A run file parsed strictly: NaN, Infinity or an overflowing number is a ValueError."""
+    with open(path) as fh:
+        return json.load(fh, parse_constant=refuse_constant, parse_float=finite_float)
+
+
+STATUS = re.compile(r"^(ok|diverged at step (\d+)|failed: .*)$", re.S)
 
 
 def check_run(record, config):
@@ -76,18 +101,50 @@ def check_run(record, config):
         return ("its config is not the one its name stands for (or a Config default has "
                 "changed since it was written)")
     status = record["status"]
-    if not isinstance(status, str) or not status.startswith(("ok", "diverged at step", "failed")):
+    match = STATUS.match(status) if isinstance(status, str) else None
+    if match is None:
         return f"unknown status {status!r}"
-    if not status.startswith("failed") and not (isinstance(record["history"], dict)
-                                                and isinstance(record["final"], dict)):
+    if not isinstance(record["version"], str) or not record["version"]:
+        return f"version {record['version']!r} is not a version string"
+    if not is_count(record["wall_time"], float):
+        return f"wall_time {record['wall_time']!r} is not a number of seconds"
+    if status.startswith("failed"):
+        return None
+    if not (isinstance(record["history"], dict) and isinstance(record["final"], dict)):
         return "history or final metrics missing"
-    if not status.startswith("failed"):
-        return layout_problem(record)
+    return layout_problem(record) or outcome_problem(record, match) or \
+        weights_problem(record.get("weights"))
+
+
+def outcome_problem(record, match):
+    """Why the status and final["diverged"] disagree, or None."""
+    diverged = record["final"]["diverged"]
+    said = False if match.group(2) is None else int(match.group(2))
+    if diverged != said or type(diverged) is not type(said):
+        return f"its status {record['status']!r} and final['diverged'] = {diverged!r} disagree"
     return None
 
 
+def weights_problem(weights):
+    """Why a run file's "weights" are not null or {name: rows of numbers}, or None."""
+    if weights is None:
+        return None
+    ok = isinstance(weights, dict) and all(
+        isinstance(rows, list) and all(isinstance(row, list) and all(is_number(v) for v in row)
+                                       and len(row) == len(rows[0]) for row in rows)
+        for rows in weights.values())
+    return None if ok else "its weights are not rows of numbers of one length"
+
+
 def is_number(v):
-    return v is None or (isinstance(v, (int, float)) and not isinstance(v, bool))
+    if isinstance(v, float):
+        return math.isfinite(v)
+    return v is None or (isinstance(v, int) and not isinstance(v, bool))
+
+
+def is_count(v, kind=int):
+    """A non-negative int (or, with kind=float, any non-negative finite number)."""
+    return v is not None and is_number(v) and v >= 0 and (kind is float or isinstance(v, int))
 
 
 def layout_problem(record):
@@ -114,6 +171,12 @@ def layout_problem(record):
     for key in ("diverged", "steps_done"):
         if key not in final:
             return f"final metrics lack {key!r}"
+    if not all(is_count(t) for t in columns["step"]):
+        return "history column 'step' holds a value that is not a step number"
+    if not is_count(final["steps_done"]) or not (final["diverged"] is False
+                                                 or is_count(final["diverged"])):
+        return (f"final steps_done = {final['steps_done']!r} or diverged = "
+                f"{final['diverged']!r} is not a step number")
     return None
 
 
@@ -125,19 +188,15 @@ def write_run(out, record):
     return path
 
 
-def remove_temp_files(out):
-    """Delete temp files (.tmp-*) that a killed writer left in DIR/runs; call under the
-    lock only. Returns how many there were."""
-    runs_dir = os.path.join(out, "runs")
-    temps = [f for f in os.listdir(runs_dir) if f.startswith(".tmp-")]
-    for name in temps:
-        remove_quietly(os.path.join(runs_dir, name))
-    return len(temps)
-
-
 def set_aside(path):
-    """Move a corrupt run file to <path>.corrupt (kept for inspection, never read)."""
-    write_or_explain(lambda: os.replace(path, path + ".corrupt"), path)
+    """Move a corrupt run file to <path>.corrupt (kept for inspection, never read; one set
+    aside before keeps its name: this one becomes <path>.corrupt-2, -3, ...)."""
+    target, n = path + ".corrupt", 1
+    while os.path.lexists(target):
+        n += 1
+        target = f"{path}.corrupt-{n}"
+    write_or_explain(lambda: os.replace(path, target), path)
+    return target
 
 
 def load_runs(folder, skipped=None):
@@ -146,12 +205,10 @@ def load_runs(folder, skipped=None):
     skipped, a list, receives one line per run file left out and why (unreadable, another
     config than its name, a layout that does not fit)."""
     skipped = [] if skipped is None else skipped
-    try:
-        with open(os.path.join(folder, "sweep.json")) as fh:
-            info = json.load(fh)
+    info = read_sweep_info(os.path.join(folder, "sweep.json"))
+    if info is not None:
         hashes = list(info["runs"])
-    except (OSError, ValueError, KeyError, TypeError):
-        info = None
+    else:
         runs_dir = os.path.join(folder, "runs")
         names = sorted(os.listdir(runs_dir)) if os.path.isdir(runs_dir) else []
         hashes = [n[:-5] for n in names if n.endswith(".json")]
@@ -159,8 +216,7 @@ def load_runs(folder, skipped=None):
     for h in hashes:
         path = os.path.join(folder, "runs", h + ".json")
         try:
-            with open(path) as fh:
-                record = json.load(fh)
+            record = load_json(path)
         except FileNotFoundError:
             skipped.append(f"{path}: missing (the run has not finished)")
             continue

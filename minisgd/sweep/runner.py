@@ -2,8 +2,9 @@
 every finished run safe, so that an interrupted sweep started again does only what is left.
 
     read + validate the config (config.py)         nothing runs if anything is wrong
+    check DIR (folder.py)                          refused unless new, empty or this sweep's
     lock DIR (lock.py), look at DIR/runs           done runs are skipped, corrupt ones redone
-      (runfiles.py)
+      (runfiles.py)                                (kept failed runs are reported: exit 1)
     submit runs to an executor (pool.py,           at most a few in flight at a time
       executors.py)
     as each run finishes: write its run file       at once, atomically
@@ -25,11 +26,11 @@ from dataclasses import dataclass, field
 from .. import __version__
 from ..ensemble import train_ensemble
 from .executors import ExecutorError
-from ..io.files import write_json_atomic
 from .progress import Progress
 from .errors import SweepError, write_or_explain
+from .folder import check_out, remove_temp_files, write_json_atomic
 from .lock import acquire_lock, release_lock
-from .runfiles import read_run, remove_temp_files, run_hash, run_path, set_aside
+from .runfiles import read_run, run_hash, run_path, set_aside
 from .summary import write_summary
 from .config import SweepConfigError, read_sweep
 from .pool import run_all
@@ -46,6 +47,7 @@ class SweepReport:
     done: int = 0
     failed: int = 0
     diverged: int = 0
+    failed_before: int = 0                         # failed runs kept from before (skipped)
     lost: list = field(default_factory=list)       # config dicts whose run was lost
     notes: list = field(default_factory=list)
     engine: str = ""
@@ -54,31 +56,35 @@ class SweepReport:
 
     @property
     def complete(self):
-        return not self.lost and not self.failed
+        return not self.lost and not self.failed and not self.failed_before
 
 
-def plan(out, configs, retry_failed, notes, redo_other_versions=False):
-    """(configs to run, number already done). Corrupt files are set aside and redone; runs
-    finished by another minisgd version are kept (noted) or, if asked, redone."""
-    todo, done, others = [], 0, {}
+def plan(out, configs, retry_failed, report, redo_other_versions=False):
+    """(configs to run, number already done); report.failed_before counts the failed runs
+    kept. Corrupt files are set aside and redone; runs finished by another minisgd version
+    are kept (noted) or, if asked, redone."""
+    todo, done, others, notes = [], 0, {}, report.notes
     temps = remove_temp_files(out)
     if temps:
         notes.append(f"removed {temps} half-written temporary file(s) that an interrupted "
-                     f"sweep left in {out}/runs")
+                     f"sweep left in {out}")
     for config in configs:
         path = run_path(out, config)
         record, problem = read_run(path, config)
         if problem:
-            notes.append(f"{path} is corrupt ({problem}): set aside as .corrupt, redoing the run")
-            set_aside(path)
+            aside = set_aside(path)
+            notes.append(f"{path} is corrupt ({problem}): set aside as "
+                         f"{os.path.basename(aside)}, redoing the run")
         version = None if record is None else record["version"]
         if version is not None and version != __version__:
             others[version] = others.get(version, 0) + 1
-        if record is None or (retry_failed and record["status"].startswith("failed")) or \
+        failed = record is not None and record["status"].startswith("failed")
+        if record is None or (retry_failed and failed) or \
                 (redo_other_versions and version != __version__):
             todo.append(config)
         else:
             done += 1
+            report.failed_before += failed
     if others:
         counts = ", ".join(f"{n} by {v}" for v, n in sorted(others.items()))
         notes.append(f"finished runs from another minisgd version ({counts}; this is "
@@ -103,14 +109,16 @@ def execute_sweep(spec, out, executor="local", workers=None, scheduler=None,
     if len(configs) < len(spec.configs):
         report.notes.append(f"{len(spec.configs) - len(configs)} duplicate runs in the grid, "
                             "run once")
+    hashes = [run_hash(c) for c in configs]
+    check_out(out, hashes, config_file)                  # before anything is written
     runs_dir = os.path.join(out, "runs")
     write_or_explain(lambda: os.makedirs(runs_dir, exist_ok=True), runs_dir, exit_code=2)
     lock, note = acquire_lock(out)
     report.notes += [note] if note else []
     try:
+        check_out(out, hashes, config_file)              # again: under the lock
         write_sweep_info(out, spec, configs, config_file)
-        todo, report.skipped = plan(out, configs, retry_failed, report.notes,
-                                    redo_other_versions)
+        todo, report.skipped = plan(out, configs, retry_failed, report, redo_other_versions)
         progress = Progress(len(configs), report.skipped, stream, quiet, progress_interval)
         for text in report.notes:
             progress.message(text)
@@ -127,7 +135,11 @@ def execute_sweep(spec, out, executor="local", workers=None, scheduler=None,
 
 
 def distinct_configs(spec):
-    """The config dicts of the grid in order, each run once (by its run hash)."""
+    """The config dicts of the grid in order, each run once (by its run hash); a spec
+    without runs is refused (SweepError, exit 2)."""
+    if not spec.configs:
+        raise SweepError("the sweep has no runs: a sweep must name at least one run's settings "
+                         "([run]) or a grid ([sweep] lists)")
     return list({run_hash(c): c for c in map(config_dict, spec.configs)}.values())
 
 
@@ -147,8 +159,9 @@ def add_sweep_parser(sub):
                        description="Run the grid of a sweep config (TOML: [run] fixed train "
                                    "options, [sweep] lists whose product is the grid) into "
                                    "DIR/runs/<hash>.json, skipping runs already done. Exit "
-                                   "status: 0 all runs done, 1 some failed or were lost "
-                                   "or a write failed, 2 nothing ran (bad config or "
+                                   "status: 0 all runs done, 1 some failed (now or in "
+                                   "an earlier sweep: --retry-failed) or were lost or a "
+                                   "write failed, 2 nothing ran (bad config or "
                                    "options, folder locked or not writable), 130 "
                                    "interrupted.")
     p.add_argument("config", metavar="CONFIG.toml")
@@ -171,31 +184,50 @@ def add_sweep_parser(sub):
     return p
 
 
-def dry_run(spec, out):
+def dry_run(spec, out, config_file=None, retry_failed=False):
+    """List what a sweep would do (what is done, failed, corrupt, to run); writes nothing."""
     configs = distinct_configs(spec)
+    check_out(out, [run_hash(c) for c in configs], config_file)
     states = [read_run(run_path(out, c), c) for c in configs]
     done = sum(1 for record, _ in states if record is not None)
+    failed = sum(1 for record, _ in states if record and record["status"].startswith("failed"))
     corrupt = sum(1 for _, problem in states if problem)
+    to_run = len(configs) - done + (failed if retry_failed else 0)
+    said = f" ({failed} failed: --retry-failed reruns them)" if failed and not retry_failed \
+        else f" ({failed} failed, to rerun)" if failed else ""
     print(f"{len(configs)} runs (axes: {', '.join(spec.axes) or 'none'}) into {out}: "
-          f"{done} done, {corrupt} corrupt, {len(configs) - done} to run")
+          f"{done} done{said}, {corrupt} corrupt, {to_run} to run")
     for c, (record, _) in zip(configs, states):
         state = record["status"] if record else "to run"
         print(f"  {run_hash(c)}  " + " ".join(f"{a}={c[a]}" for a in spec.axes) + f"  [{state}]")
     return 0
 
 
-def run_sweep(args, parser):
+def check_args(args, parser):
+    """Refuse (argparse error, exit 2) options that cannot mean what they say."""
     if args.workers is not None and args.workers < 1:
         parser.error(f"argument --workers: must be an int >= 1, got {args.workers}")
     if args.scheduler and args.executor != "dask":
         parser.error("argument --scheduler: only used with --executor dask")
+    if args.out is not None and not args.out.strip():
+        parser.error("argument --out: must be a folder path, got an empty one (leave --out "
+                     "out for results/<config name>)")
+
+
+def run_sweep(args, parser):
+    check_args(args, parser)
     try:
         spec = read_sweep(args.config)
     except SweepConfigError as err:
         parser.error(str(err))
     out = args.out or os.path.join("results", os.path.splitext(os.path.basename(args.config))[0])
+    config_file = os.path.abspath(args.config)
     if args.dry_run:
-        return dry_run(spec, out)
+        try:
+            return dry_run(spec, out, config_file, args.retry_failed)
+        except SweepError as err:
+            print(f"minisgd sweep: error: {err}", file=sys.stderr)
+            return err.exit_code
 
     def terminate(signum, frame):
         raise KeyboardInterrupt
@@ -203,7 +235,7 @@ def run_sweep(args, parser):
     try:
         report = execute_sweep(spec, out, args.executor, args.workers, args.scheduler,
                                args.retry_failed, args.ensemble, quiet=args.quiet,
-                               config_file=os.path.abspath(args.config),
+                               config_file=config_file,
                                redo_other_versions=args.redo_other_versions)
     except (SweepError, ExecutorError) as err:
         print(f"minisgd sweep: error: {err}", file=sys.stderr)
@@ -221,11 +253,12 @@ def run_sweep(args, parser):
 
 
 def tail(report):
-    text = (f"{report.total} runs in {report.out}: {report.skipped} done before, "
+    before = f" ({report.failed_before} of them failed)" if report.failed_before else ""
+    text = (f"{report.total} runs in {report.out}: {report.skipped} done before{before}, "
             f"{report.done} now ({report.diverged} diverged, {report.failed} failed)")
     if report.lost:
         text += f", {len(report.lost)} lost"
     text += f"; {report.seconds:.1f} s" + (f" on {report.engine}" if report.engine else "")
-    if report.failed:
+    if report.failed or report.failed_before:
         text += "; failed runs keep their error in the run file (--retry-failed reruns them)"
     return text + f"; summary in {os.path.join(report.out, 'summary.csv')}"

@@ -7,8 +7,8 @@ import csv
 import io
 import os
 
-from ..io.files import remove_quietly
 from .errors import write_or_explain
+from .folder import write_text_atomic
 from .runfiles import read_run, run_hash, run_path
 
 METRICS = ("irrelevant_norm", "relevant_norm", "precision", "recall", "detected_support",
@@ -79,15 +79,3 @@ def write_summary(out, configs, axes):
         write_or_explain(lambda: write_text_atomic(text, path), path)
     return markdown
 
-
-def write_text_atomic(text, path):
-    tmp = f"{path}.tmp-{os.getpid()}"
-    try:
-        with open(tmp, "w") as fh:
-            fh.write(text)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        remove_quietly(tmp)
-        raise
