@@ -7,7 +7,8 @@ import json
 import numpy as np
 import pytest
 
-from minisgd.analysis import hessian, lanczos, noise_shape, tail_index
+from minisgd.analysis import (gradient_noise, hessian, hvp, lanczos, modified_loss,
+                              noise_shape, tail_index)
 from minisgd.config import Config, config_dict
 from minisgd.history import History, log_spaced_steps
 from minisgd.models.mlp import MLP
@@ -89,6 +90,13 @@ def test_stack_checks_its_nets():
     raises_from_minisgd(TypeError, "nets", MLP.stack, "ab")
     net = MLP([2, 3, 1])
     raises_from_minisgd(ValueError, "nets", MLP.stack, [MLP.stack([net, net])])
+
+
+def test_member_takes_a_member_of_a_stack():
+    net = MLP([2, 3, 1])
+    raises_from_minisgd(ValueError, "single", net.member, 0)          # not rows of W
+    raises_from_minisgd(ValueError, "k", MLP.stack([net, net]).member, 2)
+    raises_from_minisgd(TypeError, "k", MLP.stack([net, net]).member, 0.0)
 
 
 def test_mlp_copy_dtype_is_checked():
@@ -204,3 +212,42 @@ def test_symmetric_stable_checks_size_and_scale():
     raises_from_minisgd(TypeError, "size", tail_index.symmetric_stable, 1.5, "3", rng)
     raises_from_minisgd(ValueError, "scale", tail_index.symmetric_stable, 1.5, 3, rng,
                         scale=np.nan)
+
+
+# ---- the modified loss, the gradient noise, HVPs -------------------------------------------
+def test_modified_loss_checks_net_and_switches():
+    net, X, y = small_net()
+    mod = modified_loss.modified_loss_and_grad
+    raises_from_minisgd(TypeError, "variance", mod, net, X, y, 0.1, 4, variance="no")
+    raises_from_minisgd(TypeError, "grad_norm", mod, net, X, y, 0.1, 4, grad_norm=None)
+    raises_from_minisgd(ValueError, "weight_norm", mod, MLP([3, 4, 1], weight_norm="layer"),
+                        X, y, 0.1, 4)
+    raises_from_minisgd(ValueError, "single", mod, MLP.stack([net, net]), X, y, 0.1, 4)
+    raises_from_minisgd(TypeError, "X", modified_loss.ModifiedLossGD, 0.1, 4, "X", None)
+    raises_from_minisgd(TypeError, "substeps", modified_loss.train_modified,
+                        Config(**SMALL), substeps="2")
+    big = MLP([3, 4, 1], init="normal", scale=1e120)
+    raises_from_minisgd(ValueError, "not finite", mod, big, X, y, 0.1, 4)
+
+
+def test_gradient_noise_refuses_stacks_and_overflow_and_records_null():
+    net, X, y = small_net()
+    raises_from_minisgd(ValueError, "single", gradient_noise.gradient_noise,
+                        MLP.stack([net, net]), X, y, [0])
+    big = MLP([3, 4, 1], init="normal", scale=1e120)
+    raises_from_minisgd(ValueError, "not finite", gradient_noise.gradient_noise, big, X, y,
+                        [0])
+    extra = gradient_noise.gradient_noise_metrics()
+    data = type("D", (), {"X": X, "y": y, "support": (0,)})()
+    assert all(np.isnan(v) for v in extra(big, data).values())   # the history records null
+
+
+def test_hvp_per_sample_is_a_switch():
+    net, X, y = small_net()
+    v = hvp.Grads([np.ones_like(W) for W in net.weights], None)
+    raises_from_minisgd(TypeError, "per_sample", hvp.hvp, net, X, y, v, per_sample="no")
+
+
+def test_symmetric_stable_refuses_samples_beyond_float64():
+    raises_from_minisgd(ValueError, "alpha", tail_index.symmetric_stable, 0.01, 10000,
+                        np.random.default_rng(0))

@@ -28,9 +28,11 @@ from ..checks import check_float_array, check_int, describe
 from ..data import check_support
 from ..losses import check_targets, mse
 from ..models.mlp import MLP
-from .hvp import check_plain
+from .inputs import NotFinite, check_finite_result, check_net
 
 GROUPS = ("irrelevant", "relevant", "rest")
+NOISE_COLUMNS = ("grad_norm_sq", "gamma") + tuple(f"gamma_{g}" for g in GROUPS) + \
+    tuple(f"grad_norm_sq_{g}" for g in GROUPS)
 
 
 def check_noise_inputs(net, X, y, support, loss="mse"):
@@ -38,7 +40,7 @@ def check_noise_inputs(net, X, y, support, loss="mse"):
     if not isinstance(net, MLP):
         raise TypeError("net must be a minisgd.MLP (the diagnostics need its per-sample "
                         f"gradients, MLP.backward(per_sample=True)), got {describe(net)}")
-    check_plain(net)
+    check_net(net, diagonal=False)
     if loss != "mse":
         raise ValueError(f"loss must be 'mse' (the only loss the diagnostics implement), "
                          f"got {loss!r}")
@@ -104,6 +106,7 @@ def gradient_noise(net, X, y, support, chunk=1024):
         out[f"gamma_{group}"] = sums[group] / N
         out[f"grad_norm_sq_{group}"] = sum(float(np.sum(g_p[m] ** 2))
                                            for g_p, m in zip(g, masks[group]))
+    check_finite_result("gradient noise", np.array(list(out.values())))
     return out
 
 
@@ -115,6 +118,9 @@ def gradient_noise_metrics(chunk=1024):
     chunk = check_int("chunk", chunk, low=1)
 
     def extra(net, data):
-        return gradient_noise(net, data.X, data.y, data.support, chunk=chunk)
+        try:
+            return gradient_noise(net, data.X, data.y, data.support, chunk=chunk)
+        except NotFinite:                           # recorded as null, as the run's losses
+            return dict.fromkeys(NOISE_COLUMNS, float("nan"))
     return extra
 

@@ -170,6 +170,8 @@ def hvp(net, X, y, v, per_sample=False):
     """
     if not isinstance(net, (MLP, DiagonalNet)):
         raise TypeError(f"net must be a minisgd.MLP or DiagonalNet, got {describe(net)}")
+    if not isinstance(per_sample, (bool, np.bool_)):
+        raise TypeError(f"per_sample must be True or False, got {describe(per_sample)}")
     if isinstance(net, DiagonalNet) and (net.members is not None or per_sample):
         raise ValueError("the diagonal net's hvp takes a single net and one shared direction: "
                          f"got members={net.members}, per_sample={per_sample}")

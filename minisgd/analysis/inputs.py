@@ -12,6 +12,11 @@ from ..models.diagonal import DiagonalNet
 from ..models.mlp import MLP
 
 
+class NotFinite(ValueError):
+    """A measurement refused because the net or its result is not finite at this point: a
+    metric recorded along a run can catch it and record null (the run's non-finite)."""
+
+
 def check_net(net, diagonal=True):
     """A single net with plain parameters (no weight norm) that are all finite: an MLP, or
     (diagonal=True) a DiagonalNet."""
@@ -25,7 +30,7 @@ def check_net(net, diagonal=True):
         raise ValueError(f"net has weight_norm={net.weight_norm!r}: the diagnostics and HVPs "
                          "are written for plain weights; use a net with weight_norm='none'")
     if not np.all(np.isfinite(net.theta)):
-        raise ValueError("net's parameters are not finite (NaN or inf): nothing can be "
+        raise NotFinite("net's parameters are not finite (NaN or inf): nothing can be "
                          "measured at this point")
     return net
 
@@ -62,6 +67,6 @@ def check_finite_result(what, value):
     """Refuse a result holding NaN or inf (an overflow at this point), naming it."""
     if isinstance(value, numbers.Real) or isinstance(value, np.ndarray):
         if not np.all(np.isfinite(value)):
-            raise ValueError(f"the {what} is not finite (NaN or inf) at this net and data: "
+            raise NotFinite(f"the {what} is not finite (NaN or inf) at this net and data: "
                              "the products overflow float64")
     return value

@@ -33,12 +33,12 @@ import time
 
 import numpy as np
 
-from ..checks import check_float, check_float_array, check_int, describe
+from ..checks import check_float, check_float_array, check_int
 from .hvp import hvp_cached
+from .inputs import check_finite_result, check_net, check_switch
 from ..losses import check_targets, mse
 from ..models.backprop import activation_derivative
 from ..models.buffers import Grads
-from ..models.mlp import MLP
 from ..optimizers import clip_global_norm
 from .. import train as training
 from ..history import History, finish, log_spaced_steps
@@ -76,8 +76,7 @@ def modified_loss_and_grad(net, X, y, lr, batch_size, variance=True,
     terms: {"loss": C, "grad_norm_sq": ||g||^2, "gamma": Gamma, "k": the Gamma coefficient
     ((N - b)/(N - 1)) eta / (4b) (0 when variance=False), "penalty": C_SGD - C}.
     """
-    if not isinstance(net, MLP):
-        raise TypeError(f"net must be a minisgd.MLP, got {describe(net)}")
+    check_net(net, diagonal=False)
     X = check_float_array("X", X, shape=(None, net.sizes[0]))
     if X.shape[0] < 2:
         raise ValueError("X must hold at least 2 samples: Gamma, the per-sample gradient "
@@ -85,7 +84,12 @@ def modified_loss_and_grad(net, X, y, lr, batch_size, variance=True,
     Y = check_targets("mse", y, X.shape[0], net.sizes[-1])
     lr = check_float("lr", lr, low=0.0, low_open=True)
     batch_size = check_int("batch_size", batch_size, low=1, high=X.shape[0])
-    return modified_loss_cached(net, X, Y, lr, batch_size, bool(variance), bool(grad_norm))
+    variance, grad_norm = check_switch("variance", variance), check_switch("grad_norm", grad_norm)
+    value, terms, grad = modified_loss_cached(net, X, Y, lr, batch_size, variance, grad_norm)
+    check_finite_result("modified loss", value)
+    check_finite_result("modified loss's gradient",
+                        np.concatenate([a.ravel() for a in grad.weights + (grad.biases or [])]))
+    return value, terms, grad
 
 
 PIECE_ROWS = 1024   # rows per piece: the (rows, width) temporaries stay in the CPU cache and
@@ -166,11 +170,14 @@ class ModifiedLossGD:
     def __init__(self, lr, batch_size, X, Y, clip=1.0, variance=True, substeps=1,
                  grad_norm=True):
         self.lr = check_float("lr", lr, low=0.0, low_open=True)
+        X = check_float_array("X", X, ndim=2)
         self.batch_size = check_int("batch_size", batch_size, low=1, high=X.shape[0])
         self.clip = None if clip is None else check_float("clip", clip, low=0.0, low_open=True)
         self.substeps = check_int("substeps", substeps, low=1)
-        self.X, self.Y = X, Y
-        self.variance, self.grad_norm = bool(variance), bool(grad_norm)
+        self.X = check_float_array("X", X, ndim=2)
+        self.Y = check_float_array("Y", Y, shape=(X.shape[0], None))
+        self.variance = check_switch("variance", variance)
+        self.grad_norm = check_switch("grad_norm", grad_norm)
 
     name = "modified_loss"
 
@@ -218,6 +225,9 @@ def train_modified(config, variance=True, data=None, net=None, on_record=None,
     loss) stops the run and keeps the history.
     substeps: updates of size eta / substeps per step (see ModifiedLossGD); the history's
     step column counts steps of size eta, so it lines up with the SGD run's."""
+    check_int("substeps", substeps, low=1)
+    check_switch("variance", variance)
+    check_switch("grad_norm", grad_norm)
     problem, net, _ = training.prepare(config, data, net)
     config = problem.config                                           # resolved
     check_modified_config(config)

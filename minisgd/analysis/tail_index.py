@@ -31,8 +31,9 @@ Assumptions, and what breaks them:
 - enough samples: with K = 16 (K1 = 4) Gaussian data gives alpha_hat all over the place
   (std of 1/alpha_hat ~ 0.3); compare with a Gaussian null of the same K.
 - symmetry and zero location; the estimate is not clipped to (0, 2]: sampling error gives
-  values above 2 for Gaussian data, and a non-positive log difference gives alpha_hat <= 0
-  or inf, returned as they are.
+  values above 2 for Gaussian data. A non-positive log difference (alpha_hat <= 0 or inf)
+  and constant samples mean no tail index: block_sum_alpha and pooled_alpha refuse them;
+  per_coordinate_alpha refuses constant columns and returns the others as they are.
 Not for: computing the noise (noise_shape.minibatch_noise).
 """
 import math
@@ -40,6 +41,7 @@ import math
 import numpy as np
 
 from ..checks import check_float, check_float_array, check_int
+from .inputs import NotFinite
 
 EPS = float(np.spacing(1))
 
@@ -61,8 +63,13 @@ def symmetric_stable(alpha, size, rng, scale=1.0):
     W = rng.exponential(1.0, size)
     if alpha == 1.0:
         return scale * np.tan(U)
-    X = np.sin(alpha * U) / np.cos(U) ** (1.0 / alpha) \
-        * (np.cos((1.0 - alpha) * U) / W) ** ((1.0 - alpha) / alpha)
+    with np.errstate(over="ignore", divide="ignore", invalid="ignore"):
+        X = np.sin(alpha * U) / np.cos(U) ** (1.0 / alpha) \
+            * (np.cos((1.0 - alpha) * U) / W) ** ((1.0 - alpha) / alpha)
+    bad = int(np.sum(~np.isfinite(X)))
+    if bad:
+        raise NotFinite(f"alpha={alpha} draws {bad} of {X.size} samples beyond float64 "
+                        "(its tail is too heavy for the formula): use a larger alpha")
     return scale * X
 
 
@@ -125,7 +132,10 @@ def pooled_alpha(noise, block=None):
 
 def per_coordinate_alpha(noise, block=None):
     """alpha_hat of each column of noise (P, D) on its own P samples: (D,). block=None:
-    the published choice for K = P."""
+    the published choice for K = P. Constant columns are refused; a column whose log
+    difference is <= 0 (sampling error at small P) gives alpha_hat <= 0 or inf, returned
+    as it is so that quantiles over the columns keep their meaning (block_sum_alpha refuses
+    such a sample set)."""
     noise = check_float_array("noise", noise, ndim=2)
     P = noise.shape[0]
     K1 = check_block(block, P)
@@ -137,8 +147,5 @@ def per_coordinate_alpha(noise, block=None):
     Y = noise.reshape(P // K1, K1, -1).sum(axis=1)                   # (K2, D)
     diff = (np.log(np.abs(Y) + EPS).mean(axis=0)
             - np.log(np.abs(noise) + EPS).mean(axis=0)) / math.log(K1)  # (D,)
-    bad = np.flatnonzero(~(diff > 0))
-    if bad.size:
-        raise ValueError(f"noise columns {bad.tolist()} give no tail index: their block sums "
-                         "are not larger than their samples (alpha_hat would be <= 0 or inf)")
-    return 1.0 / diff
+    with np.errstate(divide="ignore"):
+        return 1.0 / diff

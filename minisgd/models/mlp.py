@@ -29,7 +29,8 @@ Not for: optimizers, batching or penalties (optimizers.py, batches.py, train.py)
 """
 import numpy as np
 
-from ..checks import check_choice, check_float, check_float_array, describe, make_rng
+from ..checks import (check_choice, check_float, check_float_array, check_int, describe,
+                      make_rng)
 from ..losses import LOSSES, check_targets
 from .backprop import (activate, activation_derivative, backward_buffers,  # noqa: F401
                        per_sample_backward, previous_delta, weight_gradient, weight_norm_chain)
@@ -131,7 +132,7 @@ class MLP(ValidatedCalls):
         (K, n_in, n_out), biases[l] (K, n_out), theta (K, n_params). forward_cache and
         backward then take stacked inputs (K, B, n_in) and run the K nets with batched
         matmuls; member k computes exactly what nets[k] computes alone."""
-        first = check_stackable(nets)
+        first = check_stackable(nets, cls)
         if any(n.sizes != first.sizes or n.activation != first.activation
                or (n.biases is None) != (first.biases is None)
                or n.weight_norm != first.weight_norm for n in nets):
@@ -156,6 +157,10 @@ class MLP(ValidatedCalls):
     def member(self, k, copy=True):
         """Member k of an ensemble as a single MLP: a copy, or (copy=False) a net whose
         parameters are views into the ensemble's."""
+        if self.members is None:
+            raise ValueError("member(k) takes a member of a stack (MLP.stack); this net is a "
+                             "single net")
+        k = check_int("k", k, low=0, high=self.members - 1)
         weights = [W[k] for W in self.weights]
         biases = None if self.biases is None else [b[k] for b in self.biases]
         gains = None if self.gains is None else [g[k, ...] for g in self.gains]  # views

@@ -73,9 +73,9 @@ def check_arrays(weights, biases):
             check_float_array(f"biases[{l}]", b, shape=(W.shape[1],))
 
 
-def check_stackable(nets):
-    """MLP.stack's nets: a non-empty list or tuple of single MLPs; returns the first."""
-    from .mlp import MLP
+def check_stackable(nets, MLP):
+    """MLP.stack's nets: a non-empty list or tuple of single MLPs (instances of the class
+    MLP, passed in: this module is imported by it); returns the first."""
     if not isinstance(nets, (list, tuple)) or not nets:
         kind = TypeError if not isinstance(nets, (list, tuple)) else ValueError
         raise kind(f"nets must be a non-empty list of MLPs, got {describe(nets)}")
