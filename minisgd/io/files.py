@@ -229,7 +229,8 @@ def check_output_path(flag, path):
             os.close(os.open(real, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
             os.unlink(real)
     except OSError as err:
-        raise ValueError(f"{flag} {path!r} cannot be written: {err.strerror or err}") from None
+        raise ValueError(f"{flag} {path!r} cannot be written: {err.strerror or err} (give "
+                         "a file path where a new file can be made)") from None
     return path
 
 
