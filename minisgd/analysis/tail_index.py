@@ -112,7 +112,7 @@ def block_sum_alpha(x, block=None):
     K = x.size
     K1 = check_block(block, K)
     if x.size and np.all(x == x[0]):
-        raise ValueError(f"x is constant (every sample is {x[0]!r}): the estimator needs "
+        raise ValueError(f"x is constant (every sample is {float(x[0])!r}): the estimator needs "
                          "samples of a symmetric law around 0, and gives no tail index here")
     Y = x.reshape(K // K1, K1).sum(axis=1)                           # (K2,) block sums
     diff = (np.mean(np.log(np.abs(Y) + EPS)) - np.mean(np.log(np.abs(x) + EPS))) / math.log(K1)
