@@ -79,12 +79,12 @@ def test_regression_targets_of_shape_n_by_1_are_accepted(tmp_path, capsys):
 
 
 @pytest.mark.parametrize("y, extra, message", [
-    (np.array([0, 1, 5, 1]), ["--classes", "3"], r"classes must exceed every label.*label 5"),
+    (np.array([0, 1, 5, 1]), ["--classes", "3"], r"--data .*labels must be < classes.*label 5"),
     (np.zeros(4, dtype=int), [], r"at least two classes"),
     (np.array([[1, 0], [1, 1], [0, 1], [1, 0]]), [], r"one-hot rows.*row 1 is \[1, 1\]"),
     (np.array([[0.5, 0.5], [1, 0], [0, 1], [1, 0]]), [], r"one-hot rows"),
-    (np.array([0, -1, 1, 0]), [], r"data y values must be >= 0"),
-    (np.array([0.0, 1.0, 1.0, 0.0]), [], r"data y must be a numpy array of ints"),
+    (np.array([0, -1, 1, 0]), [], r"--data .*y values must be >= 0"),
+    (np.array([0.0, 1.0, 1.0, 0.0]), [], r"--data .*y must be a numpy array of ints"),
 ])
 def test_bad_label_files_exit_2_naming_the_problem(tmp_path, capsys, y, extra, message):
     path = write_data(tmp_path / "d.npz", y)

@@ -1,22 +1,23 @@
-"""Reading and writing a run's ingredients and results: data/init/batch files, weights,
-JSON results (written atomically). Used by the CLI to replay a framework's run exactly.
+"""Reading a run's ingredients (data/init/batch files) and writing its weights; the
+output checks and JSON results are in io/outputs.py. Used by the CLI to replay a run exactly.
 
 File formats:
-  data  .npz   arrays X (N, d), y, optional X_test, y_test; y is, for regression, float
+  data  .npz   exactly the arrays X (N, d), y and, both or neither, X_test, y_test (without
+               them the training set is also the test set); y is, for regression, float
                targets (N,) or (N, 1) (what torch's MSELoss reads), for classification
-               int labels (N,) or one-hot rows (N, C)
+               int labels (N,) or one-hot rows (N, C) of numbers or bools
   init  .npz   arrays W0, W1, ... ((n_in, n_out) layout) and, with biases, b0, b1, ...;
                a diagonal net: arrays u, v (d,); a weight-normalized MLP: W0.. are the
                directions V of its hidden layers and g0, g1, ... their gains (without
                g's, W0.. are taken as effective weights and normalized as torch does)
         .pt    a PyTorch state_dict of an nn.Sequential of Linear layers (needs torch)
   batches .npy int array (steps, b): the training-row indices of each step's batch
-Not for: the training logic.
+Every file is checked before any work; a refusal (ValueError) names the flag and the form
+expected. Nothing is ever unpickled (np.load allow_pickle=False, torch weights_only=True).
+Not for: the training logic, or writing outputs (io/outputs.py, re-exported here).
 """
-import json
 import os
-import sys
-import tempfile
+import re
 import zipfile
 
 import numpy as np
@@ -24,52 +25,118 @@ import numpy as np
 from ..checks import check_float_array, check_int_array, describe
 from ..data import Data, check_support
 from ..models import MLP
+from .outputs import (FLAG_SUFFIX, check_output_path, check_outputs, file_key,  # noqa: F401
+                      remove_quietly, write_atomic, write_json_atomic, write_outputs)
 
 
-def load_npz(path, what):
-    """The arrays of an .npz archive as a dict; any unreadable file (missing, truncated,
-    empty, not an archive) is a ValueError naming the option."""
+NPY_MAGIC, ZIP_MAGICS = b"\x93NUMPY", (b"PK\x03\x04", b"PK\x05\x06")
+DATA_KEYS = ("X", "y", "X_test", "y_test")
+
+
+def file_kind(path, flag):
+    """"npz" or "npy", from the file's first bytes; a folder, an unreadable file or any
+    other file (text, pickle, ...) is a ValueError naming the flag."""
+    if os.path.isdir(path):
+        raise ValueError(f"{flag} {path!r} is a folder, not an .npz/.npy file")
     try:
-        with np.load(path, allow_pickle=False) as archive:
-            if not isinstance(archive, np.lib.npyio.NpzFile):
-                raise ValueError("it holds a single array, not an .npz archive of named arrays")
-            return {k: archive[k] for k in archive.files}
-    except TypeError:                                   # np.load of a .npy: no context manager
-        raise ValueError(f"{what} must be an .npz archive of named arrays (np.savez), "
-                         f"{path!r} holds a single array") from None
+        with open(path, "rb") as fh:
+            head = fh.read(6)
+    except OSError as err:
+        raise ValueError(f"{flag} could not read {path!r}: {err.strerror or err} "
+                         f"({FORMS[flag]})") from None
+    if head.startswith(ZIP_MAGICS) or head == NPY_MAGIC:
+        return "npy" if head == NPY_MAGIC else "npz"
+    what = "is an empty file, not" if not head else "is not"
+    raise ValueError(f"{flag} {path!r} {what} an .npz/.npy file (NumPy's np.savez / np.save "
+                     f"format): {FORMS[flag]}")
+
+
+FORMS = {"--data": "give an .npz with arrays X (N, d), y and optionally X_test, y_test",
+         "--init": "give an .npz with arrays W0, W1, ..., b0, ... (u, v for a diagonal net) "
+                   "or a PyTorch state_dict .pt",
+         "--batches": "give an .npy int array (steps, b) of training-row indices"}
+
+
+def read_arrays(path, flag, kind):
+    """np.load (never of pickles) of an .npz (kind "npz": a dict of its arrays) or an .npy."""
+    if file_kind(path, flag) != kind:
+        held = "a single array (.npy)" if kind == "npz" else "an .npz archive"
+        raise ValueError(f"{flag} {path!r} holds {held}, not an .{kind} file: {FORMS[flag]}")
+    try:
+        with open(path, "rb") as fh:
+            loaded = np.load(fh, allow_pickle=False)
+            return loaded if kind == "npy" else {k: loaded[k] for k in loaded.files}
     except (OSError, ValueError, EOFError, zipfile.BadZipFile) as err:
-        raise ValueError(f"{what} must be a readable .npz file, could not read {path!r}: "
+        if "pickle" in str(err):
+            raise ValueError(f"{flag} {path!r} holds an object (pickled) array, which minisgd "
+                             f"never loads: {FORMS[flag]} of numbers") from None
+        raise ValueError(f"{flag} {path!r} could not be read as an .{kind} file: "
                          f"{err or type(err).__name__}") from None
 
 
+def load_npz(path, what):
+    """The arrays of an .npz archive as a dict; any other file is a ValueError naming the
+    option (what)."""
+    return read_arrays(path, what, "npz")
+
+
 def load_data(path, support=None, classes=None, task="support"):
-    """Data from an .npz with X, y (and optional X_test, y_test; else the training set is
-    used as test set). Regression: `support` names the true support for the metrics.
-    Classification (task="classification"): labels as ints or one-hot rows; `classes`
-    None takes the largest label + 1."""
-    arrays = load_npz(path, "--data")
-    for key in ("X", "y"):
-        if key not in arrays:
-            raise ValueError(f"--data file {path!r} must contain an array {key!r}, "
-                             f"found {sorted(arrays)}")
-    X = check_float_array("data X", arrays["X"], ndim=2)
-    if X.shape[0] == 0:
-        raise ValueError(f"data X must hold at least one row, got shape {X.shape}")
-    X_test = check_float_array("data X_test", arrays.get("X_test", X), shape=(None, X.shape[1]))
+    """Data from an .npz with exactly the arrays X, y and, together or not at all, X_test,
+    y_test (without them the training set is also the test set). Regression: `support`
+    names the true support for the metrics. Classification (task="classification"):
+    labels as ints or one-hot rows (bool or numbers); `classes` None takes the largest
+    label + 1, which must not exceed the training rows."""
+    arrays, where = load_npz(path, "--data"), f"--data {path!r}:"
+    unknown = sorted(set(arrays) - set(DATA_KEYS))
+    missing = [k for k in ("X", "y") if k not in arrays]
+    if unknown or missing:
+        raise ValueError(f"{where} holds {sorted(arrays)}; a --data file holds exactly the "
+                         f"arrays {list(DATA_KEYS[:2])} and optionally both "
+                         f"{list(DATA_KEYS[2:])} (names are case-sensitive): "
+                         f"{'unknown ' + str(unknown) if unknown else 'no ' + str(missing)}")
+    if ("X_test" in arrays) != ("y_test" in arrays):
+        have, lack = ("X_test", "y_test") if "X_test" in arrays else ("y_test", "X_test")
+        raise ValueError(f"{where} holds {have} but no {lack}: give both X_test and y_test "
+                         "(the test set), or neither (the training set is then the test set)")
+    X = check_float_array(f"{where} X", arrays["X"], ndim=2)
+    X_test = check_float_array(f"{where} X_test", arrays.get("X_test", X), shape=(None, X.shape[1]))
+    for name, rows in (("X", X), ("X_test", X_test)):
+        if rows.shape[0] == 0:
+            raise ValueError(f"{where} {name} must hold at least one row, got shape {rows.shape}")
     y, y_test = arrays["y"], arrays.get("y_test", arrays["y"])
     if task == "classification":
-        y = class_labels("data y", y, X.shape[0])
-        y_test = class_labels("data y_test", y_test, X_test.shape[0])
-        if np.unique(y).size < 2:
-            raise ValueError("data y (class labels) must hold at least two classes, got only "
-                             f"{np.unique(y).tolist()}")
-        classes = int(max(y.max(), y_test.max())) + 1 if classes is None else classes
-        return Data(X.astype(np.float64), y, X_test.astype(np.float64), y_test, None,
-                    classes=classes)
-    y = regression_targets("data y", y, X.shape[0])
-    y_test = regression_targets("data y_test", y_test, X_test.shape[0])
+        widths = {a.shape[1] for a in (y, y_test) if a.ndim == 2}     # one-hot: classes
+        return class_data(where, X, class_labels(f"{where} y", y, X.shape[0]), X_test,
+                          class_labels(f"{where} y_test", y_test, X_test.shape[0]), classes,
+                          widths)
+    y = regression_targets(f"{where} y", y, X.shape[0])
+    y_test = regression_targets(f"{where} y_test", y_test, X_test.shape[0])
     return Data(X.astype(np.float64), y.astype(np.float64), X_test.astype(np.float64),
                 y_test.astype(np.float64), check_support(support, X.shape[1]))
+
+
+def class_data(where, X, y, X_test, y_test, classes, widths=()):
+    """Classification Data of checked labels: at least two classes in y, every label <
+    classes (given, or the largest label + 1, at most the training rows), and one-hot
+    rows as wide as the classes (widths: their numbers of columns)."""
+    if np.unique(y).size < 2:
+        raise ValueError(f"{where} y (class labels) must hold at least two classes, got only "
+                         f"{np.unique(y).tolist()}")
+    top = int(max(y.max(), y_test.max()))
+    if classes is not None and top >= classes:
+        raise ValueError(f"{where} labels must be < classes (--classes {classes}), got label "
+                         f"{top}: number the classes 0..{classes - 1}")
+    if classes is None and top + 1 > y.shape[0]:
+        raise ValueError(f"{where} labels must be < classes, which are taken from the labels "
+                         f"(largest + 1 = {top + 1}) and may not exceed the {y.shape[0]} "
+                         f"training rows; got label {top}: number the classes 0..C-1")
+    for C in widths:
+        if C != (top + 1 if classes is None else classes):
+            held = f"--classes {classes}" if classes else f"the labels reach only {top}"
+            raise ValueError(f"{where} one-hot rows of {C} columns state {C} classes, but "
+                             f"{held}: make them agree (--classes {C} if a class has no row)")
+    return Data(X.astype(np.float64), y, X_test.astype(np.float64), y_test, None,
+                classes=top + 1 if classes is None else classes)
 
 
 def regression_targets(name, y, rows):
@@ -80,15 +147,20 @@ def regression_targets(name, y, rows):
 
 
 def class_labels(name, y, rows):
-    """Int labels (rows,) from int labels (rows,) or one-hot rows (rows, C)."""
+    """Int labels (rows,) from int labels (rows,) or one-hot rows (rows, C) of numbers or
+    bools; bool labels (rows,) are refused (class indices or one-hot rows, which?)."""
     if not isinstance(y, np.ndarray) or y.ndim not in (1, 2) or y.shape[0] != rows:
         raise ValueError(f"{name} must be int labels ({rows},) or one-hot rows ({rows}, C), "
                          f"got {describe(y)}")
+    if y.ndim == 1 and y.dtype == bool:
+        raise TypeError(f"{name}: labels must be ints ({rows},), got a bool array ({rows},): "
+                        "give the class indices (0, 1, ...)")
     if y.ndim == 2:
-        if not (np.issubdtype(y.dtype, np.number) and np.isin(y, (0, 1)).all()
-                and (y.sum(axis=1) == 1).all()):
-            bad = int(np.flatnonzero(~(np.isin(y, (0, 1)).all(axis=1) & (y.sum(axis=1) == 1)))[0]) \
-                if np.issubdtype(y.dtype, np.number) else 0
+        y = y.astype(np.int64) if y.dtype == bool else y
+        hot = np.issubdtype(y.dtype, np.number) and np.isin(y, (0, 1)).all(axis=1) & \
+            (y.sum(axis=1) == 1)
+        if not np.all(hot):
+            bad = int(np.flatnonzero(~hot)[0]) if np.ndim(hot) else 0
             raise ValueError(f"{name} of shape {y.shape} must be one-hot rows (one 1, the rest "
                              f"0); row {bad} is {y[bad].tolist()}")
         return np.argmax(y, axis=1).astype(np.int64)
@@ -115,6 +187,10 @@ def load_init(path, activation, model="mlp", parametrization="uv", weight_norm="
     if str(path).endswith(".pt"):
         return load_state_dict(path, activation)
     arrays = load_npz(path, "--init")
+    unknown = sorted(k for k in arrays if not re.fullmatch(r"[Wbg][0-9]+", k))
+    if unknown:
+        raise ValueError(f"--init {path!r} holds unknown arrays {unknown}: an MLP's --init "
+                         "file holds W0, W1, ..., b0, b1, ... (g0, g1, ... with weight norm)")
     gains = [arrays.pop(f"g{l}") for l in range(len(arrays)) if f"g{l}" in arrays]
     if any(k.startswith("g") for k in arrays):
         raise ValueError(f"--init file {path!r} must number its gains g0, g1, ... without "
@@ -145,14 +221,30 @@ def load_diagonal(path, parametrization):
 
 
 def load_state_dict(path, activation):
-    """MLP from a file written by torch.save(seq.state_dict())."""
+    """MLP from a file written by torch.save(seq.state_dict()), read by torch.load with
+    weights_only=True (never by unpickling code); without torch, a ValueError."""
     from .torch_bridge import from_state_dict, import_torch
-    torch = import_torch()
+    if not os.path.isfile(path):
+        what = "is a folder" if os.path.isdir(path) else "does not exist"
+        raise ValueError(f"--init {path!r} {what}: {FORMS['--init']}")
+    try:
+        torch = import_torch()
+    except ImportError:
+        raise ValueError(f"--init {path} needs PyTorch: pip install torch==2.13.0 (or give "
+                         "the weights as an .npz: W0, W1, ..., b0, ...)") from None
     try:
         state = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as err:
-        raise ValueError(f"--init {path!r} is not a readable PyTorch state_dict: {err}") from None
-    return from_state_dict(state, activation)
+        why = str(err).split("WeightsUnpickler error:")[-1].split(". ")[0].strip()
+        raise ValueError(f"--init {path!r} is not a PyTorch state_dict that torch.load reads "
+                         f"with weights_only=True ({type(err).__name__}: {why})") from None
+    if not isinstance(state, dict) or not all(torch.is_tensor(v) for v in state.values()):
+        raise ValueError(f"--init {path!r} must hold a state_dict (torch.save(seq.state_dict"
+                         f"()): a dict of tensors), got a {type(state).__name__}")
+    try:
+        return from_state_dict(state, activation)
+    except ValueError as err:
+        raise ValueError(f"--init {path!r}: {err}") from None
 
 
 def save_weights(net, path):
@@ -161,126 +253,17 @@ def save_weights(net, path):
     write_atomic(path, ".npz", "wb", lambda fh: np.savez(fh, **weights_to_arrays(net)))
 
 
-def load_batches(path):
-    try:
-        batches = np.load(path, allow_pickle=False)
-    except (OSError, ValueError, EOFError, zipfile.BadZipFile) as err:
-        raise ValueError(f"--batches must be a readable .npy file, could not read {path!r}: "
-                         f"{err or type(err).__name__}") from None
-    if not isinstance(batches, np.ndarray):
-        batches.close()
-        raise ValueError(f"--batches must be one .npy array (steps, b), {path!r} is an .npz "
-                         "archive")
+def load_batches(path, rows=None):
+    """The batch array of an .npy file: ints (steps, b), at least one step, indices >= 0
+    (and < rows, the training rows, when given)."""
+    batches = read_arrays(path, "--batches", "npy")
+    form = f"a (steps, b) int array of training-row indices, got {describe(batches)}"
+    if not np.issubdtype(batches.dtype, np.integer) or batches.ndim != 2 or 0 in batches.shape:
+        raise ValueError(f"--batches {path!r} must be {form}")
+    if batches.min() < 0:
+        raise ValueError(f"--batches {path!r} must be {form} (indices >= 0, got {batches.min()})")
+    if rows is not None and (batches.shape[1] > rows or batches.max() >= rows):
+        raise ValueError(f"--batches {path!r} does not fit the {rows} training rows: batches "
+                         f"of b={batches.shape[1]} rows with indices up to {batches.max()} "
+                         f"(b must be <= {rows} and every index < {rows})")
     return batches
-
-
-def check_outputs(outputs, inputs=()):
-    """Output paths [(flag, path or None)] checked before any work: each one a file that can
-    be written (check_output_path), none the file of an input [(flag, path or None)] of the
-    run or of another output (the same file by any name: symlinks, '..', hard links)."""
-    given = {file_key(path): flag for flag, path in inputs if path}
-    written = {}
-    for flag, path in outputs:
-        if path is None:
-            continue
-        check_output_path(flag, path)
-        key = file_key(path)
-        if key in given:
-            raise ValueError(f"{flag} {path!r} is the file given as {given[key]}: an output "
-                             "must not overwrite an input of the run; give another file path")
-        if key in written:
-            raise ValueError(f"{flag} {path!r} is also the file of {written[key]}: each "
-                             "output needs a file of its own; give another file path")
-        written[key] = flag
-
-
-def file_key(path):
-    """What names one file: its device and inode when it exists, else its real path."""
-    try:
-        st = os.stat(path)
-        return ("inode", st.st_dev, st.st_ino)
-    except OSError:
-        return ("path", os.path.realpath(path))
-
-
-def check_output_path(flag, path):
-    """An output file path that can be written, checked before any work: not empty, not a
-    folder, not a device or pipe, in a folder that exists (it is not made) and takes a
-    new file of that name (else the OS's reason: permission denied, read-only, not a
-    directory, file name too long); a new name is made and removed at once to know it."""
-    if path == "" or os.path.basename(path) in ("", ".", ".."):
-        what = "an empty string" if path == "" else f"{path!r}, a folder"
-        example = f"result{FLAG_SUFFIX.get(flag, '')}"
-        raise ValueError(f"{flag} must be a file path (e.g. {flag} {example}), got {what}")
-    if os.path.isdir(path):
-        raise ValueError(f"{flag} must be a file path, {path!r} is a folder")
-    real = os.path.realpath(path)
-    if os.path.exists(real) and not os.path.isfile(real):
-        raise ValueError(f"{flag} must be a regular file path, {path!r} is not a regular file "
-                         "(a device, pipe or socket would be replaced)")
-    folder = os.path.dirname(real)
-    if not os.path.lexists(folder):
-        raise ValueError(f"{flag} {path!r}: its folder {folder!r} does not exist (make it "
-                         "first, or give a file path in an existing folder)")
-    try:
-        with tempfile.NamedTemporaryFile(dir=folder, prefix=".probe-"):
-            pass
-        if not os.path.lexists(real):            # the name itself (too long, not allowed)
-            os.close(os.open(real, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
-            os.unlink(real)
-    except OSError as err:
-        raise ValueError(f"{flag} {path!r} cannot be written: {err.strerror or err} (give "
-                         "a file path where a new file can be made)") from None
-    return path
-
-
-FLAG_SUFFIX = {"--json": ".json", "--save": ".npz"}
-
-
-def write_outputs(writes, prog):
-    """Call write(real path) for each (flag, path, write) whose path is given; an OSError
-    (full disk, ...) ends the writing with a message naming the flag on stderr, any
-    previous file there left whole. Returns the exit status: 0 all written, else 1."""
-    for flag, path, write in writes:
-        if path is None:
-            continue
-        try:
-            write(os.path.realpath(path))
-        except OSError as err:
-            print(f"{prog}: {flag} {path!r} could not be written: {err.strerror or err} "
-                  "(any previous file there is untouched)", file=sys.stderr)
-            return 1
-    return 0
-
-
-def write_json_atomic(obj, path):
-    """Write JSON to a temp file in the same folder, fsync, then rename over `path`: a
-    reader sees either the old file or the whole new one, never a half-written one."""
-    write_atomic(path, ".json", "w", lambda fh: json.dump(obj, fh, indent=1, allow_nan=False))
-
-
-def write_atomic(path, suffix, mode, write):
-    """write(fh) into a temp file beside `path`, fsync, then rename it over `path`; on any
-    failure the temp file is removed and `path` is as it was."""
-    folder = os.path.dirname(os.path.abspath(path))
-    os.makedirs(folder, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=folder, prefix=".tmp-", suffix=suffix)
-    try:
-        os.chmod(tmp, 0o644)                     # mkstemp makes 0600; results are shared
-        with os.fdopen(fd, mode) as fh:
-            write(fh)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
-
-
-def remove_quietly(path):
-    """Delete the file at `path`; one that is already gone is fine."""
-    try:
-        os.unlink(path)
-    except FileNotFoundError:
-        pass
