@@ -14,6 +14,7 @@ clean_accuracy counts against the true training labels; test labels are never to
 Metric sets (Config.metrics, see metrics/) follow lr in the history and are added to final.
 Not for: the loop (train.py) or the metrics' definitions (metrics/).
 """
+import dataclasses
 from dataclasses import dataclass
 
 import numpy as np
@@ -118,8 +119,11 @@ def randomize_labels(data, fraction, rng):
 
 
 def make_problem(config, data):
-    """The Problem of a validated config and its (cast) data."""
+    """The Problem of a validated config and its (cast) data. Given regression data without
+    a support take the config's (the support the run's metrics are measured against)."""
     if config.task != "classification":
+        if data.support is None:
+            data = dataclasses.replace(data, support=tuple(config.support))
         return Problem(config, data, data.y[:, None], data.y_test[:, None])
     C = config.classes
     scale = config.label_scale if config.loss == "mse" else 1.0
@@ -191,8 +195,10 @@ def task_final(net, problem, history):
                                 rule=config.support_rule)
     elif problem.task == "sparse_regression":
         beta = linear_predictor(net)
-        beta_star = np.full_like(beta, np.nan) if data.beta is None else data.beta
+        beta_star = np.zeros_like(beta) if data.beta is None else data.beta
         final = sparsity_summary(beta, beta_star, data.support, config.l0_threshold)
+        if data.beta is None:                  # given data: no true predictor to compare with
+            final["beta_error"] = None
     else:
         final = {}
     train_loss, train_acc = set_loss(net, problem, "train")

@@ -10,6 +10,7 @@ from minisgd.ensemble import train_ensemble
 from minisgd.metrics import METRIC_SETS, metric_set
 from minisgd.models import MLP
 from minisgd.tasks import evaluate
+from minisgd.data import Data
 from minisgd.train import prepare, train
 
 CLS = dict(task="classification", classes=3, d=10, n=300, n_test=300, depth=2, width=16,
@@ -271,3 +272,20 @@ def test_streaming_metric_sets_see_every_step():
                             for s in (0, 1)])
     finally:
         del METRIC_SETS["test_step_counter"]
+
+
+def test_sparse_regression_on_given_data_keeps_its_final_numbers():
+    """Given regression data carry no true predictor (beta) and maybe no support: the final
+    numbers are still numbers (beta_error None: nothing to compare with), the support the
+    metrics use is the config's, and nothing is nulled as if it had overflowed."""
+    rng = np.random.default_rng(0)
+    X = rng.standard_normal((100, 15))
+    y = X[:, :3].sum(axis=1)
+    data = Data(X, y, X[:50], y[:50])
+    res = train(Config(task="sparse_regression", model="diagonal", steps=200, batch_size=10,
+                       clip=None, lr=0.01, support=(0, 1, 2)), data=data)
+    f = res.final
+    assert f["beta_error"] is None and "note" not in f
+    assert all(isinstance(f[k], (int, float)) for k in ("train_loss", "test_loss", "l0",
+                                                          "precision", "recall"))
+    assert res.config["support"] == [0, 1, 2] and f["recall"] == 1.0
