@@ -31,18 +31,19 @@ import numpy as np
 from matplotlib import colormaps
 from matplotlib.ticker import NullFormatter
 
+from minisgd.report.experiment import distinct_list
 from minisgd.report.experiment import (above, at_least, check_configs, default_to,
                                        experiment_parser, new_figure, save_figure,
                                        start_report)
-from minisgd.report.tables import markdown_table, number_list, write_report
+from minisgd.report.tables import markdown_table, write_report
 from minisgd.train import Config, train
 
 
 def parse_args(argv=None):
     p = experiment_parser(__doc__, "eta_over_b", full="budget eta*t = 10000 (several minutes)")
-    p.add_argument("--lrs", type=number_list(float, positive=True), default="0.025,0.05,0.1,0.2",
+    p.add_argument("--lrs", type=distinct_list(float, positive=True), default="0.025,0.05,0.1,0.2",
                    help="step sizes eta")
-    p.add_argument("--ratios", type=number_list(float, positive=True), default="40,160,640,2560",
+    p.add_argument("--ratios", type=distinct_list(float, positive=True), default="40,160,640,2560",
                    help="groups: b / eta for each group (eta / b = 1 / value); eta * value "
                         "must be an integer batch size")
     p.add_argument("--budget", type=above(0),

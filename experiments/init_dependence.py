@@ -28,10 +28,11 @@ import numpy as np
 
 from minisgd.ensemble import train_ensemble
 from minisgd.metrics import gram
+from minisgd.report.experiment import distinct_list
 from minisgd.report.experiment import (above, at_least, check_configs, default_to,
                                        experiment_parser, new_figure, save_figure,
                                        start_report)
-from minisgd.report.tables import markdown_table, number_list, write_report
+from minisgd.report.tables import markdown_table, write_report
 from minisgd.train import Config, build_net, spawn_rngs
 
 
@@ -40,7 +41,7 @@ def parse_args(argv=None):
                           seeds="inits per batch size, >= 2 (a spread across seeds needs "
                                 "two); default 16, --full 32", least_seeds=2)
     p.add_argument("--steps", type=at_least(1), help="default 30000, --full 100000")
-    p.add_argument("--batch-sizes", type=number_list(int, positive=True), default="2,8,32,128")
+    p.add_argument("--batch-sizes", type=distinct_list(int, positive=True), default="2,8,32,128")
     p.add_argument("--lr", type=above(0), default=0.1)
     p.add_argument("--n", type=at_least(1),
                    help="distinct inputs (N = 2n); default 1000, --full 5000")

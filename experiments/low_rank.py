@@ -48,10 +48,11 @@ import numpy as np
 
 from minisgd.metrics.collapse import CONSTANT_SPREAD, output_spread
 from minisgd.metrics.rank import check_tolerances, rank, stable_rank
+from minisgd.report.experiment import distinct_list
 from minisgd.report.experiment import (CORES, above, at_least, check_configs, default_to,
                                        experiment_parser, new_figure, run_jobs, save_figure,
                                        start_report)
-from minisgd.report.tables import markdown_table, number_list, write_report
+from minisgd.report.tables import markdown_table, write_report
 from minisgd.train import Config, build_net, prepare, spawn_rngs, train
 
 
@@ -63,9 +64,9 @@ def parse_args(argv=None):
                    help="updates of the fixed-steps arms; default 20000")
     p.add_argument("--epochs", type=above(0), help="epochs of the fixed-epochs batch arms; "
                    "default steps * base b / N (the base run is in both)")
-    p.add_argument("--batch-sizes", type=number_list(int, positive=True), default="4,16,64,256")
-    p.add_argument("--lrs", type=number_list(float, positive=True), default="0.05,0.1,0.2,0.4")
-    p.add_argument("--wds", type=number_list(float), default="0,1e-4,3e-4,1e-3",
+    p.add_argument("--batch-sizes", type=distinct_list(int, positive=True), default="4,16,64,256")
+    p.add_argument("--lrs", type=distinct_list(float, positive=True), default="0.05,0.1,0.2,0.4")
+    p.add_argument("--wds", type=distinct_list(float), default="0,1e-4,3e-4,1e-3",
                    help="weight decays, >= 0")
     p.add_argument("--base-b", type=at_least(1), default=16)
     p.add_argument("--base-lr", type=above(0), default=0.1)
@@ -75,7 +76,7 @@ def parse_args(argv=None):
     p.add_argument("--d", type=at_least(1), help="input dimension; default = width")
     p.add_argument("--classes", type=at_least(2), default=5)
     p.add_argument("--n", type=at_least(1), default=1000)
-    p.add_argument("--tol", type=number_list(float), default="1e-3,1e-2",
+    p.add_argument("--tol", type=distinct_list(float), default="1e-3,1e-2",
                    help="rank tolerances on W/||W||_F; the first is the headline")
     args = p.parse_args(argv)
     full = args.full

@@ -37,10 +37,11 @@ import numpy as np
 
 from minisgd.analysis.gradient_noise import gradient_noise_metrics
 from minisgd.analysis.modified_loss import train_modified
+from minisgd.report.experiment import distinct_list
 from minisgd.report.experiment import (above, at_least, check_configs, default_to,
                                        experiment_parser, new_figure, save_figure,
                                        start_report)
-from minisgd.report.tables import fmt, markdown_table, number_list, write_report
+from minisgd.report.tables import fmt, markdown_table, write_report
 from minisgd.train import Config, build_net, make_data, spawn_rngs, train
 
 # (kind, arm name, with the Gamma term, with the (eta/4)|grad C|^2 term)
@@ -73,7 +74,7 @@ def parse_args(argv=None):
                    help="b of the SGD run and of C_SGD")
     p.add_argument("--lr", type=above(0), default=0.1)
     p.add_argument("--sgd-orders", type=at_least(1), default=4, help="SGD batch orders (seeds)")
-    p.add_argument("--substeps", type=number_list(int, positive=True), default="1,4",
+    p.add_argument("--substeps", type=distinct_list(int, positive=True), default="1,4",
                    help="comma-separated k: GD on each modified loss is run with k steps of "
                         "eta/k per SGD step, for each k (k > 1: closer to the gradient flow; "
                         "costs k times more)")

@@ -26,6 +26,7 @@ import sys
 import numpy as np
 
 from minisgd.metrics.collapse import COLUMNS, CONSTANT_SPREAD
+from minisgd.report.experiment import finite
 from minisgd.report.experiment import (CORES, above, at_least, check_configs, default_to,
                                        experiment_parser, new_figure, run_jobs, save_figure,
                                        start_report)
@@ -41,12 +42,12 @@ def parse_args(argv=None):
     p.add_argument("--steps", type=at_least(1), help="default 80000, --full 200000")
     p.add_argument("--b", type=at_least(1), default=16)
     p.add_argument("--lr", type=above(0), default=0.1)
-    p.add_argument("--wd", type=float, default=3e-4)
+    p.add_argument("--wd", type=finite(), default=3e-4)
     p.add_argument("--depth", type=at_least(1), default=6)
     p.add_argument("--width", type=at_least(1), default=64)
     p.add_argument("--classes", type=at_least(2), default=5)
     p.add_argument("--n", type=at_least(1), default=1000)
-    p.add_argument("--separation", type=float, help="gaussian_mixture separation (2.5)")
+    p.add_argument("--separation", type=finite(), help="gaussian_mixture separation (2.5)")
     args = p.parse_args(argv)
     default_to(args, seeds=3 if args.full else 2, steps=200_000 if args.full else 80_000)
     if args.width < args.classes - 1:

@@ -34,10 +34,11 @@ import numpy as np
 
 from minisgd.metrics import update_size as _noise  # noqa: F401  (registers the "noise" set)
 from minisgd.metrics.collapse import CONSTANT_SPREAD, output_spread
+from minisgd.report.experiment import distinct_list, finite
 from minisgd.report.experiment import (CORES, at_least, check_configs, default_to,
                                        experiment_parser, new_figure, run_jobs, save_figure,
                                        start_report)
-from minisgd.report.tables import markdown_table, number_list, write_report
+from minisgd.report.tables import markdown_table, write_report
 from minisgd.train import Config, prepare, train
 
 
@@ -48,13 +49,13 @@ def parse_args(argv=None):
     p.add_argument("--gd-steps", type=at_least(1),
                    help="full-batch GD steps; default steps / 5")
     p.add_argument("--b", type=at_least(1), default=16, help="base batch size")
-    p.add_argument("--lr", type=float, default=0.1, help="base step size")
-    p.add_argument("--wd", type=float, default=3e-4, help="base weight decay")
-    p.add_argument("--batch-sizes", type=number_list(int, positive=True), default="4,64",
+    p.add_argument("--lr", type=finite(), default=0.1, help="base step size")
+    p.add_argument("--wd", type=finite(), default=3e-4, help="base weight decay")
+    p.add_argument("--batch-sizes", type=distinct_list(int, positive=True), default="4,64",
                    help="the batch-size arms besides the base")
-    p.add_argument("--lrs", type=number_list(float, positive=True), default="0.05,0.2",
+    p.add_argument("--lrs", type=distinct_list(float, positive=True), default="0.05,0.2",
                    help="the step-size arms besides the base")
-    p.add_argument("--wds", type=number_list(float, positive=True), default="1e-4,1e-3",
+    p.add_argument("--wds", type=distinct_list(float, positive=True), default="1e-4,1e-3",
                    help="the weight-decay arms besides the base (and 0, a control)")
     p.add_argument("--depth", type=at_least(1), default=6)
     p.add_argument("--width", type=at_least(1), default=64)

@@ -40,10 +40,11 @@ from matplotlib import colormaps
 from minisgd.analysis import hessian as cv
 from minisgd.analysis import noise_shape as ns
 from minisgd.analysis import tail_index as ti
+from minisgd.report.experiment import distinct_list
 from minisgd.report.experiment import (CORES, at_least, check_configs, default_to,
                                        experiment_parser, new_figure, run_jobs, save_figure,
                                        start_report)
-from minisgd.report.tables import markdown_table, number_list, write_report
+from minisgd.report.tables import markdown_table, write_report
 from minisgd.train import Config, train
 
 TASKS = ("headline", "classification")
@@ -55,8 +56,8 @@ def parse_args(argv=None):
     p = experiment_parser(__doc__, "sgd_noise_shape", quick="2000 steps, 3 record points",
                           workers=CORES)
     p.add_argument("--steps", type=at_least(10), help="SGD steps per run; default 20000")
-    p.add_argument("--headline-b", type=number_list(int, positive=True), default="1,32,128,512")
-    p.add_argument("--class-b", type=number_list(int, positive=True), default="1,8,32,128")
+    p.add_argument("--headline-b", type=distinct_list(int, positive=True), default="1,32,128,512")
+    p.add_argument("--class-b", type=distinct_list(int, positive=True), default="1,8,32,128")
     p.add_argument("--class-n", type=at_least(1), default=5000,
                    help="classification training set")
     p.add_argument("--seed", type=int, default=0)

@@ -26,11 +26,12 @@ import sys
 import numpy as np
 
 from minisgd.ensemble import train_ensemble
+from minisgd.report.experiment import distinct_list
 from minisgd.report.experiment import (CORES, above, at_least, check_configs, default_to,
                                        experiment_parser, run_jobs, start_report)
 from minisgd.report.figures import (first_layer_heatmaps, irrelevant_norm_bands,
                                     irrelevant_norm_curves)
-from minisgd.report.tables import fmt, markdown_table, number_list, write_report
+from minisgd.report.tables import fmt, markdown_table, write_report
 from minisgd.train import Config, train
 
 
@@ -44,7 +45,7 @@ def parse_args(argv=None):
     p.add_argument("--gd-steps", type=at_least(1), help="default 2e4, --quick 5e3")
     p.add_argument("--reg-steps", type=at_least(1),
                    help="GD + WD / group-L1 steps; default 5e3, --quick 2e3")
-    p.add_argument("--batch-sizes", type=number_list(int, positive=True), default="1,32,128,512")
+    p.add_argument("--batch-sizes", type=distinct_list(int, positive=True), default="1,32,128,512")
     p.add_argument("--lr", type=above(0), default=0.1)
     p.add_argument("--weight-decay", type=at_least(0.0, float), default=0.1)
     p.add_argument("--group-l1", type=at_least(0.0, float), default=0.01)

@@ -18,6 +18,7 @@ from dataclasses import fields
 from .sweep import add_sweep_parser, run_sweep
 from .sweep.plots import add_plot_parser, run_plot
 from .config import describe_field, field_default
+from .io.flag_types import float_list, int_list, name_list, optional_float, optional_int
 from .train import Config
 
 HELP = {
@@ -74,14 +75,6 @@ CHOICES = {"target": ("linear", "sine", "staircase", "product", "teacher"),
            "dtype": ("float64", "float32")}
 
 
-def optional_float(text):
-    return None if text.lower() in ("none", "off") else float(text)
-
-
-def optional_int(text):
-    return None if text.lower() in ("none", "off") else int(text)
-
-
 def optional_choice(name):
     def parse(text):
         if text.lower() in ("none", "off"):
@@ -92,18 +85,6 @@ def optional_choice(name):
         return text
     parse.__name__ = name
     return parse
-
-
-def name_list(text):
-    return tuple(v.strip() for v in text.split(",") if v.strip())
-
-
-def int_list(text):
-    return tuple(int(v) for v in text.split(",") if v.strip())
-
-
-def float_list(text):
-    return tuple(float(v) for v in text.split(",") if v.strip())
 
 
 def add_config_flags(parser):

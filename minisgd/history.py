@@ -137,8 +137,8 @@ def final_metrics(net, problem, history, diverged, wall_time):
     final = task_final(net, problem, history)
     notes = []
     if not np.isfinite(history["train_loss"][0]):
-        notes.append("the initial training loss is not finite: the data overflow the loss "
-                     "(e.g. targets near the float64 range), so nothing was trained")
+        notes.append(f"the initial training loss is not finite: {overflow_cause(net, problem)} "
+                     "overflow the loss, so nothing was trained")
     if not np.isfinite(net.theta).all():
         diverged = problem.config.steps if diverged is False else diverged
         notes.append("the parameters are not finite at the end")
@@ -153,6 +153,18 @@ def final_metrics(net, problem, history, diverged, wall_time):
     if notes:
         final["note"] = "; ".join(notes)
     return {k: finite_or_none(v) for k, v in final.items()}
+
+
+def overflow_cause(net, problem):
+    """Whom an initial loss that is not finite is due to: the data (e.g. targets near the
+    float64 range) or the initial parameters (e.g. init_scale 1e200), the larger in size."""
+    size = lambda a: float(np.max(np.abs(a))) if np.size(a) else 0.0
+    with np.errstate(all="ignore"):
+        data = max(size(problem.data.X), size(problem.Y))
+        theta = size(net.theta)                       # nothing was trained: the initial net
+    if np.isfinite(data) and (theta > data or not np.isfinite(theta)):
+        return f"the initial parameters (largest |theta| {theta:.3g}, data {data:.3g})"
+    return "the data (e.g. targets near the float64 range)"
 
 
 def all_finite(value):

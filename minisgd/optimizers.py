@@ -109,7 +109,13 @@ def global_norm(g):
     ensemble, or of a list of arrays (their concatenation)."""
     if isinstance(g, (list, tuple)):
         return float(np.sqrt(sum(np.vecdot(a.ravel(), a.ravel()) for a in g)))
-    return np.sqrt(np.vecdot(g, g))           # the same reduction for a net and a member
+    norm = np.sqrt(np.vecdot(g, g))           # the same reduction for a net and a member
+    if (norm < np.inf).all():
+        return norm
+    with np.errstate(over="ignore", invalid="ignore"):  # |g|^2 overflowed: scale it first
+        m = np.max(np.abs(g), axis=-1, keepdims=True)
+        m[~(m > 0)] = 1.0
+        return m[..., 0] * np.sqrt(np.vecdot(g / m, g / m))
 
 
 def clip_coefficient(norm, max_norm):
@@ -194,8 +200,10 @@ class LRSchedule:
         else:
             self.lr = check_float("lr", lr, low=0.0, low_open=True)
         steps = check_int("steps", steps, low=1)
-        for f in decay_at:
-            check_float("decay_at", f, low=0.0, high=1.0, low_open=True)
+        for f in decay_at:                            # a milestone at the end decays nothing
+            if not check_float("decay_at", f, low=0.0, high=1.0, low_open=True) < 1.0:
+                raise ValueError(f"decay_at must be fractions in (0, 1), each < 1 (a "
+                                 f"milestone at the last step decays nothing), got {f}")
         self.milestones = sorted(int(round(f * steps)) for f in decay_at)
         self.factor = check_float("decay_factor", factor, low=0.0, high=1.0, low_open=True)
         self.warmup = check_int("warmup", warmup, low=0)
@@ -208,3 +216,13 @@ class LRSchedule:
             if t >= m:
                 lr = lr * self.factor
         return lr
+
+
+def check_step_size(lr, t):
+    """A given schedule's eta_t: a finite number > 0 (or one per member), else refused."""
+    values = np.asarray(lr, dtype=object if isinstance(lr, str) else None)
+    if not np.issubdtype(values.dtype, np.number) or values.dtype == bool or \
+            not (np.isfinite(values) & (values > 0)).all():
+        raise ValueError(f"schedule must return a finite step size > 0 (or one per member), "
+                         f"got {lr!r} at step {t}")
+    return lr

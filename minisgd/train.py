@@ -36,7 +36,7 @@ from .history import (Result, check_record_steps, finish, finite_or_none,  # noq
 from .metrics import start_streams
 from .models import MLP
 from .moments import moments_with_optimum
-from .optimizers import SGD, GroupL1Prox, L1Prox, LRSchedule
+from .optimizers import SGD, GroupL1Prox, L1Prox, LRSchedule, check_step_size
 from .resolve import resolve
 from .tasks import check_data, draw_data, make_problem, randomize_labels
 
@@ -109,8 +109,10 @@ class Divergence:
 
     def start(self, initial_losses):
         """False when no run can start: the data overflow every run's loss (step 0)."""
-        self.limits = self.factors * initial_losses
-        self.active = np.isfinite(self.limits)
+        with np.errstate(over="ignore"):              # a limit past float64: clamped below
+            self.limits = self.factors * initial_losses
+        self.active = np.isfinite(initial_losses) & np.isfinite(self.factors)
+        self.limits = np.minimum(self.limits, np.finfo(float).max)  # inf, NaN: never <= it
         self.diverged = [False if ok else 0 for ok in self.active]
         self.all_active = bool(self.active.all())
         if self.frozen is None:                        # one run: a number against a number
@@ -275,7 +277,7 @@ def run_schedule(config, schedule=None):
                           config.warmup)
     if not callable(schedule):
         raise TypeError(f"schedule must be a callable t -> step size, got {schedule!r}")
-    return schedule
+    return lambda t: check_step_size(schedule(t), t)
 
 
 def run_engine(config, problem, net, replay, batches=None, threads=None):

@@ -143,3 +143,12 @@ def test_drawing_functions_write_files(tmp_path):
                          "x", "y", log_x=True)
     assert_figure(tmp_path / "c.png", "png")
     assert_figure(tmp_path / "m.svg", "svg")
+
+
+def test_plot_refuses_a_metric_that_is_not_a_number(folder, tmp_path, capsys):
+    with pytest.raises(SystemExit) as exc:
+        main(["plot", str(folder), "--metric", "detected_support", "--out", str(tmp_path)])
+    assert exc.value.code == 2
+    err = capsys.readouterr().err
+    assert "--metric" in err and "irrelevant_norm" in err, err
+    assert not list(tmp_path.iterdir())

@@ -294,9 +294,9 @@ def test_schedule_rejects_decay_at_outside_unit_interval(decay_at):
         LRSchedule(0.1, 100, decay_at=decay_at)
 
 
-def test_schedule_accepts_decay_at_one():
-    s = LRSchedule(0.1, 100, decay_at=(1.0,))
-    assert s(99) == 0.1
+def test_schedule_refuses_decay_at_one():             # a milestone at the end decays nothing
+    with pytest.raises(ValueError, match="decay_at"):
+        LRSchedule(0.1, 100, decay_at=(1.0,))
 
 
 @pytest.mark.parametrize("kwargs, name", [
@@ -381,3 +381,11 @@ def test_flat_backed_grads_give_the_same_step():
         np.testing.assert_allclose(u, v, rtol=1e-14, atol=1e-15)
     # the parameter views and theta stay one and the same memory
     assert all(np.shares_memory(p, b.theta) for p in b.params)
+
+
+def test_a_gradient_norm_past_the_float64_range_still_clips():
+    from minisgd.optimizers import global_norm
+    g = np.full(4, 1e200)
+    with np.errstate(over="ignore"):
+        assert global_norm(g) == pytest.approx(2e200)
+        assert global_norm(np.stack([g, np.ones(4)])) == pytest.approx([2e200, 2.0])

@@ -20,5 +20,9 @@ def sharpness_set(net, problem):
     if problem.loss != "mse":
         raise ValueError(f"the sharpness metric set needs loss='mse' (the HVPs are written "
                          f"for the square loss), got {problem.loss!r}")
-    lam = top_hessian_eigenvalues(net, problem.data.X, problem.Y, k=1, iters=LANCZOS_STEPS)
+    from ..analysis.inputs import NotFinite
+    try:
+        lam = top_hessian_eigenvalues(net, problem.data.X, problem.Y, k=1, iters=LANCZOS_STEPS)
+    except NotFinite:                               # recorded as null, as the run's losses
+        return {"sharpness": float("nan")}
     return {"sharpness": float(lam[0])}

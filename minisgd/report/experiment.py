@@ -4,6 +4,7 @@ claim, its runs, its figure and its table:
   experiment_parser      the script's ArgumentParser: --out (default results/<script>), and
                          where the script has them --quick / --full, --workers, --seeds
   at_least, above, within  argparse types that refuse a value out of range, naming the flag
+  finite, distinct_list  a finite number (no nan, inf); comma-separated numbers, no repeats
   default_to             the defaults of the options left out (None); a given 0 stays 0
   check_configs          every Config valid before anything runs, else "<script>.py: error"
   start_report           the output folder made, the start time for tables.write_report
@@ -20,12 +21,14 @@ also fight over BLAS threads. A run in this process (--workers 1, or a script wi
 --workers) uses what the user's environment says. Not for: what an experiment computes.
 """
 import argparse
+import math
 import os
 import sys
 import time
 
 from ..sweep.executors import THREAD_VARS, make_engine
 from .figures import plt  # pyplot on the Agg backend, which figures.py selects
+from .tables import number_list
 
 CORES = os.cpu_count() or 1
 
@@ -70,9 +73,11 @@ def bounded(kind, low=None, high=None, low_open=False, what="a number"):
             value = kind(text)
         except ValueError:
             raise argparse.ArgumentTypeError(f"must be {what}, got {text!r}") from None
-        if not fits(value):
+        if not (math.isfinite(value) and fits(value)):      # nan, inf: named as such
+            bound = None if low is None and high is None else range_text(low, high, low_open)
+            finite = None if math.isfinite(value) else "a finite number"
             raise argparse.ArgumentTypeError(
-                f"must be {range_text(low, high, low_open)}, got {text!r}")
+                f"must be {' '.join(filter(None, (finite, bound)))}, got {text!r}")
         return value
     return parse
 
@@ -99,6 +104,27 @@ def above(low, kind=float):
 def within(low, high, kind=float):
     """A number in (low, high]: within(0, 1) for fractions."""
     return bounded(kind, low=low, high=high, low_open=True)
+
+
+def finite(kind=float):
+    """Any finite number (nan and inf refused, naming the flag)."""
+    return bounded(kind)
+
+
+def distinct_list(kind=int, positive=False):
+    """tables.number_list's comma-separated numbers, each finite and none repeated (a
+    repeat would run the same arm twice and give the table a row more than the runs)."""
+    parse_numbers = number_list(kind, positive)
+
+    def parse(text):
+        values = parse_numbers(text)
+        if not all(math.isfinite(v) for v in values):
+            raise argparse.ArgumentTypeError(f"must be finite numbers, got {text!r}")
+        if len(set(values)) < len(values):
+            raise argparse.ArgumentTypeError(
+                f"must be comma-separated {kind.__name__}s without repeats, got {text!r}")
+        return values
+    return parse
 
 
 def default_to(args, **defaults):

@@ -191,12 +191,19 @@ def check_axis_and_metric(records, axes, arm_axes, x, metric, asked=False):
         raise ValueError(f"--x must be a swept key ({', '.join(axes) or 'none here'}), got {x!r}")
     default = next((a for a in ("batch_size", "lr") if a in arm_axes), None)
     x = x or default or (arm_axes[0] if arm_axes else None)
-    if (x is not None or asked) and not any(metric in (r.get("final") or {}) for r in records):
-        known = sorted(k for k, v in records[0]["final"].items()
-                       if isinstance(v, (int, float)) and not isinstance(v, bool))
-        raise ValueError(f"--metric {metric!r} is not a final metric of these runs "
+    finals = [r.get("final") or {} for r in records]
+    present = [f[metric] for f in finals if f.get(metric) is not None or metric in f]
+    if (x is not None or asked) and (not present or not any(map(is_number, present)) and
+                                     any(v is not None for v in present)):
+        known = sorted(k for k, v in records[0]["final"].items() if is_number(v))
+        what = "a number per run (the metric plot needs one)" if present else "a final metric"
+        raise ValueError(f"--metric {metric!r} is not {what} of these runs "
                          f"(numeric ones: {', '.join(known)})")
     return x
+
+
+def is_number(value):
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
 
 
 def has_weights(record):
