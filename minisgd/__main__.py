@@ -163,7 +163,8 @@ def run_train(args, parser):
         net = load_init(args.init, value("activation") or "linear", value("model"),
                         value("parametrization") or "uv", config.weight_norm) \
             if args.init is not None else None
-        batches = load_batches(args.batches) if args.batches is not None else None
+        batches = None if args.batches is None else \
+            load_batches(args.batches, None if data is None else data.X.shape[0])
         result = train(config, data=data, net=net, batches=batches)
     except (ValueError, TypeError) as err:
         parser.error(flagged(str(err)))

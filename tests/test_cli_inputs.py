@@ -188,3 +188,19 @@ def test_a_pt_file_that_is_not_a_state_dict_names_init(tmp_path, capsys, content
     path.write_text("hello") if content == "text" else torch.save([1, 2], path)
     err = refused(REG + ["--init", str(path)], capsys)
     assert "--init" in err and "state_dict" in err and "weights_only=False" not in err
+
+
+def test_batches_that_do_not_fit_given_data_blame_batches_at_the_cli(tmp_path):
+    """Through the CLI too: a batch array wider than the given data is --batches' fault,
+    not --batch-size's (a flag the user did not give)."""
+    import subprocess
+    import sys
+    rng = np.random.default_rng(0)
+    X = rng.standard_normal((30, 15))
+    np.savez(tmp_path / "d.npz", X=X, y=X[:, :5].sum(axis=1))
+    np.save(tmp_path / "b.npy", np.tile(np.arange(40), (10, 1)))
+    done = subprocess.run([sys.executable, "-m", "minisgd", "train", "--data",
+                           str(tmp_path / "d.npz"), "--batches", str(tmp_path / "b.npy"),
+                           "--steps", "10"], capture_output=True, text=True)
+    assert done.returncode == 2 and "Traceback" not in done.stderr
+    assert "--batches" in done.stderr and "--batch-size" not in done.stderr
