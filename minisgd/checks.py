@@ -44,6 +44,13 @@ def check_float(name, value, low=None, high=None, low_open=False):
     return value
 
 
+def check_bool(name, value):
+    """True or False (a numpy bool too)."""
+    if not isinstance(value, (bool, np.bool_)):
+        raise TypeError(f"{name} must be True or False, got {value!r}")
+    return value
+
+
 def check_choice(name, value, choices):
     """One of a fixed set of names."""
     if not isinstance(value, str) or value not in choices:
@@ -97,3 +104,4 @@ def make_rng(seed, name="seed"):
         raise TypeError(f"{name} must be an int or a numpy.random.Generator, got None "
                         "(minisgd never draws from unseeded randomness)")
     return np.random.default_rng(check_int(name, seed, low=0))
+

@@ -25,7 +25,7 @@ class Config:
     """Everything a run depends on. Defaults are the paper's setup (docs/science.md section 1)
     with SGD at batch size 32.
 
-    None means "unset" for the fields of FIELD_TABLE: model, d, support, target, input,
+    None means "unset" for the fields of FIELD_TABLE: model, d, n, n_test, support, target, input,
     center, double, label_eps, threshold, support_rule, classes, dataset, blobs,
     separation, random_labels, label_scale, noise, l0_threshold, depth, width,
     activation, bias, weight_norm, init_scheme, init_scale, parametrization, batch_size,
@@ -40,8 +40,8 @@ class Config:
     # data. support task: inputs on d coordinates, a target on `support`
     d: Optional[int] = None          # default 15
     support: Optional[tuple] = None  # default (0, 1, 2, 3, 4)
-    n: int = 5000                    # distinct inputs; 2n training pairs while double=True
-    n_test: int = 2000
+    n: Optional[int] = None          # default 5000; distinct inputs (2n pairs while double)
+    n_test: Optional[int] = None     # default 2000
     target: Optional[str] = None     # default "linear"
     input: Optional[str] = None      # default "gaussian"
     center: Optional[bool] = None    # default True
@@ -104,13 +104,15 @@ class Config:
         """Outputs of the net (resolved config): one per class for classification, else one."""
         return self.classes if self.task == "classification" else 1
 
-    def validate(self, n_train=None):
+    def validate(self, n_train=None, given=()):
         """The resolved Config (a new one; this one is not changed): every field of
         FIELD_TABLE resolved (resolve_fields), every value checked (resolve.check_fields:
         ValueError / TypeError naming the field and the form it must have), lists as
         tuples. n_train: the training rows of given data -- the data is then not drawn,
-        so the recipe's fields do not apply, and batch_size is bounded by them."""
-        resolved = resolve_fields(plain_config(self), drawn=n_train is None)
+        so the recipe's fields do not apply, and batch_size is bounded by them; given: the
+        names of the other given objects ("net", "batches"), whose fields do not apply."""
+        given = set(given) | ({"data"} if n_train is not None else set())
+        resolved = resolve_fields(plain_config(self), given=given)
         return check_fields(resolved, resolved.n_train if n_train is None else n_train)
 
 
@@ -124,15 +126,22 @@ class By:
 @dataclass(frozen=True)
 class Field:
     """Where an unset-able field applies (the tasks, models, optimizers and losses it
-    applies to; drawn: only when the data is drawn, not given) and its default there."""
+    applies to; drawn: only when the data is drawn, not given; unless: the given objects,
+    "net" or "batches", that decide it instead) and its default there."""
     default: object
     task: tuple = TASKS
     model: tuple = MODELS
     optimizer: tuple = OPTIMIZERS
     loss: tuple = LOSSES
     drawn: bool = False
+    unless: tuple = ()
 
 
+GIVEN = {"data": ("given data, which decides", "data drawn from the config's recipe"),
+         "net": ("a given initial net", "a net drawn from the config: the weights come from "
+                 "the net"),
+         "batches": ("a given batch array", "batches drawn from the config: the array decides")}
+GIVEN_WHERE = {where for where, _ in GIVEN.values()}   # recorded None: a set value did not run
 SUPPORT, SPARSE, CLASSIFY = ("support",), ("sparse_regression",), ("classification",)
 RECIPES = {name: dataset_defaults(name) for name in DATASETS}
 # The fields whose None means "unset", in the order they are resolved (model and dataset
@@ -140,12 +149,14 @@ RECIPES = {name: dataset_defaults(name) for name in DATASETS}
 FIELD_TABLE = {
     "model": Field("mlp"),
     "d": Field(15),
+    "n": Field(5000),
+    "n_test": Field(2000),
     "support": Field((0, 1, 2, 3, 4), task=SUPPORT + SPARSE),
-    "target": Field("linear", task=SUPPORT),
-    "input": Field("gaussian", task=SUPPORT),
-    "center": Field(True, task=SUPPORT),
-    "double": Field(True, task=SUPPORT),
-    "label_eps": Field(0.001, task=SUPPORT),
+    "target": Field("linear", task=SUPPORT, unless=("data",)),
+    "input": Field("gaussian", task=SUPPORT, unless=("data",)),
+    "center": Field(True, task=SUPPORT, unless=("data",)),
+    "double": Field(True, task=SUPPORT, unless=("data",)),
+    "label_eps": Field(0.001, task=SUPPORT, unless=("data",)),
     "threshold": Field(0.1, task=SUPPORT),
     "support_rule": Field("gap", task=SUPPORT),
     "classes": Field(3, task=CLASSIFY),
@@ -163,24 +174,25 @@ FIELD_TABLE = {
     "activation": Field("linear", model=("mlp",)),
     "bias": Field(False, model=("mlp",)),
     "weight_norm": Field("none", model=("mlp",)),
-    "init_scheme": Field(By("model", {"mlp": "kaiming_normal", "diagonal": "constant"})),
-    "init_scale": Field(By("model", {"mlp": None, "diagonal": 0.1})),   # diagonal: alpha
+    "init_scheme": Field(By("model", {"mlp": "kaiming_normal", "diagonal": "constant"}),
+                         unless=("net",)),
+    "init_scale": Field(By("model", {"mlp": None, "diagonal": 0.1}), unless=("net",)),
     "parametrization": Field("uv", model=("diagonal",)),
     "batch_size": Field(32, optimizer=("sgd",)),
-    "replacement": Field(False, optimizer=("sgd",)),
+    "replacement": Field(False, optimizer=("sgd",), unless=("batches",)),
 }
 UNSET = tuple(FIELD_TABLE)
 SGD_ONLY = tuple(k for k, f in FIELD_TABLE.items() if f.optimizer == ("sgd",))
 
 
-def resolve_fields(config, drawn=True):
+def resolve_fields(config, given=()):
     """A new Config whose FIELD_TABLE fields are resolved: a field that applies and is
     unset takes its default there; one that does not apply is None, and refused when set.
-    drawn: False when the data is given (the recipe's fields do not apply)."""
+    given: the objects given ("data", "net", "batches"; their fields do not apply)."""
     for name, choices in (("task", TASKS), ("optimizer", OPTIMIZERS), ("loss", LOSSES)):
         check_choice(name, getattr(config, name), choices)
     at = {"task": config.task, "optimizer": config.optimizer, "loss": config.loss,
-          "drawn": drawn}
+          "given": set(given)}
     values = {}
     for name, field in FIELD_TABLE.items():
         values[name] = at[name] = resolve_field(name, field, getattr(config, name), at)
@@ -199,7 +211,7 @@ def resolve_field(name, field, value, at):
             return value
         return field.default.values[at[field.default.field]] \
             if isinstance(field.default, By) else field.default
-    if value is not None:
+    if value is not None and where not in GIVEN_WHERE:
         raise ValueError(f"{name} does not apply to {where} (only to {only}): leave it unset, "
                          f"got {value!r}")
     return None
@@ -214,8 +226,11 @@ def not_applying(field, at):
             if key == "optimizer":
                 only += "; GD uses the whole training set every step"
             return f"{key}={at[key]!r}", only
-    if field.drawn and not at["drawn"]:
+    if field.drawn and "data" in at["given"]:
         return "given data", "data drawn from the config's recipe"
+    for name in field.unless:
+        if name in at["given"]:
+            return GIVEN[name]
     return None, None
 
 

@@ -18,8 +18,8 @@ from dataclasses import is_dataclass, replace
 
 import numpy as np
 
-from .checks import (check_choice, check_float, check_float_array, check_int, check_int_array,
-                     describe)
+from .checks import (check_bool, check_choice, check_float, check_float_array, check_int,
+                     check_int_array, describe)
 from .data import INPUTS, TARGETS, Data, check_support
 from .models import ACTIVATIONS
 from .models.initializers import INITS
@@ -66,8 +66,16 @@ def resolve(config, data=None, net=None, batches=None):
         statements += batch_statements(config, batches)
     taken, given = {}, {}
     for name, value, source in statements:
+        if name in ("n", "n_test"):                       # the data's rows decide
+            mine = getattr(config, name)
+            taken[name] = value
+            given[name] = source if mine in (None, value) else \
+                f"{source} (the config's {name} = {mine} did not run)"
+            continue
         agree(config, name, value, source, taken, given)
-    resolved = replace(config, **taken).validate(None if data is None else data.X.shape[0])
+    objects = [k for k, v in (("net", net), ("batches", batches)) if v is not None]
+    resolved = replace(config, **taken).validate(None if data is None else data.X.shape[0],
+                                                 given=objects)
     return resolved, given
 
 
@@ -91,7 +99,9 @@ def agree(config, name, value, source, taken, given):
 
 def data_statements(config, data):
     """[(field, value, source)] that given data state: d, and a classifier's classes."""
-    statements = [("d", int(data.X.shape[1]), "the data's columns")]
+    statements = [("d", int(data.X.shape[1]), "the data's columns"),
+                  ("n", int(data.X.shape[0]), "the data's rows"),
+                  ("n_test", int(data.X_test.shape[0]), "the data's test rows")]
     if config.task == "classification":
         classes = data.classes if data.classes is not None else \
             int(max(data.y.max(), data.y_test.max())) + 1
@@ -161,13 +171,14 @@ def check_network(config):
         check_int("width", config.width, low=1)
         check_choice("activation", config.activation, ACTIVATIONS)
         check_bool("bias", config.bias)
-        check_choice("init_scheme", config.init_scheme, INITS)
+        if config.init_scheme is not None:                 # None: the net is given
+            check_choice("init_scheme", config.init_scheme, INITS)
         check_choice("weight_norm", config.weight_norm, WEIGHT_NORMS)
         if config.weight_norm != "none" and config.depth == 0:
             raise ValueError(f"weight_norm={config.weight_norm!r} normalizes the hidden "
                              "layers: depth must be >= 1, got 0")
     else:
-        if config.init_scheme not in DIAGONAL_INITS:
+        if config.init_scheme not in DIAGONAL_INITS + (None,):
             raise ValueError(f"init_scheme must be one of {list(DIAGONAL_INITS)} for "
                              f"model='diagonal' (constant: u = alpha 1, v = 0; normal), got "
                              f"{config.init_scheme!r}")
@@ -182,11 +193,12 @@ def check_network(config):
 def check_task_fields(config):
     """The fields of the config's task (the others are None: config.FIELD_TABLE)."""
     if config.task == "support":
-        check_choice("target", config.target, TARGETS)
-        check_choice("input", config.input, INPUTS)
-        check_float("label_eps", config.label_eps, low=0.0)
-        for name in ("center", "double"):
-            check_bool(name, getattr(config, name))
+        if config.target is not None:                     # None: the data are given
+            check_choice("target", config.target, TARGETS)
+            check_choice("input", config.input, INPUTS)
+            check_float("label_eps", config.label_eps, low=0.0)
+            for name in ("center", "double"):
+                check_bool(name, getattr(config, name))
         check_choice("support_rule", config.support_rule, ("gap", "fraction"))
         check_float("threshold", config.threshold, low=0.0, low_open=True)
     if config.task == "classification":
@@ -216,13 +228,17 @@ def check_optimizer(config, n_train):
     check_choice("dtype", config.dtype, ("float64", "float32"))
     if config.optimizer == "sgd":
         check_int("batch_size", config.batch_size, low=1, high=n_train)
-        check_bool("replacement", config.replacement)
+        if config.replacement is not None:                # None: the batches are given
+            check_bool("replacement", config.replacement)
     check_float("lr", config.lr, low=0.0, low_open=True)
     for name in ("momentum", "weight_decay", "l1", "group_l1", "label_noise"):
         check_float(name, getattr(config, name), low=0.0, high=1.0 if name == "momentum" else None)
     if config.clip is not None:
         check_float("clip", config.clip, low=0.0, low_open=True)
     check_bool("decoupled_wd", config.decoupled_wd)
+    if config.decoupled_wd and not config.weight_decay:
+        raise ValueError("decoupled_wd applies weight_decay apart from the gradient, so it does "
+                         "nothing with weight_decay = 0: give weight_decay > 0 or leave it off")
     if not isinstance(config.decay_at, (tuple, list)):
         raise TypeError(f"decay_at must be a list of fractions in (0, 1], "
                         f"got {config.decay_at!r}")
@@ -241,11 +257,6 @@ def check_run(config):
         if why is not None:
             raise ValueError(f"gradient='moments' is exact only for linear MLPs under mse "
                              f"without weight norm, got {why}")
-
-
-def check_bool(name, value):
-    if not isinstance(value, (bool, np.bool_)):
-        raise TypeError(f"{name} must be True or False, got {value!r}")
 
 
 def moments_apply(config):

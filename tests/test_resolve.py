@@ -14,7 +14,7 @@ from minisgd.train import Config, train
 SMALL = dict(n=50, n_test=20, steps=5)
 
 
-def regression(d=10, rows=60, support=(0, 1)):
+def regression(d=10, rows=50, support=(0, 1)):
     rng = np.random.default_rng(0)
     X = rng.standard_normal((rows, d))
     return Data(X, X[:, 0].copy(), X[:20], X[:20, 0].copy(), support)
@@ -142,12 +142,14 @@ def test_unreadable_files_name_the_option(tmp_path, capsys, content, flag, messa
     path.write_bytes(content)
     with pytest.raises(SystemExit) as stop:
         main(["train", "--steps", "2", flag, str(path)])
-    assert stop.value.code == 2 and message in capsys.readouterr().err
+    err = capsys.readouterr().err
+    # the file is named with its option, and the form it must have (io/files.py's wording)
+    assert stop.value.code == 2 and flag in err and (message in err or "file (NumPy's" in err)
 
 
 def test_the_run_records_which_values_came_from_the_given_objects():
     batches = np.random.default_rng(0).integers(0, 100, size=(5, 7))
-    r = train(Config(**SMALL, support=(0, 1)), data=regression(d=10, rows=100),
+    r = train(Config(steps=5, support=(0, 1)), data=regression(d=10, rows=100),
               net=MLP([10, 6, 6, 1], seed=0), batches=batches)
     given = r.to_dict()["given"]
     assert given["d"] == "the data's columns" and given["width"] == "the initial net"
@@ -163,7 +165,8 @@ def test_resolve_returns_a_new_config_and_what_came_from_where():
     assert config == Config(**SMALL, support=(0, 1), width=6)          # not changed
     assert (resolved.d, resolved.depth, resolved.width, resolved.activation,
             resolved.batch_size) == (10, 2, 6, "tanh", 4)
-    assert given == {"d": "the data's columns", "model": "the initial net",
+    assert given == {"d": "the data's columns", "n": "the data's rows",
+                     "n_test": "the data's test rows", "model": "the initial net",
                      "depth": "the initial net", "width": "the initial net",
                      "activation": "the initial net", "bias": "the initial net",
                      "weight_norm": "the initial net", "batch_size": "the batch array's width"}
@@ -174,3 +177,69 @@ def test_two_given_objects_that_disagree_are_refused_naming_both():
     with pytest.raises(ValueError, match=r"d = 10 \(from the data's columns\) disagrees with "
                                          r"the initial net's inputs, which has 12"):
         resolve(Config(**SMALL, support=(0, 1)), data=regression(), net=MLP([12, 3, 1], seed=0))
+
+
+# ---- issue 21, cause 3: what is recorded is what ran --------------------------------------
+
+def test_given_data_records_its_own_rows_and_no_recipe():
+    r = train(Config(steps=5, support=(0, 1)), data=regression(rows=60))
+    c = r.config
+    assert (c["n"], c["n_test"], c["double"]) == (60, 20, None)
+    assert all(c[k] is None for k in ("target", "input", "center", "label_eps"))
+    assert r.given["n"] == "the data's rows" and r.given["n_test"] == "the data's test rows"
+
+
+def test_a_set_n_the_data_does_not_have_is_not_recorded():
+    r = train(Config(steps=5, n=10, n_test=2000, support=(0, 1)), data=regression(rows=60))
+    assert (r.config["n"], r.config["n_test"]) == (60, 20)
+    assert r.given["n"] == "the data's rows (the config's n = 10 did not run)"
+    assert r.given["n_test"] == "the data's test rows (the config's n_test = 2000 did not run)"
+
+
+@pytest.mark.parametrize("kw", [dict(target="sine"), dict(label_eps=5.0), dict(double=False),
+                                dict(input="rademacher"), dict(center=False)])
+def test_a_data_field_set_for_given_data_is_recorded_as_not_run(kw):
+    r = train(Config(steps=5, support=(0, 1), **kw), data=regression(rows=60))
+    assert all(r.config[k] is None for k in kw) and r.config["n"] == 60
+
+
+def test_given_rows_that_agree_are_accepted():
+    r = train(Config(steps=5, n=60, n_test=20, support=(0, 1)), data=regression(rows=60))
+    assert r.config["n"] == 60
+
+
+def test_an_initial_net_records_no_init_scheme():
+    r = train(Config(steps=5), net=MLP([15, 7, 1], seed=0))
+    assert r.config["init_scheme"] is None and r.config["init_scale"] is None
+    r = train(Config(steps=5), net=DiagonalNet(15))
+    assert r.config["init_scheme"] is None and r.config["init_scale"] is None
+    for kw in (dict(init_scheme="kaiming_normal"), dict(init_scheme="normal", init_scale=0.5),
+               dict(init_scale=2.0)):                    # the weights came from the net
+        r = train(Config(steps=5, **kw), net=MLP([15, 7, 1], seed=0))
+        assert r.config["init_scheme"] is None and r.config["init_scale"] is None
+
+
+def test_a_batch_array_records_no_replacement():
+    batches = np.zeros((5, 7), dtype=np.int64)
+    r = train(Config(steps=5, n=50, n_test=20), batches=batches)
+    assert r.config["replacement"] is None
+    for value in (True, False):                          # the array decided the batches
+        r = train(Config(steps=5, n=50, n_test=20, replacement=value), batches=batches)
+        assert r.config["replacement"] is None
+
+
+def test_decoupled_weight_decay_without_weight_decay_is_refused():
+    with pytest.raises(ValueError, match=r"decoupled_wd .*weight_decay.* 0"):
+        Config(decoupled_wd=True).validate()
+    assert Config(decoupled_wd=True, weight_decay=1e-3).validate().decoupled_wd
+
+
+def test_the_cli_records_the_rows_of_given_data(tmp_path):
+    import json
+    from minisgd.__main__ import main
+    X = np.random.default_rng(0).standard_normal((40, 5))
+    np.savez(tmp_path / "d.npz", X=X, y=X[:, 0].copy(), X_test=X[:10], y_test=X[:10, 0].copy())
+    assert main(["train", "--data", str(tmp_path / "d.npz"), "--n", "10", "--steps", "2",
+                 "--support", "0,1", "--quiet", "--json", str(tmp_path / "r.json")]) == 0
+    config = json.loads((tmp_path / "r.json").read_text())["config"]
+    assert (config["n"], config["n_test"], config["double"]) == (40, 10, None)
