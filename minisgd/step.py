@@ -32,6 +32,8 @@ faster engines -- workspaces and pieces (engines.py), ensembles, the moments pat
 """
 import numpy as np
 
+from .optimizers import global_norm
+
 
 class ReferenceStep:
     """The reference step of an MLP under `loss` ("mse" or "cross_entropy") with the update
@@ -83,7 +85,10 @@ class ReferenceStep:
         rule, theta = self.rule, net.theta
         c = 1.0                                                  # the clip factor
         if rule.clip is not None:
-            c = min(1.0, rule.clip / (float(np.sqrt(np.vecdot(g, g))) + 1e-6))
+            norm = float(np.sqrt(np.vecdot(g, g)))               # ||g||_2
+            if norm == np.inf:                                   # ||g||^2 past float64
+                norm = float(global_norm(g))                     # (g rescaled first)
+            c = min(1.0, rule.clip / (norm + 1e-6))
         coupled = bool(rule.weight_decay) and not rule.decoupled
         if not (coupled or rule.momentum):
             m, step = g, lr * c                                  # theta - (eta_t c) g

@@ -183,3 +183,14 @@ def test_engine_names_and_the_record():
     assert train(Config(batch_size=64, **small)).final["engine"] == "reference"
     assert train(Config(weight_norm="layer", activation="relu", **small)).final["engine"] == \
         "workspace"
+
+
+def test_reference_clips_a_gradient_whose_squared_norm_overflows():
+    """||g||^2 past the float64 range must still clip (a factor 0 would freeze the run)."""
+    net = MLP([6, 5, 1], seed=9)
+    g = np.full_like(net.theta, 1e200)
+    before = net.theta.copy()
+    with np.errstate(over="ignore"):                      # ||g||^2 overflows, on purpose
+        ReferenceStep(SGD(0.1, clip=1.0)).update(net, g, 0.1)
+    step = before - net.theta
+    assert np.all(step > 0) and np.linalg.norm(step) == pytest.approx(0.1, rel=1e-6)
