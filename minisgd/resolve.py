@@ -240,7 +240,7 @@ def check_optimizer(config, n_train):
         raise ValueError("decoupled_wd applies weight_decay apart from the gradient, so it does "
                          "nothing with weight_decay = 0: give weight_decay > 0 or leave it off")
     if not isinstance(config.decay_at, (tuple, list)):
-        raise TypeError(f"decay_at must be a list of fractions in (0, 1], "
+        raise TypeError(f"decay_at must be a list of fractions in (0, 1), "
                         f"got {config.decay_at!r}")
     LRSchedule(config.lr, config.steps, config.decay_at, config.decay_factor, config.warmup)
 
