@@ -201,7 +201,7 @@ def test_an_unset_model_is_taken_from_a_diagonal_net():
 
 # ---- the records of 0.4.0 ----------------------------------------------------------------
 
-REFERENCE = "v0.4.0-base"
+REFERENCE = "e470b4bfdb1c855170ffe6f6ab8d4d67dcd6c6ba"   # minisgd 0.4.0
 MIX = dict(kind="classification", d=6, classes=3)
 CASES = [                       # (config, given objects); n, n_test, steps from SMALL
     ({}, {}), (dict(optimizer="gd"), {}), (dict(batch_size=8, replacement=True), {}),

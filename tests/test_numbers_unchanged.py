@@ -21,7 +21,7 @@ from minisgd.analysis.modified_loss import train_modified
 from minisgd.ensemble import train_ensemble
 from minisgd.train import Config, train
 
-REFERENCE = "e470b4b"                                   # minisgd 0.4.0
+REFERENCE = "e470b4bfdb1c855170ffe6f6ab8d4d67dcd6c6ba"   # minisgd 0.4.0
 SMALL = dict(n=200, n_test=100)
 CLASSES = dict(SMALL, task="classification", activation="relu", bias=True)
 SINGLES = [
