@@ -130,6 +130,8 @@ def add_train_parser(sub):
     p.add_argument("--batches", metavar="PATH.npy", help="(steps, b) int array of batch rows")
     p.add_argument("--save", metavar="PATH.npz", help="write the final weights here")
     p.add_argument("--quiet", action="store_true", help="print nothing")
+    p.add_argument("--allow-long", action="store_true", help="run even if the run would take "
+                   "more than a day (refused otherwise, with the estimate)")
     return p
 
 
@@ -151,6 +153,7 @@ def flagged(message):
 def run_train(args, parser):
     from .io.files import (check_outputs, load_batches, load_data, load_init, save_weights,
                            write_json_atomic, write_outputs)
+    from .bench.cost import TooBig
     from .train import train
     config = config_from_args(args)
     try:
@@ -165,7 +168,9 @@ def run_train(args, parser):
             if args.init is not None else None
         batches = None if args.batches is None else \
             load_batches(args.batches, None if data is None else data.X.shape[0])
-        result = train(config, data=data, net=net, batches=batches)
+        result = train(config, data=data, net=net, batches=batches, allow_long=args.allow_long)
+    except TooBig as err:
+        parser.error(err.render(cli=True))
     except (ValueError, TypeError) as err:
         parser.error(flagged(str(err)))
     status = write_outputs([("--json", args.json, lambda p: write_json_atomic(result.to_dict(), p)),
@@ -222,11 +227,19 @@ def add_bench_parser(sub):
     return p
 
 
+MAX_REPEATS = 100
+
+
 def run_bench_command(args, parser):
     from .bench.driver import markdown, run_bench
     from .io.files import check_outputs, write_json_atomic, write_outputs
-    if args.threads < 1 or args.repeats < 1:
-        parser.error(f"--threads and --repeats must be >= 1, got {args.threads}, {args.repeats}")
+    cores = os.cpu_count() or 1
+    if not 1 <= args.threads <= cores:
+        parser.error(f"argument --threads: must be an int in [1, {cores}] (this machine's "
+                     f"cores; more threads measure contention), got {args.threads}")
+    if not 1 <= args.repeats <= MAX_REPEATS:
+        parser.error(f"argument --repeats: must be an int in [1, {MAX_REPEATS}] (every row runs "
+                     f"again per repeat; 5 give stable medians), got {args.repeats}")
     try:
         check_outputs([("--json", args.json)])
     except ValueError as err:
@@ -266,11 +279,17 @@ def main(argv=None):
 
 def main_closing_quietly(argv=None):
     """main(), and when the reader of stdout goes away (`... --dry-run | head`) a quiet end
-    with status 1 instead of a BrokenPipeError traceback (the Python docs' recipe)."""
+    with status 1 instead of a BrokenPipeError traceback (the Python docs' recipe); Ctrl-C
+    a one-line note and status 130 (train and bench write their outputs only at the end,
+    atomically, so nothing half-written is left; sweep keeps its finished runs)."""
     try:
         code = main(argv)
         sys.stdout.flush()
         return code
+    except KeyboardInterrupt:
+        print("\npython -m minisgd: interrupted (Ctrl-C); nothing more was written",
+              file=sys.stderr)
+        return 130
     except BrokenPipeError:
         devnull = os.open(os.devnull, os.O_WRONLY)
         os.dup2(devnull, sys.stdout.fileno())        # no second error at interpreter exit

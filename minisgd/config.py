@@ -5,7 +5,7 @@ TOML key. Validation returns a new, resolved Config and never changes its input.
 Not for: given data / nets / batch arrays or the checks of the values (resolve.py), or
 running anything (train.py).
 """
-from dataclasses import asdict, dataclass, fields, replace
+from dataclasses import dataclass, fields, replace
 from typing import Optional
 
 import numpy as np
@@ -114,6 +114,9 @@ class Config:
         given = set(given) | ({"data"} if n_train is not None else set())
         resolved = resolve_fields(plain_config(self), given=given)
         return check_fields(resolved, resolved.n_train if n_train is None else n_train)
+
+
+CONFIG_FIELDS = fields(Config)
 
 
 @dataclass(frozen=True)
@@ -282,8 +285,8 @@ def plain_config(config):
 
 def config_dict(config):
     """JSON-ready dict of a Config (tuples as lists, numpy scalars as Python numbers)."""
-    return {k: (list(v) if isinstance(v, tuple) else v)
-            for k, v in asdict(plain_config(config)).items()}
+    values = ((f.name, plain(getattr(config, f.name))) for f in CONFIG_FIELDS)
+    return {k: (list(v) if isinstance(v, tuple) else v) for k, v in values}
 
 
 def config_from_dict(values):

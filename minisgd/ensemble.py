@@ -20,6 +20,7 @@ import time
 import numpy as np
 
 from .batches import make_batches
+from .bench.cost import check_cost
 from .checks import describe
 from .engines import default_threads, engine_name, gradient_path, make_engine
 from .history import History, finish, log_spaced_steps
@@ -69,10 +70,11 @@ def member_problems(config, configs, rngs, path, ens):
     return problems, np.stack([p.data.X for p in problems]), np.stack([p.Y for p in problems])
 
 
-def train_ensemble(configs, threads=None):
+def train_ensemble(configs, threads=None, allow_long=False):
     """Train len(configs) runs in lockstep; returns one Result per config, as train().
-    threads: as train()'s (batches of more than CHUNK_ROWS rows)."""
+    threads, allow_long: as train()'s."""
     configs = check_compatible(configs)                      # resolved
+    check_cost(configs, allow_long, what=f"this ensemble of {len(configs)}")
     config = configs[0]
     K = len(configs)
     rngs = [spawn_rngs(c.seed, c.data_seed) for c in configs]   # data, init, batch, noise

@@ -47,6 +47,8 @@ def log_spaced_steps(steps, per_decade=20):
     steps = check_int("steps", steps, low=1)
     per_decade = check_int("per_decade", per_decade, low=1)
     k = max(2, int(np.ceil(per_decade * np.log10(max(steps, 10)))) + 1)
+    if k - 1 > steps * np.log(steps) + 1:        # gaps below 1 step: every step is one
+        return list(range(steps + 1))
     ts = np.unique(np.round(np.logspace(0, np.log10(steps), k)).astype(int))
     return [0] + [int(t) for t in ts if 1 <= t < steps] + [steps]
 

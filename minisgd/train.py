@@ -28,6 +28,7 @@ import time
 import numpy as np
 
 from .batches import make_batches
+from .bench.cost import check_cost
 from .config import Config, check_config, config_dict, config_from_dict  # noqa: F401
 from .data import Data, make_data  # noqa: F401  (make_data re-exported)
 from .engines import default_threads, engine_name, gradient_path, make_engine
@@ -170,12 +171,15 @@ def run_loop(net, engine, batches, schedule, steps, record_at, history, guard, s
     return steps
 
 
-def prepare(config, data=None, net=None, batches=None):
+def prepare(config, data=None, net=None, batches=None, allow_long=False):
     """Resolve a run and draw what it starts from: (problem, net, rngs); problem.config is
     the resolved Config (the caller's is not changed). Given `data` and `net` (copied)
     replace the draws; what they (and `batches`) state enters the resolved config
-    (resolve.resolve); rngs = [data, init, batches, label noise]."""
+    (resolve.resolve); rngs = [data, init, batches, label noise]. A run that cannot fit
+    in memory, or would take more than a day unless allow_long, is refused before anything
+    is drawn (bench/cost.py)."""
     config, given = resolve(config, data, net, batches)
+    check_cost([config], allow_long)
     rngs = spawn_rngs(config.seed, config.data_seed)
     if data is not None:
         check_data(config, data)
@@ -216,7 +220,7 @@ def cast_data(data, dtype):
 
 def train(config=None, data=None, net=None, batches=None, on_record=None,
           extra_metrics=None, threads=None, schedule=None, record_at=None, stop=None,
-          stream=None):
+          stream=None, allow_long=False):
     """Run one training run. `data`, `net` (initial weights, copied) and `batches`
     ((steps, b) int array of row indices) override what the config would draw;
     on_record / extra_metrics: see history.History. threads: for batches of more than
@@ -230,10 +234,12 @@ def train(config=None, data=None, net=None, batches=None, on_record=None,
     reached), and stream(X, Y, rng) -> an iterator of (X_b, Y_b) pairs replaces the config's
     sampling (X, Y: the training rows and the targets the loss reads; rng: the run's batch
     generator), e.g. batches augmented afresh at every visit; the recorded config then says
-    "stream": str(stream). The next phase starts from result.net."""
+    "stream": str(stream). The next phase starts from result.net. allow_long: run even
+    when the run would take more than a day (bench/cost.py; refused otherwise)."""
     config = Config() if config is None else check_config(config)
     replay = data is not None or net is not None or batches is not None
-    problem, net, (_, _, batch_rng, noise_rng) = prepare(config, data, net, batches)
+    problem, net, (_, _, batch_rng, noise_rng) = prepare(config, data, net, batches,
+                                                              allow_long)
     config = problem.config
     lr_of_t = run_schedule(config, schedule)
     record_at = log_spaced_steps(config.steps, config.records_per_decade) \

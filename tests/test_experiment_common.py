@@ -107,10 +107,12 @@ def test_default_to_keeps_a_given_zero():
 def test_check_configs_names_the_script(capsys):
     from minisgd.train import Config
     assert len(ex.check_configs([Config(steps=3)], "/some/where/demo.py")) == 1
-    with pytest.raises(SystemExit) as exit_info:
-        ex.check_configs([Config(steps=3), Config(steps=0)], "/some/where/demo.py")
-    assert str(exit_info.value.code).startswith("demo.py: error: ")
-    assert "steps" in str(exit_info.value.code)
+    for bad in (Config(steps=0), Config(steps=10 ** 12)):        # invalid; days long
+        with pytest.raises(SystemExit) as exit_info:
+            ex.check_configs([Config(steps=3), bad], "/some/where/demo.py")
+        assert exit_info.value.code == 2
+        err = capsys.readouterr().err
+        assert err.startswith("demo.py: error: ") and "steps" in err
 
 
 def test_a_script_gives_the_same_numbers_in_pool_workers_as_in_this_process(tmp_path):

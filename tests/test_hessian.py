@@ -104,8 +104,9 @@ def test_bad_input_errors():
     H = cv.full_hessian(net, X, Y)
     with pytest.raises(ValueError, match=rf"k must be an int in \[1, D={D}\]"):
         cv.spectrum(H, k=D + 1)
-    with pytest.raises(ValueError, match="probes"):
-        cv.hutchinson_trace(net, X, Y, probes=0)
+    for probes in (0, 1, 100 * D + 1, 10 ** 9):          # 1: no standard error; 10^9: hours
+        with pytest.raises(ValueError, match="probes must be an int in"):
+            cv.hutchinson_trace(net, X, Y, probes=probes)
     with pytest.raises(ValueError, match="square"):
         cv.spectrum(np.ones((2, 3)))
 

@@ -143,6 +143,16 @@ def test_run_hash_ignores_key_order_and_differs_between_configs():
     assert run_hash({**a, "seed": 1}) != run_hash(a) and len(run_hash(a)) == 16
 
 
+def test_the_fast_canonical_text_is_json_dumps_text():
+    """runfiles.canonical writes plain scalars itself (a 10^5-run grid hashes 5*10^6 values):
+    the text, hence every run hash, is json.dumps's."""
+    from minisgd.sweep.runfiles import canonical
+    values = [0, -3, 10 ** 20, 0.0, -0.0, 0.1, 1e300, 5e-324, 1.0, float("nan"), float("inf"),
+              True, False, None, "a\"b", "é", [0.5, 0.7], (1, 2), {"b": 1, "a": [None]}]
+    for value in values:
+        assert canonical(value) == json.dumps(value, sort_keys=True, separators=(",", ":"))
+
+
 def test_run_files_survive_a_new_config_field_but_not_a_changed_default(tmp_path):
     spec = spec_of(GRID)
     quiet_sweep(spec, tmp_path)
@@ -353,6 +363,27 @@ def test_corrupt_run_files_are_detected_and_redone(tmp_path):
     assert any("config is not the one" in n for n in report.notes)
     assert all(os.path.exists(p + ".corrupt") for p in paths[:3])
     assert all(load(tmp_path, c)["status"] == "ok" for c in configs)
+
+
+def test_run_files_whose_numbers_contradict_their_status_are_redone(tmp_path):
+    """An "ok" run file without a final train loss, or that stopped short of its steps, is
+    not a finished run, however well-formed its JSON."""
+    spec = spec_of(GRID)
+    quiet_sweep(spec, tmp_path)
+    configs = [config_dict(c) for c in spec.configs]
+    paths = [run_path(str(tmp_path), c) for c in configs]
+    edits = [lambda r: r["final"].update(train_loss=None),
+             lambda r: r["final"].update(steps_done=r["config"]["steps"] // 2),
+             lambda r: r["history"]["step"].__setitem__(-1, r["config"]["steps"] - 1)]
+    for path, edit in zip(paths, edits):
+        record = json.loads(open(path).read())
+        edit(record)
+        json.dump(record, open(path, "w"))
+    CALLS.clear()
+    report = quiet_sweep(spec, tmp_path, run_fn=counting_run)
+    assert sorted(CALLS) == sorted([(c["batch_size"], c["seed"]) for c in configs[:3]])
+    assert sum("without a final train_loss" in n for n in report.notes) == 1
+    assert sum("but final steps_done" in n for n in report.notes) == 2
 
 
 # --- faults: disk, lock, killed processes -------------------------------------------
@@ -656,13 +687,13 @@ def test_cli_exit_codes(tmp_path, monkeypatch, capsys):
     assert main(["sweep", good, "--out", out, "--dry-run"]) == 0
     assert "6 runs (axes: batch_size, seed)" in capsys.readouterr().out
 
-    def boom(config, on_record=None):
+    def boom(config, on_record=None, allow_long=False):
         raise ValueError("no")
     monkeypatch.setattr(sweep_task, "train", boom)
     one_by_one = ["--workers", "1", "--no-ensemble", "--quiet"]
     assert main(["sweep", good, "--out", str(tmp_path / "f"), *one_by_one]) == 1
 
-    def interrupt(config, on_record=None):
+    def interrupt(config, on_record=None, allow_long=False):
         raise KeyboardInterrupt
     monkeypatch.setattr(sweep_task, "train", interrupt)
     assert main(["sweep", good, "--out", str(tmp_path / "i"), *one_by_one]) == 130

@@ -1,5 +1,6 @@
 """Faults that must never need hand cleanup (issue: reliability §4): locks that cannot be
 read or written, a pipe closed by the reader, run files that parse but do not fit."""
+import errno
 import json
 import os
 import subprocess
@@ -22,7 +23,8 @@ def quiet_sweep(out, text=TINY):
     return execute_sweep(parse_sweep(text), str(out), workers=1, quiet=True)
 
 
-@pytest.mark.parametrize("content", ["", "{not json", "[1, 2]"])
+@pytest.mark.parametrize("content", ["", "{not json", "[1, 2]", '{"pid": "abc"}',
+                                     '{"pid": 12, "host": 3}', '{"pid": true, "host": "h"}'])
 def test_an_unreadable_lock_is_taken_over_once_it_is_old(tmp_path, content):
     lock = tmp_path / ".lock"
     lock.write_text(content)
@@ -33,6 +35,20 @@ def test_an_unreadable_lock_is_taken_over_once_it_is_old(tmp_path, content):
     report = quiet_sweep(tmp_path)
     assert report.complete and any("could not be read" in n for n in report.notes)
     assert not lock.exists()
+
+
+def test_a_stale_lock_in_a_read_only_folder_is_refused_with_the_reason(tmp_path, monkeypatch):
+    lock = tmp_path / ".lock"
+    lock.write_text("")
+    old = time.time() - 2 * sweep_lock.UNREADABLE_LOCK_AGE
+    os.utime(lock, (old, old))
+
+    def read_only(path):
+        raise OSError(errno.EROFS, os.strerror(errno.EROFS))
+    monkeypatch.setattr(sweep_lock.os, "unlink", read_only)
+    with pytest.raises(SweepError, match="cannot take over the stale lock.*Read-only"):
+        quiet_sweep(tmp_path)
+    assert lock.exists()
 
 
 def test_a_lock_that_cannot_be_written_is_not_left_behind(tmp_path, monkeypatch):

@@ -171,16 +171,19 @@ def hutchinson_trace(net, X, y, probes=100, seed=0, compress=True):
     """(estimate, stderr) of Tr H from `probes` Rademacher probes z ~ Generator(seed):
     the mean of z^T H z and its standard error (module docstring). compress: as in
     full_hessian (same products, fewer rows)."""
-    probes = check_int("probes", probes, low=1)
+    probes = check_int("probes", probes, low=2)
     X = check_float_array("X", X, shape=(None, check_net(net).sizes[0]))
     Y = check_targets("mse", y, X.shape[0], net.sizes[-1])
     rng = check_seed(seed)
     if check_switch("compress", compress):
         X, Y = equivalent_rows(net, X, Y)
     matvec, D = operator(net, X, Y)
+    if probes > 100 * D:
+        raise ValueError(f"probes must be an int in [2, {100 * D}]: more cost over 100 times "
+                         f"the exact trace (full_hessian: D={D} products), got {probes}")
     quad = np.empty(probes)
     for k in range(probes):
         z = rng.integers(0, 2, size=D) * 2.0 - 1.0                   # (D,) in {-1, +1}
         quad[k] = z @ matvec(z)
-    err = float(quad.std(ddof=1) / np.sqrt(probes)) if probes > 1 else float("inf")
+    err = float(quad.std(ddof=1) / np.sqrt(probes))
     return check_finite_result("Hutchinson trace", float(quad.mean())), err

@@ -214,7 +214,7 @@ UNSUPPORTED = {"momentum": 0.0, "weight_decay": 0.0, "l1": 0.0, "group_l1": 0.0,
 
 
 def train_modified(config, variance=True, data=None, net=None, on_record=None,
-                   extra_metrics=None, substeps=1, grad_norm=True):
+                   extra_metrics=None, substeps=1, grad_norm=True, allow_long=False):
     """GD on C_SGD for config.steps steps (variance=False: on C + (eta/4)||grad C||^2;
     grad_norm=False: without the (eta/4)||grad C||^2 term; both False: on C itself),
     eta = config.lr, b = config.batch_size (whatever config.optimizer says), clipping
@@ -224,11 +224,12 @@ def train_modified(config, variance=True, data=None, net=None, on_record=None,
     seed streams). Divergence (C non-finite or above config.diverge_factor x the initial
     loss) stops the run and keeps the history.
     substeps: updates of size eta / substeps per step (see ModifiedLossGD); the history's
-    step column counts steps of size eta, so it lines up with the SGD run's."""
+    step column counts steps of size eta, so it lines up with the SGD run's.
+    allow_long: as train()'s."""
     check_int("substeps", substeps, low=1)
     check_switch("variance", variance)
     check_switch("grad_norm", grad_norm)
-    problem, net, _ = training.prepare(config, data, net)
+    problem, net, _ = training.prepare(config, data, net, allow_long=allow_long)
     config = problem.config                                           # resolved
     check_modified_config(config)
     check_int("batch_size", config.batch_size, low=1, high=problem.data.X.shape[0])

@@ -26,6 +26,7 @@ import os
 import sys
 import time
 
+from ..bench.cost import check_cost
 from ..sweep.executors import THREAD_VARS, make_engine
 from .figures import plt  # pyplot on the Agg backend, which figures.py selects
 from .tables import number_list
@@ -137,13 +138,18 @@ def default_to(args, **defaults):
 
 
 def check_configs(configs, script):
-    """configs (Config objects) each resolved and checked (Config.validate), before anything
-    runs; the first bad one ends the script: exit status 1, "<script>: error: <what is
-    wrong>" (script: the script's __file__). Returns the resolved configs."""
+    """configs (Config objects) each resolved and checked (Config.validate) and their
+    cost estimated (bench/cost.py: memory, and at most a day each), before anything runs;
+    the first bad one ends the script: exit status 2 (as argparse's), "<script>: error:
+    <what is wrong>" (script: the script's __file__). Returns the resolved configs."""
     try:
-        return [config.validate() for config in configs]
+        resolved = [config.validate() for config in configs]
+        for config in resolved:
+            check_cost([config])
+        return resolved
     except (TypeError, ValueError) as err:
-        sys.exit(f"{os.path.basename(script)}: error: {err}")
+        print(f"{os.path.basename(script)}: error: {err}", file=sys.stderr)
+        sys.exit(2)
 
 
 def start_report(out):

@@ -19,6 +19,7 @@ lists, and each expanded Config's own validate(). Errors name the key and its li
 Not for: running anything (runner.py).
 """
 import itertools
+import math
 import re
 import tomllib
 import typing
@@ -46,18 +47,22 @@ class SweepSpec:
     description: str = ""
 
 
-def read_sweep(path):
+MAX_RUNS = 10_000      # a bigger grid needs allow_long: checking it alone takes seconds
+
+
+def read_sweep(path, allow_long=False):
     """SweepSpec from a TOML file (SweepConfigError on any problem)."""
     try:
         with open(path, "rb") as fh:
             text = fh.read().decode("utf-8")
     except (OSError, UnicodeDecodeError) as err:
         raise SweepConfigError(f"cannot read sweep config {path!r}: {err}") from None
-    return parse_sweep(text, source=str(path))
+    return parse_sweep(text, source=str(path), allow_long=allow_long)
 
 
-def parse_sweep(text, source="<config>"):
-    """SweepSpec from TOML text; `source` names the file in messages."""
+def parse_sweep(text, source="<config>", allow_long=False):
+    """SweepSpec from TOML text; `source` names the file in messages. A grid of more than
+    MAX_RUNS runs is refused before it is expanded unless allow_long."""
     try:
         doc = tomllib.loads(text)
     except tomllib.TOMLDecodeError as err:               # message carries line and column
@@ -74,6 +79,11 @@ def parse_sweep(text, source="<config>"):
     run = check_table(doc.get("run", {}), "run", where)
     fixed = {key: check_value(key, value, where("run", key)) for key, value in run.items()}
     grids = check_grids(doc, run, where)
+    count = sum(math.prod(len(v) if isinstance(v, list) else 1 for v in g.values()) for g in grids)
+    if count > MAX_RUNS and not allow_long:
+        raise SweepConfigError(f"{source}: the grid has {count} runs, more than {MAX_RUNS}: that "
+                               "many take hours even at a second each; split it, or say you "
+                               "mean it: --allow-long")
     configs, axes = [], []
     for index, grid in enumerate(grids):
         lists = check_grid(grid, where, index)

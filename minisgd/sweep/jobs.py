@@ -11,6 +11,7 @@ import traceback
 
 from .. import __version__
 from ..config import config_from_dict
+from ..ensemble import PER_MEMBER, train_ensemble  # noqa: F401  (PER_MEMBER: train_members')
 from ..history import finite_or_none
 from ..train import train
 
@@ -19,8 +20,14 @@ ENSEMBLE_FREE = ("seed", "lr", "batch_size")    # fields that may differ inside 
 
 
 def train_config(config, on_record=None):
-    """The default run function: train.train on one Config."""
-    return train(config, on_record=on_record)
+    """The default run function: train.train on one Config (allow_long: the sweep checked
+    its runs' cost before any work, bench/cost.py check_sweep_cost)."""
+    return train(config, on_record=on_record, allow_long=True)
+
+
+def train_members(configs):
+    """The default ensemble function: ensemble.train_ensemble, cost checked as above."""
+    return train_ensemble(configs, allow_long=True)
 
 
 def run_record(config, result, wall_time):

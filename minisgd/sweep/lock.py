@@ -33,7 +33,11 @@ def acquire_lock(out):
                 note = (f"took over a stale lock {path} " +
                         (f"(pid {holder['pid']} on this host is no longer running)"
                          if holder else "(it could not be read: empty or garbled)"))
-                remove_quietly(path)
+                try:
+                    remove_quietly(path)
+                except OSError as err:               # e.g. a read-only folder
+                    raise SweepError(f"cannot take over the stale lock {path}: "
+                                     f"{err.strerror or err} (errno {err.errno})") from None
                 continue
             raise SweepError(locked_message(out, path, holder)) from None
         except OSError as err:
@@ -61,9 +65,11 @@ def read_lock(path):
     try:
         with open(path) as fh:
             holder = json.load(fh)
-        return holder if isinstance(holder, dict) else None
     except (OSError, ValueError):
         return None
+    ok = isinstance(holder, dict) and isinstance(holder.get("host"), str) and \
+        isinstance(holder.get("pid"), int) and not isinstance(holder.get("pid"), bool)
+    return holder if ok else None                 # anything else is garbled: unreadable
 
 
 def unreadable_and_old(path, holder):

@@ -24,7 +24,6 @@ import time
 from dataclasses import dataclass, field
 
 from .. import __version__
-from ..ensemble import train_ensemble
 from .executors import ExecutorError
 from .progress import Progress
 from .errors import SweepError, write_or_explain
@@ -34,7 +33,8 @@ from .runfiles import read_run, run_hash, run_path, set_aside
 from .summary import write_summary
 from .config import SweepConfigError, read_sweep
 from .pool import run_all
-from .jobs import train_config
+from .jobs import train_config, train_members
+from ..bench.cost import TooBig, check_sweep_cost, human_time
 from ..config import config_dict
 
 # --- the runner -------------------------------------------------------------------
@@ -59,7 +59,7 @@ class SweepReport:
         return not self.lost and not self.failed and not self.failed_before
 
 
-def plan(out, configs, retry_failed, report, redo_other_versions=False):
+def plan(out, runs, retry_failed, report, redo_other_versions=False):
     """(configs to run, number already done); report.failed_before counts the failed runs
     kept. Corrupt files are set aside and redone; runs finished by another minisgd version
     are kept (noted) or, if asked, redone."""
@@ -68,8 +68,8 @@ def plan(out, configs, retry_failed, report, redo_other_versions=False):
     if temps:
         notes.append(f"removed {temps} half-written temporary file(s) that an interrupted "
                      f"sweep left in {out}")
-    for config in configs:
-        path = run_path(out, config)
+    for h, config in runs.items():
+        path = os.path.join(out, "runs", h + ".json")
         record, problem = read_run(path, config)
         if problem:
             aside = set_aside(path)
@@ -97,19 +97,21 @@ def plan(out, configs, retry_failed, report, redo_other_versions=False):
 def execute_sweep(spec, out, executor="local", workers=None, scheduler=None,
                   retry_failed=False, ensemble=None, run_fn=train_config, ensemble_fn=None,
                   quiet=False, stream=None, progress_interval=None, config_file=None,
-                  redo_other_versions=False):
+                  redo_other_versions=False, allow_long=False):
     """Run the SweepSpec's runs into folder `out`; returns a SweepReport.
     ensemble: False = one run per call; None (the default) or True = runs that share a
-    shape are trained together by ensemble_fn (default minisgd.ensemble.train_ensemble).
-    Raises SweepError / ExecutorError."""
+    shape are trained together by ensemble_fn (default jobs.train_members: minisgd.ensemble.train_ensemble).
+    allow_long: run a sweep that would take more than a day (bench/cost.py).
+    Raises SweepError / ExecutorError / bench.cost.TooBig."""
     start = time.perf_counter()
-    ensemble_fn = None if ensemble is False else (ensemble_fn or train_ensemble)
-    configs = distinct_configs(spec)
-    report = SweepReport(out, len(configs))
-    if len(configs) < len(spec.configs):
-        report.notes.append(f"{len(spec.configs) - len(configs)} duplicate runs in the grid, "
+    ensemble_fn = None if ensemble is False else (ensemble_fn or train_members)
+    runs = distinct_configs(spec)
+    report = SweepReport(out, len(runs))
+    if len(runs) < len(spec.configs):
+        report.notes.append(f"{len(spec.configs) - len(runs)} duplicate runs in the grid, "
                             "run once")
-    hashes = [run_hash(c) for c in configs]
+    hashes = list(runs)
+    check_sweep_cost(spec.configs, workers, allow_long)
     check_out(out, hashes, config_file)                  # before anything is written
     runs_dir = os.path.join(out, "runs")
     write_or_explain(lambda: os.makedirs(runs_dir, exist_ok=True), runs_dir, exit_code=2)
@@ -117,9 +119,9 @@ def execute_sweep(spec, out, executor="local", workers=None, scheduler=None,
     report.notes += [note] if note else []
     try:
         check_out(out, hashes, config_file)              # again: under the lock
-        write_sweep_info(out, spec, configs, config_file)
-        todo, report.skipped = plan(out, configs, retry_failed, report, redo_other_versions)
-        progress = Progress(len(configs), report.skipped, stream, quiet, progress_interval)
+        write_sweep_info(out, spec, hashes, config_file)
+        todo, report.skipped = plan(out, runs, retry_failed, report, redo_other_versions)
+        progress = Progress(len(runs), report.skipped, stream, quiet, progress_interval)
         for text in report.notes:
             progress.message(text)
         try:
@@ -127,7 +129,7 @@ def execute_sweep(spec, out, executor="local", workers=None, scheduler=None,
                 run_all(todo, report, progress, executor, workers, scheduler, run_fn, ensemble_fn)
         finally:
             progress.close()
-        report.summary = write_summary(out, configs, spec.axes)
+        report.summary = write_summary(out, runs, spec.axes)
     finally:
         release_lock(lock)
     report.seconds = time.perf_counter() - start
@@ -135,19 +137,22 @@ def execute_sweep(spec, out, executor="local", workers=None, scheduler=None,
 
 
 def distinct_configs(spec):
-    """The config dicts of the grid in order, each run once (by its run hash); a spec
-    without runs is refused (SweepError, exit 2)."""
+    """{run hash: config dict} of the grid in order, each run once; a spec without runs is
+    refused (SweepError, exit 2)."""
     if not spec.configs:
         raise SweepError("the sweep has no runs: a sweep must name at least one run's settings "
                          "([run]) or a grid ([sweep] lists)")
-    return list({run_hash(c): c for c in map(config_dict, spec.configs)}.values())
+    runs = {}
+    for config in map(config_dict, spec.configs):
+        runs.setdefault(run_hash(config), config)
+    return runs
 
 
-def write_sweep_info(out, spec, configs, config_file):
+def write_sweep_info(out, spec, hashes, config_file):
     """DIR/sweep.json: the config file, description and axes of the sweep, and the hashes
     of its runs in grid order (what `plot` reads)."""
     info = {"config_file": config_file, "description": spec.description, "axes": spec.axes,
-            "runs": [run_hash(c) for c in configs], "version": __version__}
+            "runs": list(hashes), "version": __version__}
     path = os.path.join(out, "sweep.json")
     write_or_explain(lambda: write_json_atomic(info, path), path, exit_code=2)
 
@@ -181,25 +186,30 @@ def add_sweep_parser(sub):
                         "default: on)")
     p.add_argument("--dry-run", action="store_true", help="list what would run, run nothing")
     p.add_argument("--quiet", action="store_true", help="no progress, no table")
+    p.add_argument("--allow-long", action="store_true", help="run a sweep that would take more "
+                   "than a day, or has more than 10 000 runs (refused otherwise)")
     return p
 
 
-def dry_run(spec, out, config_file=None, retry_failed=False):
-    """List what a sweep would do (what is done, failed, corrupt, to run); writes nothing."""
-    configs = distinct_configs(spec)
-    check_out(out, [run_hash(c) for c in configs], config_file)
-    states = [read_run(run_path(out, c), c) for c in configs]
+def dry_run(spec, out, config_file=None, retry_failed=False, workers=None, allow_long=False):
+    """List what a sweep would do (what is done, failed, corrupt, to run, its cost); writes
+    nothing; refuses what the sweep would refuse."""
+    runs = distinct_configs(spec)
+    seconds = check_sweep_cost(spec.configs, workers, allow_long)
+    check_out(out, list(runs), config_file)
+    states = [read_run(os.path.join(out, "runs", h + ".json"), c) for h, c in runs.items()]
     done = sum(1 for record, _ in states if record is not None)
     failed = sum(1 for record, _ in states if record and record["status"].startswith("failed"))
     corrupt = sum(1 for _, problem in states if problem)
-    to_run = len(configs) - done + (failed if retry_failed else 0)
+    to_run = len(runs) - done + (failed if retry_failed else 0)
     said = f" ({failed} failed: --retry-failed reruns them)" if failed and not retry_failed \
         else f" ({failed} failed, to rerun)" if failed else ""
-    print(f"{len(configs)} runs (axes: {', '.join(spec.axes) or 'none'}) into {out}: "
-          f"{done} done{said}, {corrupt} corrupt, {to_run} to run")
-    for c, (record, _) in zip(configs, states):
+    print(f"{len(runs)} runs (axes: {', '.join(spec.axes) or 'none'}) into {out}: "
+          f"{done} done{said}, {corrupt} corrupt, {to_run} to run; all of them take at "
+          f"least {human_time(seconds)} of compute")
+    for (h, c), (record, _) in zip(runs.items(), states):
         state = record["status"] if record else "to run"
-        print(f"  {run_hash(c)}  " + " ".join(f"{a}={c[a]}" for a in spec.axes) + f"  [{state}]")
+        print(f"  {h}  " + " ".join(f"{a}={c[a]}" for a in spec.axes) + f"  [{state}]")
     return 0
 
 
@@ -217,17 +227,17 @@ def check_args(args, parser):
 def run_sweep(args, parser):
     check_args(args, parser)
     try:
-        spec = read_sweep(args.config)
+        spec = read_sweep(args.config, args.allow_long)
     except SweepConfigError as err:
         parser.error(str(err))
     out = args.out or os.path.join("results", os.path.splitext(os.path.basename(args.config))[0])
     config_file = os.path.abspath(args.config)
     if args.dry_run:
         try:
-            return dry_run(spec, out, config_file, args.retry_failed)
-        except SweepError as err:
-            print(f"minisgd sweep: error: {err}", file=sys.stderr)
-            return err.exit_code
+            return dry_run(spec, out, config_file, args.retry_failed, args.workers,
+                           args.allow_long)
+        except (TooBig, SweepError) as err:
+            return refused(err, parser)
 
     def terminate(signum, frame):
         raise KeyboardInterrupt
@@ -236,10 +246,10 @@ def run_sweep(args, parser):
         report = execute_sweep(spec, out, args.executor, args.workers, args.scheduler,
                                args.retry_failed, args.ensemble, quiet=args.quiet,
                                config_file=config_file,
-                               redo_other_versions=args.redo_other_versions)
-    except (SweepError, ExecutorError) as err:
-        print(f"minisgd sweep: error: {err}", file=sys.stderr)
-        return getattr(err, "exit_code", 2)
+                               redo_other_versions=args.redo_other_versions,
+                               allow_long=args.allow_long)
+    except (TooBig, SweepError, ExecutorError) as err:
+        return refused(err, parser)
     except KeyboardInterrupt:
         print(f"\nminisgd sweep: interrupted; finished runs are saved in {out}/runs - run the "
               "same command again to continue", file=sys.stderr)
@@ -250,6 +260,14 @@ def run_sweep(args, parser):
         print(report.summary, end="")
         print(tail(report), file=sys.stderr)
     return 0 if report.complete else 1
+
+
+def refused(err, parser):
+    """The exit status of a sweep refused before work (or an executor that failed)."""
+    if isinstance(err, TooBig):
+        parser.error(err.render(cli=True))                   # exit 2, naming the flags
+    print(f"minisgd sweep: error: {err}", file=sys.stderr)
+    return getattr(err, "exit_code", 2)
 
 
 def tail(report):

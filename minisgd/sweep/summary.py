@@ -9,7 +9,7 @@ import os
 
 from .errors import write_or_explain
 from .folder import write_text_atomic
-from .runfiles import read_run, run_hash, run_path
+from .runfiles import read_run
 
 METRICS = ("irrelevant_norm", "relevant_norm", "precision", "recall", "detected_support",
            "train_loss", "test_loss", "steps_to_threshold", "engine", "steps_done", "wall_time")
@@ -22,14 +22,15 @@ TASK_METRICS = {                                   # the summary's columns, per 
 }
 
 
-def summary_rows(out, configs, axes):
-    """One row per run of the sweep (in grid order), read back from the run files."""
+def summary_rows(out, runs, axes):
+    """One row per run of the sweep (runs: {hash: config dict} in grid order), read back
+    from the run files."""
     rows = []
-    tasks = list(dict.fromkeys(c.get("task", "support") for c in configs))
+    tasks = list(dict.fromkeys(c.get("task", "support") for c in runs.values()))
     metrics = list(dict.fromkeys(m for task in tasks for m in TASK_METRICS[task]))
-    for config in configs:
-        record, _ = read_run(run_path(out, config), config)
-        row = {"run": run_hash(config), "status": record["status"] if record else "missing"}
+    for h, config in runs.items():
+        record, _ = read_run(os.path.join(out, "runs", h + ".json"), config)
+        row = {"run": h, "status": record["status"] if record else "missing"}
         row.update({axis: config[axis] for axis in axes})
         final = (record or {}).get("final") or {}
         history = (record or {}).get("history") or {}
@@ -70,9 +71,9 @@ def summary_markdown(rows):
     return "\n".join(lines) + "\n"
 
 
-def write_summary(out, configs, axes):
+def write_summary(out, runs, axes):
     """Rebuild summary.csv and summary.md from the run files; returns the markdown."""
-    rows = summary_rows(out, configs, axes)
+    rows = summary_rows(out, runs, axes)
     markdown = summary_markdown(rows)
     for name, text in (("summary.csv", summary_csv(rows)), ("summary.md", markdown)):
         path = os.path.join(out, name)
