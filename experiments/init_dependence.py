@@ -45,7 +45,7 @@ def parse_args(argv=None):
     p.add_argument("--lr", type=above(0), default=0.1)
     p.add_argument("--n", type=at_least(1),
                    help="distinct inputs (N = 2n); default 1000, --full 5000")
-    p.add_argument("--data-seed", type=int, default=0)
+    p.add_argument("--data-seed", type=at_least(0), default=0)
     args = p.parse_args(argv)
     return default_to(args, seeds=32 if args.full else 16,
                       steps=100_000 if args.full else 30_000, n=5_000 if args.full else 1_000)

@@ -89,6 +89,9 @@ def parse_args(argv=None):
         p.error(f"argument --tol: {err}")
     if min(args.wds) < 0:
         p.error(f"argument --wds: weight decay must be >= 0, got {args.wds}")
+    if args.base_b not in args.batch_sizes:       # the base run is the batch sweep's point
+        p.error(f"argument --base-b: must be one of --batch-sizes {args.batch_sizes} (the "
+                f"base run is that sweep's point at b={args.base_b}), got {args.base_b}")
     return args
 
 

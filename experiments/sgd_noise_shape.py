@@ -80,10 +80,12 @@ def make_config(task, b, args):
 
 def coordinate_alphas(noise):
     """Per-coordinate estimates on the first K1 * (P // K1) batches, K1 = isqrt(P), of the
-    coordinates whose noise is not identically zero (dead ReLU units' weights have none)."""
+    coordinates whose noise varies over them (dead ReLU units' weights have none; at small
+    N a coordinate can also be constant over the batches used)."""
     K1 = math.isqrt(noise.shape[0])
-    live = np.abs(noise).max(axis=0) > 0
-    return ti.per_coordinate_alpha(noise[:K1 * (noise.shape[0] // K1), live], block=K1)
+    rows = noise[:K1 * (noise.shape[0] // K1)]
+    live = ~np.all(rows == rows[:1], axis=0)
+    return ti.per_coordinate_alpha(rows[:, live], block=K1)
 
 
 def tail_indices(G, sizes, seed):

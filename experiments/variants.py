@@ -50,12 +50,16 @@ def parse_args(argv=None):
     args = p.parse_args(argv)
     default_to(args, steps=40_000 if args.full else 10_000, n=5_000 if args.full else 1_000)
     names = list(VARIANTS)
-    if args.only:
+    if args.only is not None:
         try:
-            args.only = [names[int(i)] for i in args.only.split(",")]
-        except (ValueError, IndexError):
-            p.error(f"argument --only: must be comma-separated numbers in [0, "
+            picked = [int(i) for i in args.only.split(",")]
+        except ValueError:
+            picked = []
+        if not picked or not all(0 <= i < len(names) for i in picked) or \
+                len(set(picked)) < len(picked):
+            p.error(f"argument --only: must be distinct comma-separated numbers in [0, "
                     f"{len(names) - 1}], got {args.only!r}")
+        args.only = [names[i] for i in picked]
     else:
         args.only = names
     return args

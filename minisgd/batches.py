@@ -14,7 +14,7 @@ draws from its own generators exactly what its single run draws. Not for: the up
 """
 import numpy as np
 
-from .checks import check_int_array
+from .checks import check_int_array, describe
 
 
 def without_replacement(rng, n, b):
@@ -204,3 +204,24 @@ def make_batches(X, Y, batch_rngs, noise_rngs, batch_size=None, replacement=Fals
     if label_noise:
         stream = with_label_noise(stream, label_noise, noise_rngs, members)
     return stream
+
+
+def checked_stream(stream, d, outputs, steps):
+    """A caller's stream of (X_b, Y_b) pairs, each checked before its step: a pair of 2-D
+    float arrays with d and `outputs` columns and the same rows; ValueError naming the
+    stream (and the step) otherwise, and when it ends before `steps` pairs."""
+    for t in range(steps):
+        try:
+            pair = next(stream)
+        except StopIteration:
+            raise ValueError(f"stream ended after {t} batches; it must yield one (X_b, Y_b) "
+                             f"pair per step, {steps} in all") from None
+        Xb, Yb = pair if isinstance(pair, tuple) and len(pair) == 2 else (None, None)
+        ok = all(isinstance(a, np.ndarray) and a.ndim == 2 and a.dtype.kind == "f"
+                 for a in (Xb, Yb))
+        if not ok or Xb.shape[1] != d or Yb.shape != (Xb.shape[0], outputs) or not len(Xb):
+            raise ValueError(f"stream's batch at step {t} must be a pair of float arrays "
+                             f"X_b (b, {d}), Y_b (b, {outputs}) with b >= 1, got "
+                             + (", ".join(map(describe, pair)) if isinstance(pair, tuple)
+                                else describe(pair)))
+        yield Xb, Yb

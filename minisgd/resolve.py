@@ -127,6 +127,8 @@ def net_statements(config, net):
         raise TypeError(f"net must be a minisgd MLP or DiagonalNet, got {describe(net)}")
     if getattr(net, "members", None) is not None:
         raise ValueError(f"net must be a single net, got an ensemble of {net.members}")
+    if not all(np.isfinite(p).all() for p in net.params):
+        raise ValueError("net (the initial weights) must be finite, got NaN or inf weights")
     source = "the initial net"
     statements = [("model", "diagonal" if diagonal else "mlp", source),
                   ("d", int(net.sizes[0]), "the initial net's inputs")]

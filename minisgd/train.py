@@ -27,10 +27,11 @@ import time
 
 import numpy as np
 
-from .batches import make_batches
+from .batches import checked_stream, make_batches
 from .bench.cost import check_cost
 from .config import Config, check_config, config_dict, config_from_dict  # noqa: F401
-from .data import Data, make_data  # noqa: F401  (make_data re-exported)
+from .data import Data, make_data  # noqa: F401  (re-exported)
+from .data.container import cast_data
 from .engines import default_threads, engine_name, gradient_path, make_engine
 from .history import (Result, check_record_steps, finish, finite_or_none,  # noqa: F401
                       History, log_spaced_steps)
@@ -208,16 +209,6 @@ def check_initial_net(config, net):
                          f"output(s), got sizes {net.sizes}")
 
 
-def cast_data(data, dtype):
-    """The data in the run's dtype (drawn in float64; a float32 run gets a float32 copy of
-    the inputs and the regression targets; class labels stay ints)."""
-    if data.X.dtype == dtype:
-        return data
-    cast = lambda a: a if a is None or not np.issubdtype(a.dtype, np.floating) else a.astype(dtype)
-    return Data(cast(data.X), cast(data.y), cast(data.X_test), cast(data.y_test), data.support,
-                data.classes, data.beta, data.y_clean)
-
-
 def train(config=None, data=None, net=None, batches=None, on_record=None,
           extra_metrics=None, threads=None, schedule=None, record_at=None, stop=None,
           stream=None, allow_long=False):
@@ -237,6 +228,8 @@ def train(config=None, data=None, net=None, batches=None, on_record=None,
     "stream": str(stream). The next phase starts from result.net. allow_long: run even
     when the run would take more than a day (bench/cost.py; refused otherwise)."""
     config = Config() if config is None else check_config(config)
+    if stop is not None and not callable(stop):
+        raise TypeError(f"stop must be None or a callable (t, columns) -> bool, got {stop!r}")
     replay = data is not None or net is not None or batches is not None
     problem, net, (_, _, batch_rng, noise_rng) = prepare(config, data, net, batches,
                                                               allow_long)
@@ -269,11 +262,13 @@ def run_batches(config, problem, batch_rng, noise_rng, batches=None, stream=None
         b, replacement, noise = sampling(config)
         return make_batches(problem.data.X, problem.Y, [batch_rng], [noise_rng], b,
                             replacement, noise, batches, config.steps)
-    if batches is not None or not callable(stream):
+    pairs = stream(problem.data.X, problem.Y, batch_rng) if callable(stream) else None
+    if batches is not None or not hasattr(pairs, "__iter__"):
         raise ValueError("stream must be a callable (X, Y, rng) -> iterator of (X_b, Y_b), "
-                         f"given without batches; got stream={stream!r}, batches="
-                         f"{type(batches).__name__}")
-    return iter(stream(problem.data.X, problem.Y, batch_rng))
+                         f"given without batches; got stream={stream!r} returning "
+                         f"{type(pairs).__name__}, batches={type(batches).__name__}")
+    return checked_stream(iter(pairs), problem.data.X.shape[1], problem.Y.shape[1],
+                          config.steps)
 
 
 def run_schedule(config, schedule=None):

@@ -53,9 +53,29 @@ def test_numpy_scalars_hash_as_the_python_numbers():
 
 
 # ---- train's callbacks, the History -------------------------------------------------------
-@pytest.mark.parametrize("arg", ["on_record", "extra_metrics"])
+@pytest.mark.parametrize("arg", ["on_record", "extra_metrics", "stop"])
 def test_callbacks_must_be_callable(arg):
     raises_from_minisgd(TypeError, arg, train, Config(**SMALL), **{arg: "x"})
+
+
+@pytest.mark.parametrize("stream, message", [
+    (lambda X, Y, rng: iter([]), "stream ended after 0 batches"),
+    (lambda X, Y, rng: ((X[:4], Y[:4]) for _ in range(3)), "stream ended after 3 batches"),
+    (lambda X, Y, rng: ((X[:4, :3], Y[:4]) for _ in range(9)), r"step 0 .*X_b \(b, 15\)"),
+    (lambda X, Y, rng: ((X[:4], Y[:3]) for _ in range(9)), r"Y_b \(b, 1\)"),
+    (lambda X, Y, rng: ((X[:0], Y[:0]) for _ in range(9)), "b >= 1"),
+    (lambda X, Y, rng: (X[:4] for _ in range(9)), "must be a pair"),
+    (lambda X, Y, rng: 5, "returning int"),
+])
+def test_a_given_stream_is_checked_batch_by_batch(stream, message):
+    raises_from_minisgd(ValueError, message, train, Config(**SMALL), stream=stream)
+
+
+def test_a_given_net_with_non_finite_weights_is_refused_as_the_net():
+    net = MLP([15, 4, 1], seed=0)
+    net.params[0][0, 0] = np.nan
+    raises_from_minisgd(ValueError, r"net \(the initial weights\) must be finite", train,
+                        Config(**SMALL), net=net)
 
 
 def test_extra_metrics_must_return_a_dict_of_numbers():
@@ -251,3 +271,13 @@ def test_hvp_per_sample_is_a_switch():
 def test_symmetric_stable_refuses_samples_beyond_float64():
     raises_from_minisgd(ValueError, "alpha", tail_index.symmetric_stable, 0.01, 10000,
                         np.random.default_rng(0))
+
+
+def test_a_stack_takes_one_input_per_member_or_a_shared_one():
+    nets = [MLP([5, 4, 1], seed=k) for k in range(2)]
+    stack, X = MLP.stack(nets), np.random.default_rng(0).standard_normal((20, 5))
+    out = stack.forward(np.stack([X, 2 * X]))
+    assert np.array_equal(out[0], nets[0].forward(X)) and np.array_equal(out[1], nets[1].forward(2 * X))
+    assert np.array_equal(stack.forward(X)[1], nets[1].forward(X))
+    raises_from_minisgd(ValueError, r"X must have shape \(2, any, 5\)", stack.forward,
+                        np.stack([X, X, X]))

@@ -56,6 +56,11 @@ def test_neural_collapse_script(tmp_path, capsys):
     ("low_rank", ["--tol", "0"], "argument --tol: tol must be > 0"),
     ("low_rank", ["--tol", "1e-3,-1"], "argument --tol: tol must be > 0"),
     ("low_rank", ["--steps", "0"], "argument --steps: must be >= 1"),
+    ("low_rank", ["--batch-sizes", "8", "--base-b", "16"], "argument --base-b: must be one of"),
+    ("variants", ["--only", "0,0"], "argument --only: must be distinct"),
+    ("variants", ["--only", ""], "argument --only: must be distinct"),
+    ("variants", ["--only", "-1"], "argument --only: must be distinct"),
+    ("init_dependence", ["--data-seed", "-1"], "argument --data-seed"),
     ("sgd_noise", ["--wd", "0"], "arguments --lr and --wd must be > 0"),
     ("neural_collapse", ["--width", "3", "--classes", "5"],
      "argument --width: neural collapse needs at least classes - 1 = 4 units"),
@@ -65,3 +70,22 @@ def test_bad_options_exit_with_status_2(script, argv, message, capsys):
         load_script(script).main(argv)
     assert exit_info.value.code == 2
     assert message in capsys.readouterr().err
+
+
+def test_an_output_folder_that_cannot_be_made_ends_the_script_with_status_2(tmp_path, capsys):
+    afile = tmp_path / "taken"
+    afile.write_text("keep me")
+    with pytest.raises(SystemExit) as exit_info:
+        load_script("variants").main(["--out", str(afile), "--steps", "5", "--n", "40"])
+    assert exit_info.value.code == 2 and afile.read_text() == "keep me"
+    assert "argument --out: cannot make the folder" in capsys.readouterr().err
+
+
+def test_noise_coordinates_constant_over_the_batches_used_are_left_out():
+    import numpy as np
+    noise = np.random.default_rng(0).standard_normal((40, 6))       # K1 = 6: 36 rows used
+    noise[:, 1] = 0.0                                               # dead
+    noise[:36, 2] = 0.5                                             # constant where used
+    noise[36:, 2] = 1.0
+    alphas = load_script("sgd_noise_shape").coordinate_alphas(noise)
+    assert alphas.shape == (4,)

@@ -36,6 +36,16 @@ class Data:
         return self.X.shape[1]
 
 
+def cast_data(data, dtype):
+    """The data in a run's dtype (drawn in float64; a float32 run gets a float32 copy of
+    the inputs and the regression targets; class labels stay ints)."""
+    if data.X.dtype == dtype:
+        return data
+    cast = lambda a: a if a is None or not np.issubdtype(a.dtype, np.floating) else a.astype(dtype)
+    return Data(cast(data.X), cast(data.y), cast(data.X_test), cast(data.y_test), data.support,
+                data.classes, data.beta, data.y_clean)
+
+
 def check_support(support, d):
     """Support: a non-empty list of distinct ints in [0, d)."""
     if isinstance(support, (str, bytes)) or not hasattr(support, "__iter__"):

@@ -254,8 +254,11 @@ class MLP(ValidatedCalls):
 
     # ---- public, validated -------------------------------------------------------------
     def check_inputs(self, X):
-        check_float_array("X", X, shape=(None, self.sizes[0]))
-        if X.shape[0] == 0:
+        """X (B, n_in); a stack of K nets also takes its own inputs per member (K, B, n_in)."""
+        stacked = self.members is not None and getattr(X, "ndim", 0) == 3
+        check_float_array("X", X, shape=(self.members, None, self.sizes[0]) if stacked else
+                          (None, self.sizes[0]))
+        if X.shape[-2] == 0:
             raise ValueError(f"X must hold at least one row, got shape {X.shape}")
         return X
 

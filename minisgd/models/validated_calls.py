@@ -24,7 +24,8 @@ class ValidatedCalls:
         return self.theta.dtype
 
     def forward(self, X):
-        """Network output f(X): (B, n_out) for X (B, n_in); (K, B, n_out) for a stack."""
+        """Network output f(X): (B, n_out) for X (B, n_in); (K, B, n_out) for a stack of K
+        nets, from X (B, n_in) shared or (K, B, n_in) one per member."""
         return self.forward_cache(self.check_inputs(X))[-1]
 
     def loss(self, X, y, loss="mse"):

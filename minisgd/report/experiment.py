@@ -154,8 +154,16 @@ def check_configs(configs, script):
 
 def start_report(out):
     """Make the output folder `out`; returns the start time (time.perf_counter()) that
-    tables.write_report, at the end, counts the total wall time from."""
-    os.makedirs(out, exist_ok=True)
+    tables.write_report, at the end, counts the total wall time from. A folder that cannot
+    be made (a file of that name, no permission) ends the script before any work: exit
+    status 2 naming --out."""
+    try:
+        os.makedirs(out, exist_ok=True)
+    except OSError as err:
+        what = "a file of that name exists" if os.path.isfile(out) else err.strerror or err
+        print(f"{os.path.basename(sys.argv[0])}: error: argument --out: cannot make the "
+              f"folder {out} ({what}); give a folder path", file=sys.stderr)
+        sys.exit(2)
     return time.perf_counter()
 
 

@@ -66,7 +66,9 @@ def parse_sweep(text, source="<config>", allow_long=False):
     try:
         doc = tomllib.loads(text)
     except tomllib.TOMLDecodeError as err:               # message carries line and column
-        raise SweepConfigError(f"{source}: malformed TOML: {err}") from None
+        twice = " (a key or table set twice?)" if "annot overwrite" in str(err) or \
+            "annot declare" in str(err) else ""
+        raise SweepConfigError(f"{source}: malformed TOML: {err}{twice}") from None
     where = Locator(text, source)
     for key in doc:
         if key not in TOP_LEVEL:
