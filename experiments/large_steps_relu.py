@@ -182,10 +182,10 @@ def train_scheduled(config, schedule, data, net, record_at):
 def run_config(setup, steps, seed, data_seed, lr, label_noise=0.0, metrics=METRICS):
     s = SETUPS[setup]
     return Config(task="support", d=s["d"], support=tuple(range(s["d"])), n=s["n"],
-                  double=False, center=False, depth=len(s["student"]), width=s["student"][0],
+                  depth=len(s["student"]), width=s["student"][0],    # data and net are given
                   activation="relu", bias=s["bias"], optimizer="sgd", batch_size=1,
                   replacement=True, clip=None, lr=lr, steps=steps, seed=seed,
-                  data_seed=data_seed, label_noise=label_noise, metrics=metrics)
+                  label_noise=label_noise, metrics=metrics)     # data_seed drew the data
 
 
 def edge_step(setup, data, net, seed, data_seed):

@@ -42,6 +42,7 @@ from minisgd.report.experiment import (above, at_least, check_configs, default_t
                                        experiment_parser, new_figure, save_figure,
                                        start_report)
 from minisgd.report.tables import fmt, markdown_table, write_report
+from minisgd.config import unset_given
 from minisgd.train import Config, build_net, make_data, spawn_rngs, train
 
 # (kind, arm name, with the Gamma term, with the (eta/4)|grad C|^2 term)
@@ -93,6 +94,7 @@ def run_arms(args, config):
                      config.center, config.double, config.label_eps, config.n_test)
     given = dict(data=data, net=build_net(config, init_rng),
                  extra_metrics=gradient_noise_metrics(chunk=1024))
+    config = unset_given(config, "data", "net")          # they decide those fields now
     b = args.batch_size
     todo = [(f"SGD b={b} (order {k})", "sgd",                       # batch order only
              partial(train, replace(config, seed=args.seed + 1000 + k), **given))

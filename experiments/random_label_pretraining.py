@@ -81,6 +81,7 @@ from minisgd.models import MLP
 from minisgd.report.experiment import (CORES, above, at_least, default_to, experiment_parser,
                                        new_figure, run_jobs, save_figure, start_report, within)
 from minisgd.report.tables import markdown_table, write_report
+from minisgd.config import unset_given
 from minisgd.train import Config, train
 
 DECAY_AT, DECAY = (150 / 350, 250 / 350), 0.1      # adversarial_init_main.py's schedule
@@ -203,7 +204,8 @@ def run_phase(net, base, X, y, test, rng, steps, check, lr_of_t, weight_decay=0.
     stop() ends it at the first record reaching `fit`. Batches: AugmentedEpochs.
     Returns (net, records)."""
     data = Data(X, y, test[0], test[1], classes=base["classes"])
-    config = Config(**base, n=X.shape[0], steps=steps, weight_decay=weight_decay)
+    config = unset_given(Config(**base, n=X.shape[0], steps=steps, weight_decay=weight_decay),
+                         "data", "net")                  # the net and the data are given
     reached = None if fit is None else (lambda t, h: h["train_accuracy"][-1] >= fit)
     result = train(config, data=data, net=net, schedule=lr_of_t, stop=reached,
                    stream=AugmentedEpochs(rng, base["batch_size"], check, steps, augment,

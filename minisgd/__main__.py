@@ -17,7 +17,8 @@ from dataclasses import fields
 
 from .sweep import add_sweep_parser, run_sweep
 from .sweep.plots import add_plot_parser, run_plot
-from .config import describe_field, field_default
+from .config import field_default
+from .io.flag_types import Parser, describe_field
 from .io.flag_types import float_list, int_list, name_list, optional_float, optional_int
 from .train import Config
 
@@ -68,11 +69,10 @@ CHOICES = {"target": ("linear", "sine", "staircase", "product", "teacher"),
            "init_scheme": ("kaiming_normal", "torch_default", "normal", "constant"),
            "task": ("support", "classification", "sparse_regression"),
            "model": ("mlp", "diagonal"), "loss": ("mse", "cross_entropy"),
-           "weight_norm": ("none", "layer", "unit"),
-           "dataset": ("gaussian_mixture", "teacher", "signals"),
-           "parametrization": ("uv", "u2v2"), "gradient": ("auto", "rows", "moments"),
-           "optimizer": ("sgd", "gd"), "support_rule": ("gap", "fraction"),
-           "dtype": ("float64", "float32")}
+           "weight_norm": ("none", "layer", "unit"), "parametrization": ("uv", "u2v2"),
+           "dataset": ("gaussian_mixture", "teacher", "signals"), "dtype": ("float64", "float32"),
+           "gradient": ("auto", "rows", "moments"), "optimizer": ("sgd", "gd"),
+           "support_rule": ("gap", "fraction")}
 
 
 def optional_choice(name):
@@ -131,7 +131,7 @@ def add_train_parser(sub):
     p.add_argument("--save", metavar="PATH.npz", help="write the final weights here")
     p.add_argument("--quiet", action="store_true", help="print nothing")
     p.add_argument("--allow-long", action="store_true", help="run even if the run would take "
-                   "more than a day (refused otherwise, with the estimate)")
+                   "more than an hour (refused otherwise, with the estimate)")
     return p
 
 
@@ -227,10 +227,7 @@ def add_bench_parser(sub):
     return p
 
 
-MAX_REPEATS = 100
-
-
-def run_bench_command(args, parser):
+def run_bench_command(args, parser, MAX_REPEATS=100):
     from .bench.driver import markdown, run_bench
     from .io.files import check_outputs, write_json_atomic, write_outputs
     cores = os.cpu_count() or 1
@@ -257,7 +254,7 @@ def run_bench_command(args, parser):
 
 
 def build_parser():
-    parser = argparse.ArgumentParser(prog="python -m minisgd", description=__doc__.split("\n")[0])
+    parser = Parser(prog="python -m minisgd", description=__doc__.split("\n")[0])
     sub = parser.add_subparsers(dest="command", required=True)
     parsers = {"train": add_train_parser(sub)}
     parsers.update(sweep=add_sweep_parser(sub), plot=add_plot_parser(sub))

@@ -113,6 +113,10 @@ class Config:
         names of the other given objects ("net", "batches"), whose fields do not apply."""
         given = set(given) | ({"data"} if n_train is not None else set())
         resolved = resolve_fields(plain_config(self), given=given)
+        if "data" in given and self.data_seed is not None and not resolved.random_labels:
+            raise ValueError(f"data_seed seeds the drawn data (and random labels): with given "
+                             f"data and no random_labels it does nothing; leave it unset, got "
+                             f"{self.data_seed!r}")
         return check_fields(resolved, resolved.n_train if n_train is None else n_train)
 
 
@@ -144,7 +148,6 @@ GIVEN = {"data": ("given data, which decides", "data drawn from the config's rec
          "net": ("a given initial net", "a net drawn from the config: the weights come from "
                  "the net"),
          "batches": ("a given batch array", "batches drawn from the config: the array decides")}
-GIVEN_WHERE = {where for where, _ in GIVEN.values()}   # recorded None: a set value did not run
 SUPPORT, SPARSE, CLASSIFY = ("support",), ("sparse_regression",), ("classification",)
 RECIPES = {name: dataset_defaults(name) for name in DATASETS}
 # The fields whose None means "unset", in the order they are resolved (model and dataset
@@ -214,7 +217,7 @@ def resolve_field(name, field, value, at):
             return value
         return field.default.values[at[field.default.field]] \
             if isinstance(field.default, By) else field.default
-    if value is not None and where not in GIVEN_WHERE:
+    if value is not None:
         raise ValueError(f"{name} does not apply to {where} (only to {only}): leave it unset, "
                          f"got {value!r}")
     return None
@@ -237,6 +240,15 @@ def not_applying(field, at):
     return None, None
 
 
+def unset_given(config, *given):
+    """A copy of `config` with the fields that the given objects ("data", "net",
+    "batches") decide unset: the data recipe's, the initialization's, replacement (a run
+    given those objects refuses them set, resolve.resolve)."""
+    names = [name for name, field in FIELD_TABLE.items()
+             if (field.drawn and "data" in given) or set(field.unless) & set(given)]
+    return replace(config, **dict.fromkeys(names))
+
+
 def field_default(config, name):
     """The value an unset `name` takes for this config's task, model and optimizer (the
     config's own value when set); None where it does not apply."""
@@ -244,20 +256,6 @@ def field_default(config, name):
     if value is not None or name not in FIELD_TABLE:
         return value
     return getattr(resolve_fields(replace(config, **{name: None})), name)
-
-
-def describe_field(name):
-    """Where a field applies and its default there, for help texts: "default: 3; model mlp
-    only" (the Config's own default for a field outside FIELD_TABLE)."""
-    if name not in FIELD_TABLE:
-        return f"default: {Config.__dataclass_fields__[name].default}"
-    field = FIELD_TABLE[name]
-    default = field.default if not isinstance(field.default, By) else ", ".join(
-        f"{v} ({field.default.field} {k})" for k, v in field.default.values.items()
-        if v is not None)
-    scope = [f"{key} {' / '.join(getattr(field, key))}" for key in ("task", "model", "optimizer",
-             "loss") if getattr(field, key) != getattr(Field, key)]
-    return f"default: {default}" + (f"; {', '.join(scope)} only" if scope else "")
 
 
 def check_config(config, name="config"):

@@ -204,6 +204,8 @@ class LRSchedule:
             if not check_float("decay_at", f, low=0.0, high=1.0, low_open=True) < 1.0:
                 raise ValueError(f"decay_at must be fractions in (0, 1), each < 1 (a "
                                  f"milestone at the last step decays nothing), got {f}")
+        if len(set(decay_at)) < len(decay_at):         # twice the same: factor**2 by a typo?
+            raise ValueError(f"decay_at must be distinct fractions, got {list(decay_at)}")
         self.milestones = sorted(int(round(f * steps)) for f in decay_at)
         self.factor = check_float("decay_factor", factor, low=0.0, high=1.0, low_open=True)
         self.warmup = check_int("warmup", warmup, low=0)

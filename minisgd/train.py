@@ -177,7 +177,7 @@ def prepare(config, data=None, net=None, batches=None, allow_long=False):
     the resolved Config (the caller's is not changed). Given `data` and `net` (copied)
     replace the draws; what they (and `batches`) state enters the resolved config
     (resolve.resolve); rngs = [data, init, batches, label noise]. A run that cannot fit
-    in memory, or would take more than a day unless allow_long, is refused before anything
+    in memory, or would take more than an hour unless allow_long, is refused before anything
     is drawn (bench/cost.py)."""
     config, given = resolve(config, data, net, batches)
     check_cost([config], allow_long)
@@ -226,7 +226,7 @@ def train(config=None, data=None, net=None, batches=None, on_record=None,
     sampling (X, Y: the training rows and the targets the loss reads; rng: the run's batch
     generator), e.g. batches augmented afresh at every visit; the recorded config then says
     "stream": str(stream). The next phase starts from result.net. allow_long: run even
-    when the run would take more than a day (bench/cost.py; refused otherwise)."""
+    when the run would take more than an hour (bench/cost.py; refused otherwise)."""
     config = Config() if config is None else check_config(config)
     if stop is not None and not callable(stop):
         raise TypeError(f"stop must be None or a callable (t, columns) -> bool, got {stop!r}")

@@ -28,6 +28,7 @@ def resolved(**kwargs):
     ({"task": "classification", "classes": 10 ** 5, "n": 10 ** 5}, "classes"),
     ({"task": "classification", "blobs": 10 ** 8}, "blobs"),
     ({"records_per_decade": 10 ** 9, "steps": 10 ** 9, "d": 10 ** 4}, "records_per_decade"),
+    ({"depth": 10 ** 9}, "depth"),                  # counted, not listed
 ])
 def test_a_run_that_cannot_fit_is_refused_before_anything_is_allocated(kwargs, option):
     tracemalloc.start()
@@ -49,6 +50,22 @@ def test_a_run_of_days_is_refused_unless_the_caller_says_so():
     memory, seconds = check_cost([config], allow_long=True)
     assert seconds > cost.LONG and memory < GiB
     assert check_cost([resolved()])[1] < 60         # the paper's run: seconds, not refused
+    with pytest.raises(TooBig, match="at least 4.* hours"):
+        check_cost([resolved(steps=10 ** 9)])       # hours at best: also needs allow_long
+
+
+def test_the_counted_shape_is_the_built_nets():
+    from minisgd.train import build_net
+    for kwargs in ({}, {"depth": 0}, {"depth": 1, "bias": True}, {"model": "diagonal"},
+                   {"task": "classification", "classes": 4, "width": 7, "depth": 3}):
+        config = resolved(**kwargs)
+        net = build_net(config, np.random.default_rng(0))
+        layers, P, units = cost.shape(config)
+        if config.model == "mlp":
+            assert (layers, P, units) == (len(net.weights), sum(p.size for p in net.params),
+                                          sum(net.sizes))
+        else:
+            assert P == sum(p.size for p in net.params)
 
 
 def test_the_command_line_names_flags_and_exits_2_without_traceback():
@@ -117,7 +134,7 @@ def test_a_sweep_grid_over_the_run_limit_is_refused_before_it_is_expanded(monkey
 
 
 def test_a_sweep_is_refused_for_its_total_time_and_each_run_for_its_share_of_memory():
-    configs = parse_sweep(GRID.format(steps=3 * 10 ** 9)).configs
+    configs = parse_sweep(GRID.format(steps=150_000_000)).configs
     one = check_cost([configs[0]], allow_long=True)
     assert one[1] < cost.LONG < 6 * one[1] / 2     # each run alone is allowed, not all six
     with pytest.raises(TooBig, match="6 runs would take at least"):

@@ -226,3 +226,16 @@ def test_a_failed_benchmark_worker_is_a_message_not_a_traceback(monkeypatch, cap
 class Broken:
     """A worker process that exited 0 without printing its result."""
     returncode, stdout, stderr = 0, "", "killed"
+
+
+def test_plot_into_a_folder_it_cannot_write_says_so_without_traceback(monkeypatch, capsys):
+    import errno
+
+    import minisgd.sweep.plots as plots
+
+    def read_only(*args, **kwargs):
+        raise PermissionError(errno.EACCES, "Permission denied", "/ro/x.png")
+    monkeypatch.setattr(plots, "plot_path", read_only)
+    assert main(["plot", "run.json", "--out", "/ro"]) == 1
+    err = capsys.readouterr().err
+    assert "cannot write the figures to /ro: Permission denied (/ro/x.png)" in err

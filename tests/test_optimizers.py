@@ -288,7 +288,7 @@ def test_sgd_rejects_non_numbers():
         SGD("0.1")
 
 
-@pytest.mark.parametrize("decay_at", [(0.0,), (1.5,), (-0.2,), (0.5, 2.0)])
+@pytest.mark.parametrize("decay_at", [(0.0,), (1.5,), (-0.2,), (0.5, 2.0), (0.5, 0.5)])
 def test_schedule_rejects_decay_at_outside_unit_interval(decay_at):
     with pytest.raises(ValueError, match="decay_at"):
         LRSchedule(0.1, 100, decay_at=decay_at)

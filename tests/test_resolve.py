@@ -198,9 +198,13 @@ def test_a_set_n_the_data_does_not_have_is_not_recorded():
 
 @pytest.mark.parametrize("kw", [dict(target="sine"), dict(label_eps=5.0), dict(double=False),
                                 dict(input="rademacher"), dict(center=False)])
-def test_a_data_field_set_for_given_data_is_recorded_as_not_run(kw):
-    r = train(Config(steps=5, support=(0, 1), **kw), data=regression(rows=60))
-    assert all(r.config[k] is None for k in kw) and r.config["n"] == 60
+def test_a_data_field_set_for_given_data_is_refused(kw):
+    """The recipe's fields would not run: a value set for them is refused, not dropped."""
+    (name,) = kw
+    with pytest.raises(ValueError, match=rf"^{name} does not apply to given data"):
+        train(Config(steps=5, support=(0, 1), **kw), data=regression(rows=60))
+    r = train(Config(steps=5, support=(0, 1)), data=regression(rows=60))
+    assert r.config[name] is None and r.config["n"] == 60
 
 
 def test_given_rows_that_agree_are_accepted():
@@ -214,18 +218,18 @@ def test_an_initial_net_records_no_init_scheme():
     r = train(Config(steps=5), net=DiagonalNet(15))
     assert r.config["init_scheme"] is None and r.config["init_scale"] is None
     for kw in (dict(init_scheme="kaiming_normal"), dict(init_scheme="normal", init_scale=0.5),
-               dict(init_scale=2.0)):                    # the weights came from the net
-        r = train(Config(steps=5, **kw), net=MLP([15, 7, 1], seed=0))
-        assert r.config["init_scheme"] is None and r.config["init_scale"] is None
+               dict(init_scale=2.0)):                    # the weights come from the net
+        with pytest.raises(ValueError, match="does not apply to a given initial net"):
+            train(Config(steps=5, **kw), net=MLP([15, 7, 1], seed=0))
 
 
 def test_a_batch_array_records_no_replacement():
     batches = np.zeros((5, 7), dtype=np.int64)
     r = train(Config(steps=5, n=50, n_test=20), batches=batches)
     assert r.config["replacement"] is None
-    for value in (True, False):                          # the array decided the batches
-        r = train(Config(steps=5, n=50, n_test=20, replacement=value), batches=batches)
-        assert r.config["replacement"] is None
+    for value in (True, False):                          # the array decides the batches
+        with pytest.raises(ValueError, match="^replacement does not apply to a given batch"):
+            train(Config(steps=5, n=50, n_test=20, replacement=value), batches=batches)
 
 
 def test_decoupled_weight_decay_without_weight_decay_is_refused():

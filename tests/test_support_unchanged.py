@@ -139,8 +139,9 @@ def test_run_files_written_by_the_reference_stay_usable(reference):
     info, _ = reference
     singles, ensemble = all_configs()
     for old, values in zip(info["configs"], singles + ensemble):
-        record = {"config": old, "history": {"step": [0]},
-                  "final": {"diverged": False, "steps_done": 0}, "status": "ok",
+        record = {"config": old, "history": {"step": [0, old["steps"]]},
+                  "final": {"diverged": False, "steps_done": old["steps"], "train_loss": 1.0},
+                  "status": "ok",
                   "version": "0.3.0", "wall_time": 0.0}
         problem = check_run(record, config_dict(as_config(values).validate()))
         if old["optimizer"] == "gd":                 # recorded another batch_size: redone

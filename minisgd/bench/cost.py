@@ -1,7 +1,7 @@
 """What a run will cost, from its resolved config, before any work: the memory its big
 arrays take and the time its arithmetic takes at best. A run that cannot fit in memory is
 refused, naming the options that make it big; one that would run for more than LONG
-seconds is refused unless the caller says it means it (allow_long=True, --allow-long).
+seconds (an hour) is refused unless the caller says it means it (allow_long=True, --allow-long).
 Without this a --width 10**7 run ends in NumPy's MemoryError after allocating, and
 --steps 10**12 simply runs for years.
 
@@ -30,7 +30,7 @@ from ..history import log_spaced_steps
 
 RATE = 1e11                  # flop/s: on the fast side of a 2-core machine's float64 GEMM
 OVERHEAD = 4e-6              # s per layer per step: on the fast side of the measured ~6 us
-LONG = 24 * 3600             # s: longer runs need allow_long
+LONG = 3600                  # s: longer runs need allow_long
 ROW_FLOAT = 8                # bytes of a float64
 
 
@@ -48,15 +48,18 @@ class TooBig(ValueError):
         return self.message.format(options=", ".join(map(flag, self.options)), allow=allow)
 
 
-def layer_sizes(config):
-    """The net's layer widths [d, ..., n_out] (a diagonal net: [d, d, 1], its u and v)."""
+def shape(config):
+    """(layers, weights, units): the net's weight matrices, its weights (biases included
+    when it has them) and the units of all its layers, inputs and outputs included --
+    counted, not listed (a --depth of 10**9 must not build a list of 10**9 widths)."""
+    d, n_out = config.d, config.n_out
     if config.model == "diagonal":
-        return [config.d, config.d, 1]
-    return [config.d] + [config.width] * config.depth + [config.n_out]
-
-
-def weights(sizes, bias=False):
-    return sum(a * b + (b if bias else 0) for a, b in zip(sizes[:-1], sizes[1:]))
+        return 2, 2 * d, 2 * d + 1
+    depth, w, bias = config.depth, config.width, bool(config.bias)
+    if depth == 0:
+        return 1, d * n_out + bias * n_out, d + n_out
+    P = d * w + (depth - 1) * w * w + w * n_out + bias * (depth * w + n_out)
+    return depth + 1, P, d + depth * w + n_out
 
 
 @functools.lru_cache(maxsize=1024)
@@ -91,8 +94,7 @@ def moments_path(config):
 
 def memory_terms(config):
     """[(bytes, what, options)] of the run's big arrays."""
-    sizes, N, n_test, d = layer_sizes(config), config.n_train, config.n_test, config.d
-    P = weights(sizes, bias=bool(config.bias))
+    (_, P, units), N, n_test, d = shape(config), config.n_train, config.n_test, config.d
     float_bytes = 4 if config.dtype == "float32" else ROW_FLOAT
     data = ROW_FLOAT * (N + n_test) * (d + config.n_out) + \
         (float_bytes * (N + n_test) * d if config.dtype == "float32" else 0)
@@ -104,7 +106,7 @@ def memory_terms(config):
         terms.append((ROW_FLOAT * config.classes * config.blobs * d,
                       f"{config.classes} x {config.blobs} mixture centres", ("blobs", "classes", "d")))
     rows = min(step_rows(config), CHUNK_ROWS)
-    terms.append((float_bytes * 3 * rows * sum(sizes), f"the activations of {rows} rows",
+    terms.append((float_bytes * 3 * rows * units, f"the activations of {rows} rows",
                   ("batch_size", "width", "depth")))
     if moments_path(config):
         terms.append((ROW_FLOAT * d * (d + config.n_out), "the d x d data moments", ("d",)))
@@ -115,9 +117,8 @@ def memory_terms(config):
 
 def seconds(config, members=1):
     """A lower bound on the run's compute time (module docstring), `members` stacked."""
-    sizes = layer_sizes(config)
-    P = weights(sizes)
-    per_step = OVERHEAD * (len(sizes) - 1) + members * 6 * step_rows(config) * P / RATE
+    layers, P, _ = shape(config)
+    per_step = OVERHEAD * layers + members * 6 * step_rows(config) * P / RATE
     evaluation = members * 2 * (config.n_train + config.n_test) * P / RATE
     return config.steps * per_step + record_count(config) * evaluation
 
@@ -169,7 +170,7 @@ def check_cost(configs, allow_long=False, available=None, what="this run"):
     if time_needed > LONG and not allow_long:
         c = configs[0]
         raise TooBig(f"{what} would take at least {human_time(time_needed)} (steps={c.steps}, "
-                     f"{step_rows(c)} rows per step, {weights(layer_sizes(c)):.3g} weights, "
+                     f"{step_rows(c)} rows per step, {shape(c)[1]:.3g} weights, "
                      f"{record_count(c)} records); lower {{options}} (or the net's or the "
                      "data's size), or say you mean it: {allow}", ("steps",))
     return total, time_needed

@@ -181,7 +181,16 @@ def weights_to_arrays(net):
 
 def load_init(path, activation, model="mlp", parametrization="uv", weight_norm="none"):
     """An MLP from an .npz (W0, W1, ..., b0, ..., g0, ... for weight norm) or a PyTorch
-    state_dict .pt; a diagonal net (model="diagonal") from an .npz with u, v."""
+    state_dict .pt; a diagonal net (model="diagonal") from an .npz with u, v. Every error
+    names --init and the file."""
+    try:
+        return read_init(path, activation, model, parametrization, weight_norm)
+    except (ValueError, TypeError) as err:
+        text = str(err)
+        raise type(err)(text if "--init" in text else f"--init file {path!r}: {text}") from None
+
+
+def read_init(path, activation, model, parametrization, weight_norm):
     if model == "diagonal":
         return load_diagonal(path, parametrization)
     if str(path).endswith(".pt"):

@@ -1,8 +1,17 @@
 """The argparse types of `python -m minisgd train`'s flags that are not a plain int, float
 or choice: "none"/"off" for an optional number, and comma-separated lists. A list refuses
 an empty item ("0.5,,0.7" is not read as (0.5, 0.7)): argparse then names the flag.
+Parser: the commands' parser class; describe_field: the scope and default of a field, for its flag's help text.
 Not for: which flag has which type (__main__.flag_type)."""
 import argparse
+
+from ..config import FIELD_TABLE, By, Config, Field
+
+
+class Parser(argparse.ArgumentParser):
+    """No abbreviated flags (--ste is not --steps); the subcommands' parsers are of this class."""
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, allow_abbrev=False, **kwargs)
 
 
 def optional_float(text):
@@ -32,3 +41,17 @@ def list_of(kind, what):
 name_list = list_of(str, "names")
 int_list = list_of(int, "integers")
 float_list = list_of(float, "numbers")
+
+
+def describe_field(name):
+    """Where a field applies and its default there, for help texts: "default: 3; model mlp
+    only" (the Config's own default for a field outside FIELD_TABLE)."""
+    if name not in FIELD_TABLE:
+        return f"default: {Config.__dataclass_fields__[name].default}"
+    field = FIELD_TABLE[name]
+    default = field.default if not isinstance(field.default, By) else ", ".join(
+        f"{v} ({field.default.field} {k})" for k, v in field.default.values.items()
+        if v is not None)
+    scope = [f"{key} {' / '.join(getattr(field, key))}" for key in ("task", "model", "optimizer",
+             "loss") if getattr(field, key) != getattr(Field, key)]
+    return f"default: {default}" + (f"; {', '.join(scope)} only" if scope else "")

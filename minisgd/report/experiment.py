@@ -139,7 +139,7 @@ def default_to(args, **defaults):
 
 def check_configs(configs, script):
     """configs (Config objects) each resolved and checked (Config.validate) and their
-    cost estimated (bench/cost.py: memory, and at most a day each), before anything runs;
+    cost estimated (bench/cost.py: memory, and at most an hour each), before anything runs;
     the first bad one ends the script: exit status 2 (as argparse's), "<script>: error:
     <what is wrong>" (script: the script's __file__). Returns the resolved configs."""
     try:

@@ -52,6 +52,11 @@ def run_plot(args, parser):
         paths = plot_path(args.path, args.out, args.format, args.metric, args.x)
     except ValueError as err:
         parser.error(str(err))
+    except OSError as err:                   # the figures' folder: read-only, full, a file
+        print(f"python -m minisgd plot: error: cannot write the figures to "
+              f"{args.out or 'the default folder'}: {err.strerror or err} ({err.filename})",
+              file=sys.stderr)
+        return 1
     for path in paths:
         print(path)
     return 0

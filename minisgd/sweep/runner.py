@@ -101,7 +101,7 @@ def execute_sweep(spec, out, executor="local", workers=None, scheduler=None,
     """Run the SweepSpec's runs into folder `out`; returns a SweepReport.
     ensemble: False = one run per call; None (the default) or True = runs that share a
     shape are trained together by ensemble_fn (default jobs.train_members: minisgd.ensemble.train_ensemble).
-    allow_long: run a sweep that would take more than a day (bench/cost.py).
+    allow_long: run a sweep that would take more than an hour (bench/cost.py).
     Raises SweepError / ExecutorError / bench.cost.TooBig."""
     start = time.perf_counter()
     ensemble_fn = None if ensemble is False else (ensemble_fn or train_members)
@@ -187,7 +187,7 @@ def add_sweep_parser(sub):
     p.add_argument("--dry-run", action="store_true", help="list what would run, run nothing")
     p.add_argument("--quiet", action="store_true", help="no progress, no table")
     p.add_argument("--allow-long", action="store_true", help="run a sweep that would take more "
-                   "than a day, or has more than 10 000 runs (refused otherwise)")
+                   "than an hour, or has more than 10 000 runs (refused otherwise)")
     return p
 
 
