@@ -151,8 +151,8 @@ def flagged(message):
 
 
 def run_train(args, parser):
-    from .io.files import (check_outputs, load_batches, load_data, load_init, save_weights,
-                           write_json_atomic, write_outputs)
+    from .io.files import (check_outputs, check_rows, load_batches, load_data, load_init,
+                           save_weights, write_json_atomic, write_outputs)
     from .bench.cost import TooBig
     from .train import train
     config = config_from_args(args)
@@ -162,7 +162,8 @@ def run_train(args, parser):
         data = None
         value = lambda name: field_default(config, name)       # typed, or its default
         if args.data is not None:
-            data = load_data(args.data, value("support"), config.classes, config.task)
+            data = check_rows(config, load_data(args.data, value("support"), config.classes,
+                                                config.task))
         net = load_init(args.init, value("activation") or "linear", value("model"),
                         value("parametrization") or "uv", config.weight_norm) \
             if args.init is not None else None

@@ -242,10 +242,11 @@ def not_applying(field, at):
 
 def unset_given(config, *given):
     """A copy of `config` with the fields that the given objects ("data", "net",
-    "batches") decide unset: the data recipe's, the initialization's, replacement (a run
-    given those objects refuses them set, resolve.resolve)."""
+    "batches") decide unset: the data recipe's (and data_seed, unless labels are randomized),
+    the initialization's, replacement (a run given those objects refuses them set)."""
     names = [name for name, field in FIELD_TABLE.items()
              if (field.drawn and "data" in given) or set(field.unless) & set(given)]
+    names += [] if config.random_labels or "data" not in given else ["data_seed"]
     return replace(config, **dict.fromkeys(names))
 
 

@@ -204,3 +204,17 @@ def test_batches_that_do_not_fit_given_data_blame_batches_at_the_cli(tmp_path):
                            "--steps", "10"], capture_output=True, text=True)
     assert done.returncode == 2 and "Traceback" not in done.stderr
     assert "--batches" in done.stderr and "--batch-size" not in done.stderr
+
+
+def test_rows_that_disagree_with_the_data_file_are_refused(tmp_path, capsys):
+    from minisgd.__main__ import main
+    rng = np.random.default_rng(0)
+    path = tmp_path / "d.npz"
+    np.savez(path, X=rng.standard_normal((40, 6)), y=rng.standard_normal(40),
+             X_test=rng.standard_normal((10, 6)), y_test=rng.standard_normal(10))
+    base = ["train", "--data", str(path), "--support", "0,1", "--steps", "5", "--quiet"]
+    for flag, value, kind in (("--n", "100", "40 training rows"), ("--n-test", "3", "10 test")):
+        with pytest.raises(SystemExit) as info:
+            main(base + [flag, value])
+        assert info.value.code == 2 and kind in capsys.readouterr().err
+    assert main(base + ["--n", "40", "--n-test", "10"]) == 0

@@ -243,7 +243,7 @@ def test_the_cli_records_the_rows_of_given_data(tmp_path):
     from minisgd.__main__ import main
     X = np.random.default_rng(0).standard_normal((40, 5))
     np.savez(tmp_path / "d.npz", X=X, y=X[:, 0].copy(), X_test=X[:10], y_test=X[:10, 0].copy())
-    assert main(["train", "--data", str(tmp_path / "d.npz"), "--n", "10", "--steps", "2",
+    assert main(["train", "--data", str(tmp_path / "d.npz"), "--steps", "2",
                  "--support", "0,1", "--quiet", "--json", str(tmp_path / "r.json")]) == 0
     config = json.loads((tmp_path / "r.json").read_text())["config"]
     assert (config["n"], config["n_test"], config["double"]) == (40, 10, None)

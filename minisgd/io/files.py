@@ -179,6 +179,17 @@ def weights_to_arrays(net):
     return arrays
 
 
+def check_rows(config, data):
+    """A --data file's rows decide n and n_test: a flag giving other numbers is refused
+    (the API records them in `given` as not run)."""
+    for name, kind, rows in (("n", "training", data.X.shape[0]),
+                             ("n_test", "test", data.X_test.shape[0])):
+        if getattr(config, name) not in (None, rows):
+            raise ValueError(f"{name} = {getattr(config, name)} but the --data file has {rows} "
+                             f"{kind} rows, which decide it: leave it out")
+    return data
+
+
 def load_init(path, activation, model="mlp", parametrization="uv", weight_norm="none"):
     """An MLP from an .npz (W0, W1, ..., b0, ..., g0, ... for weight norm) or a PyTorch
     state_dict .pt; a diagonal net (model="diagonal") from an .npz with u, v. Every error
