@@ -97,3 +97,32 @@ def test_markdown_says_how_fast_the_machine_is_against_the_reference():
     text = bench.markdown(report)
     assert "b=1 2.00x" in text and "K=64 b=32 2.00x" in text
     assert "| 1 | 64 |" not in text and "2.2x" in text     # plain / minisgd at b=1
+
+
+def test_a_measurement_ends_when_the_bench_that_started_it_is_killed():
+    """kill -9 of `bench` must not leave its measurement subprocess running (it would hold
+    a core for as long as its repeats last)."""
+    import json
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+    spec = json.dumps({"framework": "minisgd", "b": 1, "steps": 200000, "repeats": 10 ** 6})
+    parent = subprocess.Popen(
+        [sys.executable, "-c", "import subprocess, sys\n"
+         f"p = subprocess.Popen([sys.executable, '-m', 'minisgd.bench.loops', {spec!r}])\n"
+         "print(p.pid, flush=True); p.wait()"], stdout=subprocess.PIPE, text=True)
+    child = int(parent.stdout.readline())
+    time.sleep(1.0)
+    os.kill(parent.pid, signal.SIGKILL)
+    parent.wait()
+    for _ in range(100):
+        try:
+            os.kill(child, 0)
+        except ProcessLookupError:
+            break
+        time.sleep(0.1)
+    else:
+        os.kill(child, signal.SIGKILL)
+        raise AssertionError("the measurement outlived its bench by 10 s")

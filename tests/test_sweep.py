@@ -179,7 +179,9 @@ def test_run_files_survive_a_new_config_field_but_not_a_changed_default(tmp_path
 
 
 @pytest.mark.parametrize("text, expected", [
-    ("[run]\nsteps = 10\nsteps = 20\n", "line 3"),
+    ("[run]\nsteps = 10\nsteps = 20\n", "line 3, column 11) -- a key or table set twice: "
+                                          "'steps = 20'"),
+    ("[run]\nsteps = 10\n[run]\n", "set twice: '[run]'"),
     ("[run\nsteps = 1\n", "line 1, column"),
     ("[sweep]\nseed = [0, 1\n", "Unclosed array (at end of document)"),
 ])
@@ -187,6 +189,13 @@ def test_malformed_toml_names_line_and_column(text, expected):
     with pytest.raises(SweepConfigError, match="malformed TOML") as info:
         spec_of(text)
     assert expected in str(info.value)
+
+
+def test_an_sgd_key_in_a_sweep_of_gd_runs_only_is_refused():
+    with pytest.raises(SweepConfigError, match=r"line 3: batch_size applies to SGD only"):
+        spec_of("[run]\noptimizer = 'gd'\nbatch_size = 32\nsteps = 5\n")
+    mixed = spec_of("[run]\nbatch_size = 32\nsteps = 5\n[sweep]\noptimizer = ['sgd', 'gd']\n")
+    assert [c.batch_size for c in mixed.configs] == [32, None]     # GD: recorded as not applying
 
 
 @pytest.mark.parametrize("text, expected", [

@@ -20,6 +20,7 @@ and the float64 GEMM rate (n = 1000 matmul) in the same subprocess, to put the a
 GFLOP/s of the training step on a scale.
 """
 import json
+import os
 import sys
 import time
 
@@ -204,4 +205,6 @@ def worker(spec):
 
 
 if __name__ == "__main__":
+    from minisgd.sweep.executors import exit_with_parent
+    exit_with_parent(os.getppid())        # a killed `bench` takes its measurement with it
     print(json.dumps(worker(json.loads(sys.argv[1]))))

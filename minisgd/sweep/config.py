@@ -66,9 +66,7 @@ def parse_sweep(text, source="<config>", allow_long=False):
     try:
         doc = tomllib.loads(text)
     except tomllib.TOMLDecodeError as err:               # message carries line and column
-        twice = " (a key or table set twice?)" if "annot overwrite" in str(err) or \
-            "annot declare" in str(err) else ""
-        raise SweepConfigError(f"{source}: malformed TOML: {err}{twice}") from None
+        raise SweepConfigError(f"{source}: malformed TOML: {err}{set_twice(err, text)}") from None
     where = Locator(text, source)
     for key in doc:
         if key not in TOP_LEVEL:
@@ -91,6 +89,11 @@ def parse_sweep(text, source="<config>", allow_long=False):
         lists = check_grid(grid, where, index)
         axes += [key for key in lists if key not in axes]
         configs += expand(fixed, lists, where, index)
+    unused = [k for k in SGD_ONLY if k in fixed and all(c.optimizer == "gd" for c in configs)]
+    if unused:                        # no SGD run in the sweep: the key would do nothing
+        raise SweepConfigError(f"{where('run', unused[0])}: {unused[0]} applies to SGD only and "
+                               "every run of this sweep is GD (it uses the whole training set "
+                               "every step): leave it out")
     varies = lambda k: len({repr(getattr(c, k)) for c in configs}) > 1
     applies_apart = lambda k: len({repr(getattr(c, k)) for c in configs
                                    if getattr(c, k) is not None}) > 1
@@ -99,6 +102,16 @@ def parse_sweep(text, source="<config>", allow_long=False):
     axes = [k for k in axes if varies(k)] + \
         [k for k in FIELDS if k not in axes and applies_apart(k)]
     return SweepSpec(configs, axes, description)
+
+
+def set_twice(err, text):
+    """For tomllib's "Cannot overwrite a value" / "Cannot declare ... twice": the line."""
+    match = re.search(r"at line (\d+)", str(err))
+    if not match or not re.search(r"annot (overwrite|declare)", str(err)):
+        return ""
+    lines = text.splitlines()
+    line = lines[int(match.group(1)) - 1].strip() if int(match.group(1)) <= len(lines) else ""
+    return f" -- a key or table set twice: {line!r}"
 
 
 def check_table(value, name, where, index=0):
