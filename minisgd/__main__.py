@@ -18,7 +18,7 @@ from dataclasses import fields
 from .sweep import add_sweep_parser, run_sweep
 from .sweep.plots import add_plot_parser, run_plot
 from .config import field_default
-from .io.flag_types import Parser, describe_field
+from .io.flag_types import Parser, describe_field, inert_flag
 from .io.flag_types import float_list, int_list, name_list, optional_float, optional_int
 from .train import Config
 
@@ -156,6 +156,8 @@ def run_train(args, parser):
     from .bench.cost import TooBig
     from .train import train
     config = config_from_args(args)
+    if inert_flag(args):
+        parser.error(inert_flag(args))
     try:
         check_outputs([("--json", args.json), ("--save", args.save)],
                       [("--data", args.data), ("--init", args.init), ("--batches", args.batches)])

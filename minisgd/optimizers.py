@@ -209,6 +209,9 @@ class LRSchedule:
         self.milestones = sorted(int(round(f * steps)) for f in decay_at)
         self.factor = check_float("decay_factor", factor, low=0.0, high=1.0, low_open=True)
         self.warmup = check_int("warmup", warmup, low=0)
+        if self.warmup > steps:                       # the step size would never reach lr
+            raise ValueError(f"warmup must be an int in [0, steps={steps}] (a longer warm-up "
+                             f"never reaches lr), got {self.warmup}")
 
     def __call__(self, t):
         lr = self.lr                                  # a float, or an array never written to

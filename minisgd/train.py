@@ -187,6 +187,8 @@ def prepare(config, data=None, net=None, batches=None, allow_long=False):
     if net is not None:
         check_initial_net(config, net)
     problem = draw_problem(config, rngs[0], data)
+    if batches is not None and len(batches) > config.steps:     # a prefix of the array ran
+        given["steps"] = f"the first {config.steps} of the batch array's {len(batches)} rows"
     problem.given = given
     net = build_net(config, rngs[1]) if net is None else net.copy(dtype=np.dtype(config.dtype))
     return problem, net, rngs

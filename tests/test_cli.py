@@ -330,6 +330,10 @@ def test_an_omitted_flag_is_unset_and_resolved_by_the_run(tmp_path):
     (["--task", "classification", "--support", "0,1,2,3,4"],
      "argument --support: support does not apply to task='classification'"),
     (["--classes", "3"], "argument --classes: classes does not apply to task='support'"),
+    (["--depth", "0", "--width", "20"], "argument --width: the net has no hidden layer"),
+    (["--decay-factor", "0.5"], "argument --decay-factor: it multiplies the step size at the"),
+    (["--warmup", "1000"], "argument --warmup: warmup must be an int in [0, steps="),
+    (["--ste", "5"], "unrecognized arguments: --ste"),          # no abbreviated flags
 ])
 def test_a_typed_flag_that_does_not_apply_is_refused_even_at_its_default(capsys, argv, message):
     with pytest.raises(SystemExit) as exc:

@@ -239,3 +239,14 @@ def test_plot_into_a_folder_it_cannot_write_says_so_without_traceback(monkeypatc
     assert main(["plot", "run.json", "--out", "/ro"]) == 1
     err = capsys.readouterr().err
     assert "cannot write the figures to /ro: Permission denied (/ro/x.png)" in err
+
+
+def test_plot_refuses_an_out_folder_inside_the_sweeps_runs(tmp_path, capsys):
+    from minisgd.sweep.config import parse_sweep
+    from minisgd.sweep.runner import execute_sweep
+    sweep = tmp_path / "sw"
+    execute_sweep(parse_sweep("[run]\nsteps = 5\nn = 40\n"), str(sweep), workers=1, quiet=True)
+    with pytest.raises(SystemExit) as info:
+        main(["plot", str(sweep), "--out", str(sweep / "runs" / "x.json")])
+    assert info.value.code == 2 and "inside the sweep's runs/ folder" in capsys.readouterr().err
+    assert not (sweep / "runs" / "x.json").exists()

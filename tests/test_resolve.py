@@ -247,3 +247,10 @@ def test_the_cli_records_the_rows_of_given_data(tmp_path):
                  "--support", "0,1", "--quiet", "--json", str(tmp_path / "r.json")]) == 0
     config = json.loads((tmp_path / "r.json").read_text())["config"]
     assert (config["n"], config["n_test"], config["double"]) == (40, 10, None)
+
+
+def test_a_batch_array_longer_than_the_run_records_the_prefix_that_ran():
+    batches = np.zeros((30, 7), dtype=np.int64)
+    r = train(Config(steps=20, n=50, n_test=20), batches=batches)
+    assert r.given["steps"] == "the first 20 of the batch array's 30 rows"
+    assert "steps" not in train(Config(steps=30, n=50, n_test=20), batches=batches).given

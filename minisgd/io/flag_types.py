@@ -55,3 +55,14 @@ def describe_field(name):
     scope = [f"{key} {' / '.join(getattr(field, key))}" for key in ("task", "model", "optimizer",
              "loss") if getattr(field, key) != getattr(Field, key)]
     return f"default: {default}" + (f"; {', '.join(scope)} only" if scope else "")
+
+
+def inert_flag(args):
+    """A typed flag that this run would ignore (argparse leaves untyped flags out of args):
+    the parser's error message for it, or None."""
+    if hasattr(args, "width") and getattr(args, "depth", None) == 0:
+        return "argument --width: the net has no hidden layer (--depth 0): leave --width out"
+    if hasattr(args, "decay_factor") and not getattr(args, "decay_at", None):
+        return ("argument --decay-factor: it multiplies the step size at the --decay-at "
+                "milestones, and none are given: give --decay-at or leave it out")
+    return None

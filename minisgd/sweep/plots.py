@@ -17,6 +17,7 @@ matplotlib's Agg backend is used (headless). Not for: drawing (report/figures.py
 import json
 import os
 import sys
+import tempfile
 
 import numpy as np
 
@@ -94,8 +95,13 @@ def plot_path(path, out=None, fmt="png", metric=None, x=None):
         records = [read_run_json(path)]
         axes, out = [], out or os.path.dirname(os.path.abspath(path))
         prefix = os.path.splitext(os.path.basename(path))[0] + "_"
+    if os.path.isdir(path) and os.path.realpath(out).startswith(
+            os.path.join(os.path.realpath(path), "runs") + os.sep):
+        raise ValueError(f"--out {out!r} is inside the sweep's runs/ folder, which holds run "
+                         "files only; give another folder")
     try:
         os.makedirs(out, exist_ok=True)
+        tempfile.TemporaryFile(dir=out).close()          # writable, before drawing anything
     except OSError as err:
         raise ValueError(f"--out {out!r} cannot be a folder for the figures: "
                          f"{err.strerror or err}") from None
