@@ -27,7 +27,6 @@ import hashlib
 import json
 import math
 import os
-import math
 import re
 
 from ..config import Config, config_dict
