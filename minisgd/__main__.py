@@ -17,7 +17,7 @@ from dataclasses import fields
 
 from .sweep import add_sweep_parser, run_sweep
 from .sweep.plots import add_plot_parser, run_plot
-from .config import field_default
+from .config import DATASETS, field_default
 from .io.flag_types import Parser, describe_field, inert_flag
 from .io.flag_types import float_list, int_list, name_list, optional_float, optional_int
 from .train import Config
@@ -70,7 +70,7 @@ CHOICES = {"target": ("linear", "sine", "staircase", "product", "teacher"),
            "task": ("support", "classification", "sparse_regression"),
            "model": ("mlp", "diagonal"), "loss": ("mse", "cross_entropy"),
            "weight_norm": ("none", "layer", "unit"), "parametrization": ("uv", "u2v2"),
-           "dataset": ("gaussian_mixture", "teacher", "signals"), "dtype": ("float64", "float32"),
+           "dataset": DATASETS, "dtype": ("float64", "float32"),
            "gradient": ("auto", "rows", "moments"), "optimizer": ("sgd", "gd"),
            "support_rule": ("gap", "fraction")}
 

@@ -12,6 +12,7 @@ import numpy as np
 
 from .checks import check_choice, describe
 from .data import DATASETS, dataset_defaults
+from .data.real import sized
 from .resolve import check_fields, moments_apply  # noqa: F401  (moments_apply re-exported)
 
 TASKS = ("support", "classification", "sparse_regression")
@@ -154,9 +155,10 @@ RECIPES = {name: dataset_defaults(name) for name in DATASETS}
 # before the fields whose default depends on them). README.md points here.
 FIELD_TABLE = {
     "model": Field("mlp"),
-    "d": Field(15),
-    "n": Field(5000),
-    "n_test": Field(2000),
+    "dataset": Field("gaussian_mixture", task=CLASSIFY, drawn=True),
+    "d": Field(By("dataset", sized(DATASETS, 15, 0))),     # a real dataset's own sizes
+    "n": Field(By("dataset", sized(DATASETS, 5000, 1))),
+    "n_test": Field(By("dataset", sized(DATASETS, 2000, 2))),
     "support": Field((0, 1, 2, 3, 4), task=SUPPORT + SPARSE),
     "target": Field("linear", task=SUPPORT, unless=("data",)),
     "input": Field("gaussian", task=SUPPORT, unless=("data",)),
@@ -165,8 +167,7 @@ FIELD_TABLE = {
     "label_eps": Field(0.001, task=SUPPORT, unless=("data",)),
     "threshold": Field(0.1, task=SUPPORT),
     "support_rule": Field("gap", task=SUPPORT),
-    "classes": Field(3, task=CLASSIFY),
-    "dataset": Field("gaussian_mixture", task=CLASSIFY, drawn=True),
+    "classes": Field(By("dataset", sized(DATASETS, 3, 3)), task=CLASSIFY),
     "blobs": Field(By("dataset", {k: v["blobs"] for k, v in RECIPES.items()}),
                    task=CLASSIFY, drawn=True),
     "separation": Field(By("dataset", {k: v["separation"] for k, v in RECIPES.items()}),

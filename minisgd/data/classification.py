@@ -1,4 +1,5 @@
-"""Synthetic C-class classification: three generators, each drawn in code from a seed.
+"""C-class classification: three synthetic generators drawn in code from a seed (below),
+and digits / mnist / mnist1d, real data read from package wheels (real.py).
 
     gaussian_mixture  each class a union of a few isotropic Gaussian blobs
     teacher           labels = argmax of a random ReLU network of x ~ N(0, I_d)
@@ -15,8 +16,10 @@ import numpy as np
 
 from ..checks import check_choice, check_float, check_int, make_rng
 from .container import Data
+from .real import REAL_DATASETS, real_classification
 
-DATASETS = ("gaussian_mixture", "teacher", "signals")
+SYNTHETIC = ("gaussian_mixture", "teacher", "signals")      # drawn here
+DATASETS = SYNTHETIC + REAL_DATASETS                        # real.py: read from wheels
 
 # Defaults chosen by measurement at d = 20, classes = 5, n = 1000, n_test = 5000, seeds
 # 0-4, test accuracy averaged over seeds (chance 20%). "lstsq": least squares on one-hot
@@ -36,6 +39,7 @@ DEFAULTS = {
     "gaussian_mixture": {"blobs": 2, "separation": 2.5},
     "teacher": {"blobs": None, "separation": None},
     "signals": {"blobs": None, "separation": 0.75},
+    **{name: {"blobs": None, "separation": None} for name in REAL_DATASETS},
 }
 
 TEACHER_WIDTH = 64
@@ -267,6 +271,8 @@ def make_classification(seed, dataset, d, classes, n, n_test, blobs=None, separa
     float64, y int64.
     """
     check_choice("dataset", dataset, DATASETS)
+    if dataset in REAL_DATASETS:                   # read, not drawn: seed, d, classes unused
+        return real_classification(dataset, n)
     d = check_int("d", d, low=1)
     classes = check_int("classes", classes, low=2)
     n = check_int("n", n, low=1)

@@ -6,7 +6,7 @@ validates a support S, the coordinates a target depends on. Not for: drawing dat
 task modules: support.py, sparse_regression.py, classification.py).
 """
 import numbers
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
@@ -30,6 +30,7 @@ class Data:
     classes: int = None
     beta: np.ndarray = None
     y_clean: np.ndarray = None
+    source: dict = None           # where real data came from (data/real.py); None: drawn here
 
     @property
     def d(self):
@@ -42,8 +43,8 @@ def cast_data(data, dtype):
     if data.X.dtype == dtype:
         return data
     cast = lambda a: a if a is None or not np.issubdtype(a.dtype, np.floating) else a.astype(dtype)
-    return Data(cast(data.X), cast(data.y), cast(data.X_test), cast(data.y_test), data.support,
-                data.classes, data.beta, data.y_clean)
+    return replace(data, X=cast(data.X), y=cast(data.y), X_test=cast(data.X_test),
+                   y_test=cast(data.y_test))
 
 
 def check_support(support, d):

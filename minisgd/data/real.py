@@ -127,3 +127,41 @@ def prepare(name, n=None):
               "preprocessing": (f"x / {scale:g}, " if scale else "") +
               "minus the training rows' mean of each input", "image_shape": list(real.image_shape)}
     return X - mean, y, X_test - mean, y_test, record
+
+
+# (inputs, training rows, test rows, classes) of each dataset as split above: the values a
+# config resolves d, n, n_test and classes to; tests/test_data_real.py checks them
+SIZES = {"digits": (64, 1438, 359, 10), "mnist": (784, 4000, 1000, 10),
+         "mnist1d": (40, 4000, 1000, 10)}
+CLASSES = 10
+
+
+def sized(names, drawn, k):
+    """{dataset name (and None): the default of a field -- `drawn` for data drawn in code, a
+    real dataset's SIZES[name][k]} (config.FIELD_TABLE's d, n, n_test, classes)."""
+    return {None: drawn, **{name: SIZES[name][k] if name in SIZES else drawn for name in names}}
+
+
+def check_real(config):
+    """A config's fields against its real dataset: d, classes and n_test are the data's, n
+    at most its training rows, and the package is installed (MissingPackage otherwise)."""
+    d, rows, test_rows, _ = SIZES[config.dataset]
+    for name, value in (("d", d), ("classes", CLASSES), ("n_test", test_rows)):
+        if getattr(config, name) != value:
+            raise ValueError(f"{name} is decided by dataset={config.dataset!r} ({value}): leave "
+                             f"it unset, got {getattr(config, name)!r}")
+    for name in ("blobs", "separation"):
+        if getattr(config, name) is not None:
+            raise ValueError(f"{name} is not used by dataset={config.dataset!r} (real data, "
+                             f"read, not drawn): leave it unset, got {getattr(config, name)!r}")
+    if not 1 <= config.n <= rows:
+        raise ValueError(f"n must be an int in [1, {rows}] (the training rows of "
+                         f"dataset={config.dataset!r}), got {config.n!r}")
+    package_dir(config.dataset)
+
+
+def real_classification(name, n):
+    """The Data of a real dataset: prepare(name, n), its record as Data.source."""
+    from .container import Data
+    X, y, X_test, y_test, record = prepare(name, n)
+    return Data(X, y, X_test, y_test, support=None, classes=CLASSES, y_clean=y, source=record)
