@@ -61,8 +61,8 @@ HELP = {
     "records_per_decade": "history points per decade of steps",
     "diverge_factor": "stop as diverged when the batch loss exceeds this x initial loss",
     "threshold": "irrelevant/relevant norm ratio for steps_to_threshold",
-    "support_rule": "detected-support rule",
-    "dtype": "float64 (the reference) or float32",
+    "support_rule": "detected-support rule", "dtype": "float64 (the reference) or float32",
+    "noise_inputs": "real datasets: k inputs of pure noise appended, the known irrelevant ones",
 }
 CHOICES = {"target": ("linear", "sine", "staircase", "product", "teacher"),
            "input": ("gaussian", "rademacher"), "activation": ("linear", "relu", "tanh"),

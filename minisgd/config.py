@@ -30,7 +30,7 @@ class Config:
     center, double, label_eps, threshold, support_rule, classes, dataset, blobs,
     separation, random_labels, label_scale, noise, l0_threshold, depth, width,
     activation, bias, weight_norm, init_scheme, init_scale, parametrization, batch_size,
-    replacement. validate() gives each the value that runs -- taken from a given data
+    replacement, noise_inputs. validate() gives each the value that runs -- taken from a given data
     set, net or batch array (resolve.py), else the table's default for the config's task,
     model and optimizer -- or None where it does not apply; a field that does not apply
     but is set (even to the value it would have elsewhere) is refused. Every other field
@@ -94,6 +94,7 @@ class Config:
     dtype: str = "float64"           # "float32": half the memory traffic, ~1e-7 precision
     gradient: str = "auto"           # "rows" | "moments" (linear nets, mse) | "auto" (train.py)
     metrics: tuple = ()              # extra metric sets recorded along the run (metrics/)
+    noise_inputs: Optional[int] = None  # real data: k inputs of pure noise appended (real.py)
 
     @property
     def n_train(self):
@@ -106,18 +107,15 @@ class Config:
         return self.classes if self.task == "classification" else 1
 
     def validate(self, n_train=None, given=()):
-        """The resolved Config (a new one; this one is not changed): every field of
-        FIELD_TABLE resolved (resolve_fields), every value checked (resolve.check_fields:
-        ValueError / TypeError naming the field and the form it must have), lists as
-        tuples. n_train: the training rows of given data -- the data is then not drawn,
-        so the recipe's fields do not apply, and batch_size is bounded by them; given: the
-        names of the other given objects ("net", "batches"), whose fields do not apply."""
+        """The resolved Config (a new one): FIELD_TABLE's fields resolved, every value checked
+        (resolve.check_fields: errors name the field and its form), lists as tuples.
+        n_train: the rows of given data (not drawn: the recipe's fields do not apply; they
+        bound batch_size); given: the other given objects ("net", "batches")."""
         given = set(given) | ({"data"} if n_train is not None else set())
         resolved = resolve_fields(plain_config(self), given=given)
         if "data" in given and self.data_seed is not None and not resolved.random_labels:
-            raise ValueError(f"data_seed seeds the drawn data (and random labels): with given "
-                             f"data and no random_labels it does nothing; leave it unset, got "
-                             f"{self.data_seed!r}")
+            raise ValueError("data_seed seeds the drawn data (and random labels): with given data"
+                             f" and no random_labels it does nothing; got {self.data_seed!r}")
         return check_fields(resolved, resolved.n_train if n_train is None else n_train)
 
 
@@ -173,6 +171,7 @@ FIELD_TABLE = {
     "separation": Field(By("dataset", {k: v["separation"] for k, v in RECIPES.items()}),
                         task=CLASSIFY, drawn=True),
     "random_labels": Field(0.0, task=CLASSIFY),
+    "noise_inputs": Field(None, task=CLASSIFY, drawn=True),
     "label_scale": Field(1.0, task=CLASSIFY, loss=("mse",)),
     "noise": Field(0.0, task=SPARSE, drawn=True),
     "l0_threshold": Field(1e-3, task=SPARSE),
@@ -207,6 +206,8 @@ def resolve_fields(config, given=()):
             check_choice("model", values[name], MODELS)
         if name == "dataset" and values[name] is not None:
             check_choice("dataset", values[name], DATASETS)
+    if isinstance(values.get("noise_inputs"), int) and config.d is None:
+        values["d"] += values["noise_inputs"]             # a real dataset's inputs + noise
     return replace(config, **values)
 
 

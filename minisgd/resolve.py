@@ -18,7 +18,7 @@ import numpy as np
 from .checks import (check_bool, check_choice, check_float, check_float_array, check_int,
                      check_int_array, describe)
 from .data import INPUTS, TARGETS, Data, check_support
-from .data.real import SIZES, check_real
+from .data.real import check_real
 from .models import ACTIVATIONS
 from .models.initializers import INITS
 from .optimizers import LRSchedule
@@ -211,8 +211,7 @@ def check_task_fields(config):
 
 def check_classification(config):
     check_int("classes", config.classes, low=2)
-    if config.dataset in SIZES:                           # real data: its own sizes
-        check_real(config)
+    check_real(config)                                    # real data: its own sizes
     if config.n < config.classes:
         raise ValueError(f"n must be at least classes={config.classes} (every class in the "
                          f"training set), got {config.n}")

@@ -63,6 +63,8 @@ class Problem:
 
     def history_columns(self):
         extra = ("clean_accuracy",) if self.clean_labels is not None else ()
+        if self.task == "classification" and self.data.support is not None:
+            extra += TASK_COLUMNS["support"]         # known irrelevant inputs (data/real.py)
         return ("step", "train_loss", "penalty", "test_loss") + TASK_COLUMNS[self.task] + \
             extra + ("lr",)
 
@@ -79,7 +81,7 @@ def draw_data(config, rng):
         return make_sparse_regression(rng, c.d, c.support, c.n, c.n_test, c.noise)
     from .data.classification import make_classification
     return make_classification(rng, c.dataset, c.d, c.classes, c.n, c.n_test, c.blobs,
-                               c.separation)
+                               c.separation, c.noise_inputs)
 
 
 def check_data(config, data):
@@ -168,15 +170,15 @@ def history_row(net, optimizer, problem, lr):
     row = {"train_loss": train_loss, "penalty": optimizer.penalty(net)}
     test_loss, test_acc = set_loss(net, problem, "test")
     row["test_loss"] = test_loss
-    if problem.task == "support":
+    if data.support is not None and problem.task != "sparse_regression":
         W1 = net.effective_weights()[0]
         row.update(irrelevant_norm=irrelevant_norm(W1, data.support),
                    relevant_norm=relevant_norm(W1, data.support))
-    elif problem.task == "sparse_regression":
+    if problem.task == "sparse_regression":
         beta = linear_predictor(net)
         row.update(l0=l0(beta, problem.config.l0_threshold),
                    beta_error=np.nan if data.beta is None else np.linalg.norm(beta - data.beta))
-    else:
+    elif problem.task == "classification":
         row.update(train_accuracy=train_acc, test_accuracy=test_acc)
         if problem.clean_labels is not None:
             row["clean_accuracy"] = evaluate(net, data.X, problem.Y, loss,
@@ -189,9 +191,9 @@ def history_row(net, optimizer, problem, lr):
 def task_final(net, problem, history):
     """The task's final numbers (JSON-ready), before the run's losses and status."""
     data, config = problem.data, problem.config
-    if problem.task == "support":
+    if problem.task == "support" or (problem.task == "classification" and data.support):
         final = support_summary(net.effective_weights()[0], data.support,
-                                rule=config.support_rule)
+                                rule=config.support_rule or "gap")
     elif problem.task == "sparse_regression":
         beta = linear_predictor(net)
         beta_star = np.zeros_like(beta) if data.beta is None else data.beta
@@ -203,10 +205,10 @@ def task_final(net, problem, history):
     train_loss, train_acc = set_loss(net, problem, "train")
     test_loss, test_acc = set_loss(net, problem, "test")
     final.update(train_loss=train_loss, test_loss=test_loss)
-    if problem.task == "support":
+    if "irrelevant_norm" in history:
         final["steps_to_threshold"] = steps_to_threshold(
             history["step"], history["irrelevant_norm"], history["relevant_norm"],
-            config.threshold)
+            config.threshold or 0.1)
     if problem.task == "classification":
         final.update(train_accuracy=train_acc, test_accuracy=test_acc)
         if problem.clean_labels is not None:

@@ -124,3 +124,30 @@ def test_the_core_imports_none_of_the_data_packages():
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                          check=True).stdout
     assert out.strip() == "[]"
+
+
+@needs("sklearn")
+def test_noise_inputs_are_known_irrelevant_inputs_measured_like_the_support_tasks():
+    from minisgd.train import Config, train
+    config = Config(task="classification", dataset="digits", noise_inputs=20, steps=30,
+                    depth=1, width=16, activation="relu", bias=True, n=300, seed=3)
+    r = train(config)
+    assert r.config["d"] == 84 and r.config["noise_inputs"] == 20
+    for column in ("irrelevant_norm", "relevant_norm", "train_accuracy"):
+        assert len(r.history[column]) == len(r.history["step"])
+    assert {"irrelevant_norm", "relevant_norm", "detected_support", "precision", "recall",
+            "steps_to_threshold", "test_accuracy"} <= set(r.final)
+    record = r.to_dict()["data"]
+    assert record["noise_inputs"] == 20 and record["relevant_inputs"].startswith("0..63")
+    data = real.real_classification("digits", 300, 20, np.random.default_rng(0))
+    X, _, X_test, _, _ = real.prepare("digits", 300)
+    assert np.array_equal(data.X[:, :64], X) and np.array_equal(data.X_test[:, :64], X_test)
+    noise = data.X[:, 64:]
+    assert noise.shape == (300, 20) and data.support == tuple(range(64))
+    assert abs(noise.std() / X.std(axis=0).mean() - 1) < 0.05          # the data's own scale
+    assert train(config).history == r.history                          # seeded: same noise
+    for kwargs, message in ((dict(noise_inputs=0), "noise_inputs must be an int >= 1"),
+                            (dict(noise_inputs=5, d=64), "d is decided by dataset='digits' \\(69\\)"),
+                            (dict(dataset="teacher", noise_inputs=5), "noise_inputs is for the real")):
+        with pytest.raises(ValueError, match=message):
+            Config(task="classification", **{"dataset": "digits", **kwargs}).validate()

@@ -255,7 +255,8 @@ def check_dataset_options(dataset, d, blobs, separation):
     return blobs, separation
 
 
-def make_classification(seed, dataset, d, classes, n, n_test, blobs=None, separation=None):
+def make_classification(seed, dataset, d, classes, n, n_test, blobs=None, separation=None,
+                        noise_inputs=None):
     """Training set (n, d) and test set (n_test, d) of a `classes`-class task, see DATASETS.
 
     blobs: Gaussian blobs per class (gaussian_mixture only; default 2).
@@ -271,8 +272,8 @@ def make_classification(seed, dataset, d, classes, n, n_test, blobs=None, separa
     float64, y int64.
     """
     check_choice("dataset", dataset, DATASETS)
-    if dataset in REAL_DATASETS:                   # read, not drawn: seed, d, classes unused
-        return real_classification(dataset, n)
+    if dataset in REAL_DATASETS:                   # read, not drawn: d, classes unused
+        return real_classification(dataset, n, noise_inputs, make_rng(seed))
     d = check_int("d", d, low=1)
     classes = check_int("classes", classes, low=2)
     n = check_int("n", n, low=1)

@@ -143,10 +143,21 @@ def sized(names, drawn, k):
 
 
 def check_real(config):
-    """A config's fields against its real dataset: d, classes and n_test are the data's, n
-    at most its training rows, and the package is installed (MissingPackage otherwise)."""
+    """A classifier's fields against its dataset. A real one: d (its inputs + noise_inputs),
+    classes and n_test are the data's, n at most its training rows, noise_inputs None or
+    >= 1, and the package is installed (MissingPackage otherwise). A synthetic one takes no
+    noise_inputs (it has no known irrelevant inputs to add to)."""
+    k = config.noise_inputs
+    if config.dataset not in SIZES:
+        if k is not None:
+            raise ValueError(f"noise_inputs is for the real datasets {list(SIZES)}, got "
+                             f"dataset={config.dataset!r}: leave it unset")
+        return
+    if k is not None and (isinstance(k, bool) or not isinstance(k, int) or k < 1):
+        raise ValueError(f"noise_inputs must be an int >= 1 (inputs of pure noise appended) "
+                         f"or unset, got {k!r}")
     d, rows, test_rows, _ = SIZES[config.dataset]
-    for name, value in (("d", d), ("classes", CLASSES), ("n_test", test_rows)):
+    for name, value in (("d", d + (k or 0)), ("classes", CLASSES), ("n_test", test_rows)):
         if getattr(config, name) != value:
             raise ValueError(f"{name} is decided by dataset={config.dataset!r} ({value}): leave "
                              f"it unset, got {getattr(config, name)!r}")
@@ -160,8 +171,24 @@ def check_real(config):
     package_dir(config.dataset)
 
 
-def real_classification(name, n):
-    """The Data of a real dataset: prepare(name, n), its record as Data.source."""
+def real_classification(name, n, noise_inputs=None, rng=None):
+    """The Data of a real dataset: prepare(name, n), its record as Data.source. With
+    noise_inputs k: k known irrelevant inputs appended to every row, i.i.d. N(0, s^2) drawn
+    from rng (the run's data generator), s the mean std of the data's own inputs over the
+    training rows -- noise at the data's scale that no label depends on; Data.support then
+    holds the real inputs (0 .. D-1), so the support metrics measure the first layer's
+    weights on the noise against those on the pixels. Noise, not the images' blank border:
+    a pixel that is always 0 gets no gradient at all (dC/dW1[:, j] = delta x_j = 0), so
+    SGD's noise could not act on it and the question would be empty."""
     from .container import Data
     X, y, X_test, y_test, record = prepare(name, n)
-    return Data(X, y, X_test, y_test, support=None, classes=CLASSES, y_clean=y, source=record)
+    support = None
+    if noise_inputs:
+        D, s = X.shape[1], float(X.std(axis=0).mean())
+        X, X_test = (np.hstack([A, s * rng.standard_normal((len(A), noise_inputs))])
+                     for A in (X, X_test))
+        support = tuple(range(D))
+        record = {**record, "noise_inputs": noise_inputs, "noise_std": s,
+                  "relevant_inputs": f"0..{D - 1} (the data's own)"}
+    return Data(X, y, X_test, y_test, support=support, classes=CLASSES, y_clean=y,
+                source=record)
