@@ -156,8 +156,8 @@ def run_train(args, parser):
     from .bench.cost import TooBig
     from .train import train
     config = config_from_args(args)
-    if inert_flag(args):
-        parser.error(inert_flag(args))
+    if (inert := inert_flag(args)) is not None:
+        parser.error(inert)
     try:
         check_outputs([("--json", args.json), ("--save", args.save)],
                       [("--data", args.data), ("--init", args.init), ("--batches", args.batches)])

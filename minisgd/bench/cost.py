@@ -27,6 +27,7 @@ import os
 
 from ..engines import CHUNK_ROWS
 from ..history import log_spaced_steps
+from ..resolve import moments_apply
 
 RATE = 1e11                  # flop/s: on the fast side of a 2-core machine's float64 GEMM
 OVERHEAD = 4e-6              # s per layer per step: on the fast side of the measured ~6 us
@@ -85,7 +86,6 @@ def step_rows(config):
 
 
 def moments_path(config):
-    from ..resolve import moments_apply
     return config.gradient != "rows" and moments_apply(config) is None and \
         config.optimizer == "gd"
 

@@ -112,6 +112,16 @@ def write_atomic(path, suffix, mode, write):
         raise
 
 
+def read_json(path):
+    """The parsed JSON file at `path`, or None when it cannot be read or parsed (a lock or a
+    sweep.json left half-written is then treated as absent or garbled by its reader)."""
+    try:
+        with open(path) as fh:
+            return json.load(fh)
+    except (OSError, ValueError):
+        return None
+
+
 def remove_quietly(path):
     """Delete the file at `path`; one that is already gone is fine."""
     try:

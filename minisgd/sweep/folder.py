@@ -15,7 +15,7 @@ import os
 import re
 import secrets
 
-from ..io.files import remove_quietly
+from ..io.outputs import read_json, remove_quietly
 from .errors import SweepError
 from .lock import pid_alive
 
@@ -127,11 +127,7 @@ def check_same_sweep(out, hashes, config_file):
 
 def read_sweep_info(path):
     """DIR/sweep.json as a dict with a list of run hashes (16 hex digits) "runs", or None."""
-    try:
-        with open(path) as fh:
-            info = json.load(fh)
-    except (OSError, ValueError):
-        return None
+    info = read_json(path)
     if not isinstance(info, dict) or not isinstance(info.get("runs"), list) or \
             not all(isinstance(h, str) and HASH.match(h) for h in info["runs"]):
         return None

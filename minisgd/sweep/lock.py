@@ -8,7 +8,7 @@ import os
 import socket
 import time
 
-from ..io.files import remove_quietly
+from ..io.outputs import read_json, remove_quietly
 from .errors import SweepError
 
 UNREADABLE_LOCK_AGE = 10.0
@@ -62,11 +62,7 @@ def locked_message(out, path, holder):
 
 
 def read_lock(path):
-    try:
-        with open(path) as fh:
-            holder = json.load(fh)
-    except (OSError, ValueError):
-        return None
+    holder = read_json(path)
     ok = isinstance(holder, dict) and isinstance(holder.get("host"), str) and \
         isinstance(holder.get("pid"), int) and not isinstance(holder.get("pid"), bool)
     return holder if ok else None                 # anything else is garbled: unreadable

@@ -69,7 +69,12 @@ def run_hash(config):
 
 
 def run_path(out, config):
-    return os.path.join(out, "runs", run_hash(config) + ".json")
+    return run_file(out, run_hash(config))
+
+
+def run_file(out, h):
+    """DIR/runs/<hash>.json: the file of the run whose hash is h."""
+    return os.path.join(out, "runs", h + ".json")
 
 
 def read_run(path, config):
@@ -235,7 +240,7 @@ def load_runs(folder, skipped=None):
         hashes = [n[:-5] for n in names if n.endswith(".json")]
     runs = []
     for h in hashes:
-        path = os.path.join(folder, "runs", h + ".json")
+        path = run_file(folder, h)
         try:
             record = load_json(path)
         except FileNotFoundError:

@@ -29,7 +29,7 @@ from .progress import Progress
 from .errors import SweepError, write_or_explain
 from .folder import check_out, remove_temp_files, write_json_atomic
 from .lock import acquire_lock, release_lock
-from .runfiles import read_run, run_hash, run_path, set_aside
+from .runfiles import read_run, run_file, run_hash, set_aside
 from .summary import write_summary
 from .config import SweepConfigError, read_sweep
 from .pool import run_all
@@ -69,7 +69,7 @@ def plan(out, runs, retry_failed, report, redo_other_versions=False):
         notes.append(f"removed {temps} half-written temporary file(s) that an interrupted "
                      f"sweep left in {out}")
     for h, config in runs.items():
-        path = os.path.join(out, "runs", h + ".json")
+        path = run_file(out, h)
         record, problem = read_run(path, config)
         if problem:
             aside = set_aside(path)
@@ -100,7 +100,8 @@ def execute_sweep(spec, out, executor="local", workers=None, scheduler=None,
                   redo_other_versions=False, allow_long=False):
     """Run the SweepSpec's runs into folder `out`; returns a SweepReport.
     ensemble: False = one run per call; None (the default) or True = runs that share a
-    shape are trained together by ensemble_fn (default jobs.train_members: minisgd.ensemble.train_ensemble).
+    shape are trained together by ensemble_fn (default jobs.train_members, which is
+    minisgd.ensemble.train_ensemble).
     allow_long: run a sweep that would take more than an hour (bench/cost.py).
     Raises SweepError / ExecutorError / bench.cost.TooBig."""
     start = time.perf_counter()
@@ -197,7 +198,7 @@ def dry_run(spec, out, config_file=None, retry_failed=False, workers=None, allow
     runs = distinct_configs(spec)
     seconds = check_sweep_cost(spec.configs, workers, allow_long)
     check_out(out, list(runs), config_file)
-    states = [read_run(os.path.join(out, "runs", h + ".json"), c) for h, c in runs.items()]
+    states = [read_run(run_file(out, h), c) for h, c in runs.items()]
     done = sum(1 for record, _ in states if record is not None)
     failed = sum(1 for record, _ in states if record and record["status"].startswith("failed"))
     corrupt = sum(1 for _, problem in states if problem)

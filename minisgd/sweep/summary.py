@@ -9,7 +9,7 @@ import os
 
 from .errors import write_or_explain
 from .folder import write_text_atomic
-from .runfiles import read_run
+from .runfiles import read_run, run_file
 
 METRICS = ("irrelevant_norm", "relevant_norm", "precision", "recall", "detected_support",
            "train_loss", "test_loss", "steps_to_threshold", "engine", "steps_done", "wall_time")
@@ -29,7 +29,7 @@ def summary_rows(out, runs, axes):
     tasks = list(dict.fromkeys(c.get("task", "support") for c in runs.values()))
     metrics = list(dict.fromkeys(m for task in tasks for m in TASK_METRICS[task]))
     for h, config in runs.items():
-        record, _ = read_run(os.path.join(out, "runs", h + ".json"), config)
+        record, _ = read_run(run_file(out, h), config)
         row = {"run": h, "status": record["status"] if record else "missing"}
         row.update({axis: config[axis] for axis in axes})
         final = (record or {}).get("final") or {}
