@@ -3,6 +3,7 @@ the split is fixed; the preprocessing is what the record says; a missing package
 with the line to install it. Each dataset's tests skip without its package (CI installs
 the data extra, so they run there)."""
 import importlib.util
+import os
 import socket
 
 import numpy as np
@@ -151,3 +152,52 @@ def test_noise_inputs_are_known_irrelevant_inputs_measured_like_the_support_task
                             (dict(dataset="teacher", noise_inputs=5), "noise_inputs is for the real")):
         with pytest.raises(ValueError, match=message):
             Config(task="classification", **{"dataset": "digits", **kwargs}).validate()
+
+
+# ---- everything else follows: ensembles, the data channel, sweeps and plot --------------
+def digits_config(**kw):
+    from minisgd.train import Config
+    return Config(**{**dict(task="classification", dataset="digits", noise_inputs=8, n=300,
+                            steps=120, batch_size=16, depth=1, width=16, activation="relu",
+                            bias=True), **kw})
+
+
+@needs("sklearn")
+def test_ensemble_members_on_real_data_equal_their_single_runs():
+    from minisgd.ensemble import train_ensemble
+    from minisgd.train import train
+    configs = [digits_config(seed=s, lr=lr) for s, lr in [(0, 0.1), (1, 0.05), (2, 0.2)]]
+    for member, config in zip(train_ensemble(configs), configs):
+        single = train(config)
+        assert member.history == single.history
+        assert all(np.array_equal(a, b) for a, b in zip(member.net.weights, single.net.weights))
+        assert member.to_dict()["data"] == single.to_dict()["data"]
+
+
+@needs("sklearn")
+def test_the_prepared_arrays_given_as_data_run_as_the_dataset_does():
+    """What a PyTorch user cross-checks against: prepare()'s arrays, given as data (the
+    --data channel), train exactly as dataset="digits" does."""
+    from minisgd.data import Data
+    from minisgd.train import Config, train
+    X, y, X_test, y_test, _ = real.prepare("digits")
+    kw = dict(task="classification", steps=80, batch_size=8, depth=1, width=16, seed=4)
+    given = train(Config(**kw), data=Data(X, y, X_test, y_test, classes=10))
+    named = train(Config(dataset="digits", **kw))
+    assert given.history == named.history and "data" not in given.to_dict()
+
+
+@needs("sklearn")
+def test_a_sweep_over_real_data_summarizes_and_plots_the_support_metrics(tmp_path):
+    from minisgd.sweep.plots import plot_path
+    from minisgd.__main__ import main
+    toml = tmp_path / "s.toml"
+    toml.write_text('[run]\ntask = "classification"\ndataset = "digits"\nnoise_inputs = 8\n'
+                    'n = 300\nsteps = 60\nwidth = 16\ndepth = 1\n'
+                    '[[sweep]]\nbatch_size = [4, 64]\nseed = [0, 1]\n')
+    out = tmp_path / "sweep"
+    assert main(["sweep", str(toml), "--out", str(out), "--workers", "1"]) == 0
+    head = (out / "summary.csv").read_text().splitlines()[0].split(",")
+    assert {"irrelevant_norm", "relevant_norm", "precision", "recall"} <= set(head)
+    paths = plot_path(str(out))
+    assert os.path.join(str(out), "plots", "support_norms.png") in paths

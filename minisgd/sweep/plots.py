@@ -5,7 +5,8 @@ The curves follow the task (of the first run):
                       colour per arm (an arm = one value of every swept key except the seed);
                       heatmaps.<fmt>  |W1| and |W1^T W1| per arm (its lowest seed; needs the
                       first-layer weights that sweep run files keep under "weights")
-  classification:     accuracy.<fmt>  train and test accuracy; loss.<fmt>  train and test loss
+  classification:     accuracy.<fmt>  train and test accuracy; loss.<fmt>  train and test loss;
+                      with --noise-inputs, support_norms.<fmt>  the noise and data columns' norms
   sparse_regression:  sparsity.<fmt>  l0 of beta and ||beta - beta*||; loss.<fmt>
 and for sweep folders
   <metric>_vs_<axis>.<fmt>  a final metric (default: the task's headline, --metric any
@@ -169,11 +170,16 @@ def draw_curves(task, c, arms, runs, name, figures, arm_axes):
     """The task's history figures (CURVES); returns their paths."""
     if task == "classification":
         loss = "" if "loss" in arm_axes else f", {c['loss'].replace('_', '-')} loss"
-        what = f"{c['classes']} classes, {c['dataset'] or 'given data'}{loss}"
+        noise = f" + {c['noise_inputs']} noise inputs" if c.get("noise_inputs") else ""
+        what = f"{c['classes']} classes, {c['dataset'] or 'given data'}{noise}{loss}"
     else:
         what = f"sparse regression, d={c['d']}, |S|={len(c['support'])}, n={c['n']}"
     written = []
-    for stem, panels in CURVES[task]:
+    support = [("support_norms", [("irrelevant_norm", r"irrelevant norm $\|W_1[:, S^c]\|_F$"
+                                   " (noise inputs)", False),
+                                  ("relevant_norm", r"relevant norm $\|W_1[:, S]\|_F$", False)])]
+    noise = any("irrelevant_norm" in r["history"] for group in arms.values() for r in group)
+    for stem, panels in CURVES[task] + (support if noise else []):
         written.append(name(stem))
         figures.curve_groups(list(arms.items()), written[-1], panels, title=what + runs)
     return written

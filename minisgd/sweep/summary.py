@@ -27,7 +27,10 @@ def summary_rows(out, runs, axes):
     from the run files."""
     rows = []
     tasks = list(dict.fromkeys(c.get("task", "support") for c in runs.values()))
+    noise = any(c.get("noise_inputs") for c in runs.values())    # real data + known noise
     metrics = list(dict.fromkeys(m for task in tasks for m in TASK_METRICS[task]))
+    if noise:
+        metrics[2:2] = [m for m in METRICS[:4] + ("steps_to_threshold",) if m not in metrics]
     for h, config in runs.items():
         record, _ = read_run(run_file(out, h), config)
         row = {"run": h, "status": record["status"] if record else "missing"}
