@@ -18,52 +18,10 @@ from dataclasses import fields
 from .sweep import add_sweep_parser, run_sweep
 from .sweep.plots import add_plot_parser, run_plot
 from .config import DATASETS, field_default
-from .io.flag_types import Parser, describe_field, inert_flag
+from .io.flag_types import HELP, Parser, describe_field, inert_flag
 from .io.flag_types import float_list, int_list, name_list, optional_float, optional_int
 from .train import Config
 
-HELP = {
-    "task": "what is learned: the sparse-support regression, a classifier, sparse regression",
-    "model": "an MLP or a diagonal linear net <u*v, x>",
-    "classes": "classification: number of classes C",
-    "dataset": "classification: data set drawn in code",
-    "blobs": "gaussian_mixture: blobs per class", "separation": "how far apart the classes are",
-    "random_labels": "classification: fraction of training labels made random",
-    "label_scale": "classification with mse: targets label_scale * one-hot",
-    "noise": "sparse_regression: std of the label noise",
-    "l0_threshold": "sparse_regression: |beta_j| above it counts in l0",
-    "weight_norm": "weight normalization of the hidden layers: W = g V / ||V||",
-    "parametrization": "diagonal net: beta = u*v (uv) or u^2 - v^2 (u2v2)",
-    "loss": "mse (regression, one-hot square loss) or cross_entropy (classification)",
-    "metrics": "extra metric sets recorded along the run, comma-separated (e.g. layer_norms)",
-    "gradient": "how the gradient is computed: rows (the general path: step.py's reference "
-                "step, or its buffered/pieces engines), moments (linear nets under mse, from "
-                "the data's moments), auto (moments where exact and faster)",
-    "d": "input dimension", "support": "support coordinates, comma-separated (e.g. 0,1,2,3,4)",
-    "n": "distinct training inputs (2n training pairs while label doubling is on)",
-    "n_test": "test-set size", "target": "target on the support",
-    "input": "input distribution", "center": "centre the irrelevant coordinates",
-    "double": "label doubling f(x) +- eps (the paper's)", "label_eps": "std of eps",
-    "depth": "number of hidden layers", "width": "hidden width",
-    "activation": "hidden activation", "bias": "use biases",
-    "init_scheme": "initialization", "init_scale": "init std for 'normal', else a multiplier",
-    "optimizer": "'gd' uses the whole training set each step", "batch_size": "SGD batch size",
-    "replacement": "sample batches with replacement", "lr": "step size eta",
-    "clip": "global gradient-norm clipping ('none' to disable)", "momentum": "momentum mu",
-    "weight_decay": "weight decay lambda (added to the gradient)",
-    "decoupled_wd": "decoupled weight decay", "l1": "L1 prox strength on the first layer",
-    "group_l1": "group-L1 prox strength over first-layer input groups",
-    "label_noise": "label-noise SGD: std of fresh Gaussian label noise per step",
-    "decay_at": "step-decay milestones as fractions of training, comma-separated",
-    "decay_factor": "lr multiplier at each milestone", "warmup": "linear warm-up steps",
-    "steps": "number of updates", "seed": "seed of every random stream",
-    "data_seed": "seed of the data alone ('none': the seed's own data)",
-    "records_per_decade": "history points per decade of steps",
-    "diverge_factor": "stop as diverged when the batch loss exceeds this x initial loss",
-    "threshold": "irrelevant/relevant norm ratio for steps_to_threshold",
-    "support_rule": "detected-support rule", "dtype": "float64 (the reference) or float32",
-    "noise_inputs": "real datasets: k inputs of pure noise appended, the known irrelevant ones",
-}
 CHOICES = {"target": ("linear", "sine", "staircase", "product", "teacher"),
            "input": ("gaussian", "rademacher"), "activation": ("linear", "relu", "tanh"),
            "init_scheme": ("kaiming_normal", "torch_default", "normal", "constant"),
@@ -199,16 +157,19 @@ def format_summary(result):
              f"{fmt(f['wall_time'], '.2f')} s",
              f"  engine: {f['engine']} ({ENGINE_FILES.get(f['engine'], 'minisgd/engines.py')}), "
              f"gradient path {f['gradient']}"]
-    if c["task"] == "support":
+    if "irrelevant_norm" in f:                # the support task, or real data + noise inputs
+        true = c.get("support") or f"inputs 0..{c['d'] - c['noise_inputs'] - 1}"
+        found = f["detected_support"]
+        found = f"{len(found)} inputs" if found and len(found) > 12 else fmt(found, "")
         lines += [f"  irrelevant norm ||W1[:, S^c]||_F = {fmt(f['irrelevant_norm'])}   "
                   f"relevant ||W1[:, S]||_F = {fmt(f['relevant_norm'])}",
-                  f"  detected support {fmt(f['detected_support'], '')} (true {c['support']}), "
+                  f"  detected support {found} (true {true}), "
                   f"precision {fmt(f['precision'], '.2f')}, recall {fmt(f['recall'], '.2f')}"]
-    elif c["task"] == "sparse_regression":
+    if c["task"] == "sparse_regression":
         lines += [f"  l0 of beta = {fmt(f['l0'], '')} (|beta_j| > {c['l0_threshold']:g}), "
                   f"||beta - beta*|| = {fmt(f['beta_error'])}, support {c['support']} "
                   f"among the top |S|: {fmt(f['top_hits'])}"]
-    else:
+    elif c["task"] == "classification":
         clean = f"   clean-label train accuracy {fmt(f['clean_accuracy'])}" \
             if "clean_accuracy" in f else ""
         lines += [f"  train accuracy {fmt(f['train_accuracy'])}   test accuracy "
