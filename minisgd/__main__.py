@@ -17,6 +17,7 @@ from dataclasses import fields
 
 from .sweep import add_sweep_parser, run_sweep
 from .sweep.plots import add_plot_parser, run_plot
+from .report.audit import add_report_parser, run_report
 from .config import DATASETS, field_default
 from .io.flag_types import HELP, Parser, describe_field, inert_flag
 from .io.flag_types import float_list, int_list, name_list, optional_float, optional_int
@@ -222,7 +223,7 @@ def build_parser():
     sub = parser.add_subparsers(dest="command", required=True)
     parsers = {"train": add_train_parser(sub)}
     parsers.update(sweep=add_sweep_parser(sub), plot=add_plot_parser(sub))
-    parsers["bench"] = add_bench_parser(sub)
+    parsers.update(bench=add_bench_parser(sub), report=add_report_parser(sub))
     return parser, parsers
 
 
@@ -233,8 +234,9 @@ def main(argv=None):
         return run_train(args, parsers["train"])
     if args.command == "bench":
         return run_bench_command(args, parsers["bench"])
-    if args.command in ("sweep", "plot"):
-        return {"sweep": run_sweep, "plot": run_plot}[args.command](args, parsers[args.command])
+    if args.command in ("sweep", "plot", "report"):
+        run = {"sweep": run_sweep, "plot": run_plot, "report": run_report}[args.command]
+        return run(args, parsers[args.command])
     return 2
 
 

@@ -4,7 +4,7 @@ import argparse
 import os
 import time
 
-from ..io.files import write_json_atomic
+from ..io.outputs import write_atomic, write_json_atomic
 
 
 def fmt(value):
@@ -38,9 +38,11 @@ def number_list(kind=int, positive=False):
 
 
 def write_report(out, payload, table, start, note=""):
-    """The end of an experiment script: `payload` as out/summary.json (atomic), the markdown
-    `table` on stdout, then where the outputs are and the wall time since `start`."""
+    """The end of an experiment script: `payload` as out/summary.json and the markdown `table`
+    as out/table.md (both atomic), the table on stdout, then where the outputs are and the
+    wall time since `start`."""
     write_json_atomic(payload, os.path.join(out, "summary.json"))
+    write_atomic(os.path.join(out, "table.md"), ".md", "w", lambda fh: fh.write(table + "\n"))
     print(table)
     print(f"\nfigures and summary.json in {out}/  (total {time.perf_counter() - start:.0f} s"
           f"{note})")
