@@ -66,7 +66,7 @@ def test_claims_run_a_failure_is_reported_and_the_pages_embed_every_figure(exper
                                    low=("--value", "0.5")), "quick", out)
     assert [r["status"] for _, r in done] == ["ok", "failed", "ok"]
     assert "it broke on purpose" in done[1][1]["error"]
-    md_path, html_path = write_pages(out, done, "quick")
+    md_path, html_path = write_pages(out, done, "quick", audit.claim_verdict)
     md, page = open(md_path).read(), open(html_path).read()
     rows = [line for line in md.splitlines() if line.startswith("| good:") or
             line.startswith("| bad:") or line.startswith("| low:")]
@@ -107,7 +107,7 @@ def test_a_verdict_that_breaks_its_contract_is_shown_as_an_error(experiments, tm
     (experiments / "fake.py").write_text(FAKE.replace('"reproduced" if', '"fine" if'))
     out = str(tmp_path / "report")
     done = audit.run_claims(claims(good=("--value", "2")), "quick", out)
-    md = open(write_pages(out, done, "quick")[0]).read()
+    md = open(write_pages(out, done, "quick", audit.claim_verdict)[0]).read()
     assert "| failed |" in md and "verdict one of" in md
 
 

@@ -69,7 +69,7 @@ def run_report(args, parser):
     except OSError as err:
         parser.error(f"argument --out: cannot make the folder {args.out}: {err.strerror or err}")
     done = run_claims(claims, args.scale, args.out, args.rerun)
-    paths = write_pages(args.out, done, args.scale)
+    paths = write_pages(args.out, done, args.scale, claim_verdict)
     print("\n".join(paths))
     return 0 if all(record["status"] == "ok" for _, record in done) else 1
 

@@ -17,10 +17,10 @@ from ..io.outputs import write_atomic
 HEAD = ["claim", "data", "measured effect", "spread (seeds)", "published", "verdict", "rule"]
 
 
-def write_pages(out, done, scale):
-    """report.md and report.html in out from [(claim, its claim.json record)]; returns
-    their paths."""
-    from .audit import claim_verdict
+def write_pages(out, done, scale, claim_verdict):
+    """report.md and report.html in out from [(claim, its claim.json record)];
+    claim_verdict(claim, folder): the verdict dict of a claim that ran (audit.py). Returns
+    the pages' paths."""
     claims = []
     for claim, record in done:
         folder = os.path.join(out, claim.name)
