@@ -19,12 +19,28 @@ effect. The published NC studies (Papyan et al.; Han, Papyan, Donoho on MSE) tra
 (minisgd/data/classification.py), so fitting it means memorizing, which weight decay resists.
 Outputs in --out: neural_collapse.png, summary.json, a markdown table. Defaults about two
 and a half minutes on 2 cores (one run per process); --full: 200000 updates, 3 seeds.
+
+Real data (--dataset mnist; also digits, mnist1d: minisgd/data/real.py, the fixed split,
+pixels / 255 centred on the training mean): low_rank.py's real-data base, chosen for a
+default run within ~300 s of CPU on 2 cores: ReLU MLP 784 -> 64 x 4 -> 10 (C = 10 classes,
+so the last hidden layer has room for a simplex of 9 dimensions), weight norm, n = 1000
+training rows (the first of the fixed split; the published NC studies train on full
+MNIST / CIFAR-10), b = 16, eta = 0.2, lambda = 1e-3, 20000 updates = 320 epochs (the
+published NC runs: 350 epochs), constant step, 3 seeds, mean +- std over them. Unlike the
+Gaussian mixture, the net fits these rows exactly (train accuracy 1), so the terminal phase
+is reached. Verdict (real data), per seed, paired (same init and batches): NC1 and NC3 at
+the end with weight decay against without; a measure "collapses with weight decay" when it
+ends at least 2x lower than without weight decay in every seed and fell during the run
+(end below its value at 10 % of the run) in every seed; a pair with a run flagged CONSTANT
+or diverged does not count. Reproduced: NC1 and NC3 both; partly: one of them; not
+reproduced: neither. NC2, NC4 and the run without weight norm are reported beside it.
 """
 import os
 import sys
 
 import numpy as np
 
+from minisgd.data.real import CLASSES, REAL_DATASETS
 from minisgd.metrics.collapse import COLUMNS, CONSTANT_SPREAD
 from minisgd.report.experiment import finite
 from minisgd.report.experiment import (CORES, above, at_least, check_configs, default_to,
@@ -36,20 +52,40 @@ from minisgd.train import Config, train
 NC_COLUMNS = [c for c in COLUMNS if c != "output_spread"]
 
 
+REAL_DEFAULTS = dict(seeds=3, steps=20000, lr=0.2, wd=1e-3, depth=4, width=64, n=1000)
+
+
 def parse_args(argv=None):
     p = experiment_parser(__doc__, "neural_collapse", full="200000 updates, 3 seeds",
-                          workers=CORES, seeds="default 2, --full 3")
-    p.add_argument("--steps", type=at_least(1), help="default 80000, --full 200000")
+                          workers=CORES, seeds="default 2, --full 3, --dataset 3")
+    p.add_argument("--dataset", choices=REAL_DATASETS,
+                   help="real data instead of the Gaussian mixture, with the real-data "
+                        "defaults of the module docstring (given flags still win)")
+    p.add_argument("--steps", type=at_least(1),
+                   help="default 80000, --full 200000, --dataset 20000")
     p.add_argument("--b", type=at_least(1), default=16)
     p.add_argument("--lr", type=above(0), default=0.1)
     p.add_argument("--wd", type=finite(), default=3e-4)
     p.add_argument("--depth", type=at_least(1), default=6)
     p.add_argument("--width", type=at_least(1), default=64)
-    p.add_argument("--classes", type=at_least(2), default=5)
-    p.add_argument("--n", type=at_least(1), default=1000)
+    p.add_argument("--classes", type=at_least(2), help="default 5 (not with --dataset: 10)")
+    p.add_argument("--n", type=at_least(1), default=1000,
+                   help="training rows (with --dataset: the first n of the fixed split)")
     p.add_argument("--separation", type=finite(), help="gaussian_mixture separation (2.5)")
+    known, _ = p.parse_known_args(argv)
+    if known.dataset:                    # string defaults go through the flags' types
+        p.set_defaults(**REAL_DEFAULTS)
     args = p.parse_args(argv)
-    default_to(args, seeds=3 if args.full else 2, steps=200_000 if args.full else 80_000)
+    if args.dataset:
+        if args.full:
+            p.error("argument --full: the synthetic long run; with --dataset give --steps, "
+                    "--seeds instead")
+        for flag in ("classes", "separation"):
+            if getattr(args, flag) is not None:
+                p.error(f"argument --{flag}: decided by --dataset {args.dataset}; leave it out")
+        args.classes = CLASSES                          # the data's, for the checks below
+    default_to(args, seeds=3 if args.full else 2, steps=200_000 if args.full else 80_000,
+               classes=5)
     if args.width < args.classes - 1:
         p.error(f"argument --width: neural collapse needs at least classes - 1 = "
                 f"{args.classes - 1} units in the last hidden layer, got {args.width}")
@@ -59,12 +95,15 @@ def parse_args(argv=None):
 
 
 def arms(args):
-    base = dict(task="classification", dataset="gaussian_mixture", classes=args.classes,
-                d=args.width, n=args.n, n_test=2000, depth=args.depth, width=args.width,
+    data = dict(dataset=args.dataset, n=args.n) if args.dataset else dict(
+        dataset="gaussian_mixture", classes=args.classes, d=args.width, n=args.n, n_test=2000)
+    base = dict(task="classification", **data, depth=args.depth, width=args.width,
                 activation="relu", bias=True, init_scheme="torch_default", clip=None,
                 loss="mse", weight_norm="layer", batch_size=args.b, lr=args.lr,
-                weight_decay=args.wd, steps=args.steps, records_per_decade=8,
-                separation=args.separation, metrics=("collapse", "layer_norms"))
+                weight_decay=args.wd, steps=args.steps, records_per_decade=8)
+    if not args.dataset:
+        base["separation"] = args.separation
+    base["metrics"] = ("collapse", "layer_norms")
     return [(f"SGD + WD {args.wd:g} + WN", base),
             ("SGD + WN, no WD", {**base, "weight_decay": 0.0}),
             (f"SGD + WD {args.wd:g}, no WN", {**base, "weight_norm": "none"})]
@@ -91,29 +130,94 @@ def value_at(history, key, fraction):
 def summarize(args, results):
     rows = []
     for label, kw in arms(args):
-        runs = [r for r in results if r["config"] == {**kw, "seed": r["config"]["seed"]}]
+        runs = sorted((r for r in results
+                       if r["config"] == {**kw, "seed": r["config"]["seed"]}),
+                      key=lambda r: r["config"]["seed"])
         mean = lambda f: float(np.mean([f(r) for r in runs]))
+        std = lambda f: float(np.std([f(r) for r in runs]))
         row = {"arm": label, "seeds": len(runs), "constant": sum(r["constant"] for r in runs),
                "diverged": sum(r["diverged"] is not False for r in runs)}
         for key in ["train_accuracy", "test_accuracy", "train_loss", "output_spread",
                     "hidden_norm"] + NC_COLUMNS:
             row[key] = mean(lambda r: r["final"][key])
+            row[f"{key}_std"] = std(lambda r: r["final"][key])
         for key in ("nc1", "nc3"):
             row[f"{key}_at_10pct"] = mean(lambda r: value_at(r["history"], key, 0.1))
+            row[f"seed_{key}"] = [r["final"][key] for r in runs]   # the paired verdict's
+            row[f"seed_{key}_at_10pct"] = [value_at(r["history"], key, 0.1) for r in runs]
+        row["seed_excluded"] = [bool(r["constant"] or r["diverged"] is not False)
+                                for r in runs]
         rows.append(row)
     return rows
 
 
-def markdown(rows):
+def collapse_test(with_wd, without, key, factor=2.0):
+    """`key` (nc1 or nc3) of two arms, paired per seed: ratios without / with weight decay
+    at the end, 'lower' (every ratio >= factor, no pair with a constant or diverged run),
+    'falling' (with weight decay: the end below the value at 10 % of the run, every seed)."""
+    ratios = [b / a if a > 0 else float("inf")
+              for a, b in zip(with_wd[f"seed_{key}"], without[f"seed_{key}"])]
+    excluded = [x or y for x, y in zip(with_wd["seed_excluded"], without["seed_excluded"])]
+    lower = all(r >= factor for r in ratios) and not any(excluded)
+    falling = all(end < early for end, early in zip(with_wd[f"seed_{key}"],
+                                                    with_wd[f"seed_{key}_at_10pct"]))
+    reversed_ = all(r <= 1 / factor for r in ratios) and not any(excluded)
+    return {"measure": key.upper(), "ratios": ratios, "ratio_mean": float(np.mean(ratios)),
+            "ratio_std": float(np.std(ratios)), "excluded_pairs": sum(excluded),
+            "lower": bool(lower), "falling": bool(falling),
+            "collapses": bool(lower and falling), "reversed": bool(reversed_)}
+
+
+def verdict(rows):
+    """The real-data verdict (module docstring): the arm with weight decay against the
+    arm without (arms(): first and second), NC1 and NC3; the no-weight-norm arm beside."""
+    wd, no_wd, no_wn = rows
+    tests = [collapse_test(wd, no_wd, key) for key in ("nc1", "nc3")]
+    found = sum(t["collapses"] for t in tests)
+    word = "reproduced" if found == 2 else "partly" if found else "not reproduced"
+    return {"verdict": word, "tests": tests,
+            "without_weight_norm": [collapse_test(wd, no_wn, key) for key in ("nc1", "nc3")],
+            "rule": "per seed, paired: a measure collapses with weight decay when it ends "
+                    ">= 2x lower than without weight decay in every seed and fell during the "
+                    "run (end < value at 10 % of the run) in every seed; reproduced = NC1 "
+                    "and NC3, partly = one of them, not reproduced = neither"}
+
+
+def verdict_text(v):
+    lines = [f"\nVerdict: {v['verdict'].upper()}  (rule: {v['rule']})"]
+    for name, tests in (("without / with weight decay", v["tests"]),
+                        ("for comparison, without / with weight norm (both with weight "
+                         "decay)", v["without_weight_norm"])):
+        for t in tests:
+            lines.append(f"  {t['measure']} {name} at the end, per seed "
+                         f"{', '.join(f'{x:.3g}' for x in t['ratios'])} = "
+                         f"{t['ratio_mean']:.3g} ± {t['ratio_std']:.2g}; >= 2x in every seed: "
+                         f"{'yes' if t['lower'] else 'no'}"
+                         + ("; REVERSED: >= 2x lower WITHOUT in every seed" if t["reversed"]
+                            else "") + f"; fell during the run: "
+                         f"{'yes' if t['falling'] else 'no'}")
+        if name.startswith("without / with weight decay"):
+            lines.append("  " + ", ".join(f"{t['measure']} collapses with weight decay: "
+                                          f"{'yes' if t['collapses'] else 'no'}"
+                                          for t in tests))
+    return "\n".join(lines)
+
+
+def markdown(rows, spread=False):
+    """The table; spread (real data): '± std over seeds' on the end values."""
+    def p(r, key, spec):
+        text = format(r[key], spec)
+        return text + f" ± {format(r[key + '_std'], '.2g')}" if spread and r["seeds"] > 1 \
+            else text
     head = ["arm", "train acc", "test acc", "NC1 (at 10 % of the run)", "NC2 norms: means / W",
             "NC2 angles: means / W", "NC3 (at 10 %)", "NC4", "output spread",
             "‖W_l‖_F (mean over hidden layers)", "constant predictor"]
-    lines = [[r["arm"], f"{r['train_accuracy']:.3f}", f"{r['test_accuracy']:.3f}",
-              f"{r['nc1']:.3g} ({r['nc1_at_10pct']:.3g})",
-              f"{r['nc2_norm_means']:.3g} / {r['nc2_norm_weights']:.3g}",
-              f"{r['nc2_angle_means']:.3g} / {r['nc2_angle_weights']:.3g}",
-              f"{r['nc3']:.3g} ({r['nc3_at_10pct']:.3g})", f"{r['nc4']:.3g}",
-              f"{r['output_spread']:.3g}", f"{r['hidden_norm']:.3g}",
+    lines = [[r["arm"], p(r, "train_accuracy", ".3f"), p(r, "test_accuracy", ".3f"),
+              f"{p(r, 'nc1', '.3g')} ({r['nc1_at_10pct']:.3g})",
+              f"{p(r, 'nc2_norm_means', '.3g')} / {p(r, 'nc2_norm_weights', '.3g')}",
+              f"{p(r, 'nc2_angle_means', '.3g')} / {p(r, 'nc2_angle_weights', '.3g')}",
+              f"{p(r, 'nc3', '.3g')} ({r['nc3_at_10pct']:.3g})", p(r, "nc4", ".3g"),
+              p(r, "output_spread", ".3g"), f"{r['hidden_norm']:.3g}",
               f"{r['constant']}/{r['seeds']} CONSTANT" if r["constant"] else "–"]
              for r in rows]
     return markdown_table(head, lines)
@@ -144,8 +248,10 @@ def plot(results, args, path):
         ax.grid(True, which="both", alpha=0.25)
     axes[1, 2].axhline(1 / args.classes, color="gray", ls=":", lw=1)
     axes[0, 0].legend(fontsize=8)
+    data = (f"{args.dataset} ({args.classes} classes), N={args.n} training rows"
+            if args.dataset else f"{args.classes} classes, N={args.n}")
     save_figure(fig, path, f"Neural collapse of the last hidden layer (train set): ReLU MLP "
-                f"{args.depth}x{args.width}, mse, {args.classes} classes, N={args.n}, "
+                f"{args.depth}x{args.width}, mse, {data}, "
                 f"b={args.b}, η={args.lr:g}, {args.seeds} seed(s) (all → 0 under collapse)")
 
 
@@ -171,8 +277,13 @@ def main(argv=None):
     results = run_jobs(run_one, jobs, args.workers)
     rows = summarize(args, results)
     plot(results, args, os.path.join(args.out, "neural_collapse.png"))
-    write_report(args.out, {"args": vars(args), "table": rows, "runs": results},
-                 markdown(rows), start)
+    payload = {"args": vars(args), "table": rows, "runs": results}
+    real = bool(args.dataset)
+    if real:
+        payload["verdict"] = verdict(rows)
+    write_report(args.out, payload, markdown(rows, spread=real), start)
+    if real:
+        print(verdict_text(payload["verdict"]))
     return rows
 
 

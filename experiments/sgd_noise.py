@@ -26,13 +26,33 @@ weight decay's?); and one factor at a time b in 4, 64, eta in 0.05, 0.2, lambda 
 1e-3, all at an equal number of updates (the level is per update). Outputs in --out:
 sgd_noise.png, summary.json, a markdown table. Defaults about two minutes on 2 cores;
 --full: 100000 updates, 3 seeds.
+
+Real data (--dataset mnist; also digits, mnist1d: minisgd/data/real.py, the fixed split,
+pixels / 255 centred on the training mean): low_rank.py's real-data base, chosen for a
+default run within ~300 s of CPU on 2 cores (the `noise` set doubles the cost of an
+update, to ~1.6 ms at b = 16): ReLU MLP 784 -> 64 x 4 -> 10 with weight norm, n = 1000
+training rows, b = 16, eta = 0.2, lambda = 1e-3, 5000 updates (80 epochs; the published
+runs: 500 epochs of CIFAR-10, measured per epoch), full-batch GD for 1000 steps (a GD step
+on 1000 MNIST rows costs ~9 ms); the arms: the five controls, and one factor at a time
+eta in 0.1, 0.4 and lambda in 5e-4, 2e-3 (the batch-size arms only when --batch-sizes is
+given: b = 64 costs twice the base per update; --batch-sizes none leaves them out anywhere),
+3 seeds, mean +- std over them. Verdict (real data), from the level at the end (the last
+window's mean over all layers), per seed: the floor is "above" when the run with weight
+decay ends at least 2x above the same run without it (same init and batches) in every
+seed; "settled" when its last window is within 0.9-1.1x of the window before in every
+seed (the windows are log-spaced, ~20 % of the run each: a level growing like t^0.5 moves
+by ~12 % per window, which is not a floor; a first pass with a 0.8-1.25 band called such a
+still-rising curve settled, so the band was narrowed). Reproduced: above and settled with weight norm; partly: above but not settled (or
+above only without weight norm); not reproduced: not above. A pair with a run flagged
+CONSTANT or diverged counts as not above.
 """
 import os
 import sys
 
 import numpy as np
 
-from minisgd.metrics import update_size as _noise  # noqa: F401  (registers the "noise" set)
+from minisgd.data.real import REAL_DATASETS
+from minisgd.metrics import update_size
 from minisgd.metrics.collapse import CONSTANT_SPREAD, output_spread
 from minisgd.report.experiment import distinct_list, finite
 from minisgd.report.experiment import (CORES, at_least, check_configs, default_to,
@@ -42,26 +62,54 @@ from minisgd.report.tables import markdown_table, write_report
 from minisgd.train import Config, prepare, train
 
 
+REAL_DEFAULTS = dict(seeds=3, steps=5000, lr=0.2, wd=1e-3, batch_sizes="none", lrs="0.1,0.4",
+                     wds="5e-4,2e-3", depth=4, width=64, n=1000)
+NOISE_SET = update_size.UpdateNoise     # the runs' "noise" metric set (registered on import)
+
+
+def arm_list(kind, positive=False):
+    """distinct_list, or 'none' for no arms of that factor."""
+    parse = distinct_list(kind, positive)
+    return lambda text: [] if str(text).strip().lower() == "none" else parse(text)
+
+
 def parse_args(argv=None):
     p = experiment_parser(__doc__, "sgd_noise", full="100000 updates, 3 seeds", workers=CORES,
-                          seeds="default 2, --full 3")
-    p.add_argument("--steps", type=at_least(1), help="SGD updates; default 20000, --full 100000")
+                          seeds="default 2, --full 3, --dataset 3")
+    p.add_argument("--dataset", choices=REAL_DATASETS,
+                   help="real data instead of the Gaussian mixture, with the real-data "
+                        "defaults of the module docstring (given flags still win)")
+    p.add_argument("--steps", type=at_least(1),
+                   help="SGD updates; default 20000, --full 100000, --dataset 5000")
     p.add_argument("--gd-steps", type=at_least(1),
                    help="full-batch GD steps; default steps / 5")
     p.add_argument("--b", type=at_least(1), default=16, help="base batch size")
     p.add_argument("--lr", type=finite(), default=0.1, help="base step size")
     p.add_argument("--wd", type=finite(), default=3e-4, help="base weight decay")
-    p.add_argument("--batch-sizes", type=distinct_list(int, positive=True), default="4,64",
-                   help="the batch-size arms besides the base")
-    p.add_argument("--lrs", type=distinct_list(float, positive=True), default="0.05,0.2",
-                   help="the step-size arms besides the base")
-    p.add_argument("--wds", type=distinct_list(float, positive=True), default="1e-4,1e-3",
-                   help="the weight-decay arms besides the base (and 0, a control)")
+    p.add_argument("--batch-sizes", type=arm_list(int, positive=True), default="4,64",
+                   help="the batch-size arms besides the base ('none': no such arms)")
+    p.add_argument("--lrs", type=arm_list(float, positive=True), default="0.05,0.2",
+                   help="the step-size arms besides the base ('none': no such arms)")
+    p.add_argument("--wds", type=arm_list(float, positive=True), default="1e-4,1e-3",
+                   help="the weight-decay arms besides the base (and 0, a control; "
+                        "'none': no such arms)")
     p.add_argument("--depth", type=at_least(1), default=6)
     p.add_argument("--width", type=at_least(1), default=64)
-    p.add_argument("--classes", type=at_least(2), default=5)
-    p.add_argument("--n", type=at_least(1), default=1000)
+    p.add_argument("--classes", type=at_least(2), help="default 5 (not with --dataset: 10)")
+    p.add_argument("--n", type=at_least(1), default=1000,
+                   help="training rows (with --dataset: the first n of the fixed split)")
+    known, _ = p.parse_known_args(argv)
+    if known.dataset:                    # string defaults go through the flags' types
+        p.set_defaults(**REAL_DEFAULTS)
     args = p.parse_args(argv)
+    if args.dataset:
+        if args.full:
+            p.error("argument --full: the synthetic long run; with --dataset give --steps, "
+                    "--seeds instead")
+        if args.classes is not None:
+            p.error(f"argument --classes: decided by --dataset {args.dataset}; leave it out")
+    else:
+        default_to(args, classes=5)
     default_to(args, seeds=3 if args.full else 2, steps=100_000 if args.full else 20_000)
     default_to(args, gd_steps=max(1, args.steps // 5))
     if not args.lr > 0 or not args.wd > 0:
@@ -71,8 +119,9 @@ def parse_args(argv=None):
 
 
 def base_config(args):
-    return dict(task="classification", dataset="gaussian_mixture", classes=args.classes,
-                d=args.width, n=args.n, n_test=2000, depth=args.depth, width=args.width,
+    data = dict(dataset=args.dataset, n=args.n) if args.dataset else dict(
+        dataset="gaussian_mixture", classes=args.classes, d=args.width, n=args.n, n_test=2000)
+    return dict(task="classification", **data, depth=args.depth, width=args.width,
                 activation="relu", bias=True, init_scheme="torch_default", clip=None,
                 loss="mse", weight_norm="layer", optimizer="sgd", batch_size=args.b, lr=args.lr,
                 weight_decay=args.wd, steps=args.steps, records_per_decade=10,
@@ -130,7 +179,8 @@ def summarize(args, results):
     rows = []
     for group, label, overrides in arms(args):
         kw = {**base, **overrides}
-        runs = [r for r in results if same_arm(r["config"], kw)]
+        runs = sorted((r for r in results if same_arm(r["config"], kw)),
+                      key=lambda r: r["config"]["seed"])
         mean = lambda f: float(np.mean([f(r) for r in runs]))
         c = runs[0]["config"]
         eta_lambda = c["lr"] * c["weight_decay"]
@@ -149,19 +199,97 @@ def summarize(args, results):
             "test_accuracy": mean(lambda r: r["test_accuracy"]),
             "hidden_norm": mean(lambda r: r["hidden_norm"]),
             "constant": sum(r["constant"] for r in runs),
-            "diverged": sum(r["diverged"] is not False for r in runs)})
+            "diverged": sum(r["diverged"] is not False for r in runs),
+            **{f"{key}_std": float(np.std([f(r) for r in runs])) for key, f in (
+                ("noise_end", lambda r: level(r)[0]), ("settled", lambda r: level(r)[1]),
+                ("noise_hidden_end", lambda r: level(r, "noise_hidden")[0]),
+                ("noise_output_end", lambda r: level(r, "noise_output")[0]),
+                ("train_accuracy", lambda r: r["train_accuracy"]),
+                ("test_accuracy", lambda r: r["test_accuracy"]))},
+            "seed_noise_end": [level(r)[0] for r in runs],      # the paired verdict's
+            "seed_settled": [level(r)[1] for r in runs],
+            "seed_excluded": [bool(r["constant"] or r["diverged"] is not False)
+                              for r in runs]})
     return rows
 
 
-def markdown(rows):
+def floor_test(with_wd, without, factor=2.0, band=(0.9, 1.1)):
+    """The two rows' levels at the end, paired per seed: ratios with / without weight
+    decay, 'above' (every ratio >= factor, no run of a pair flagged constant or
+    diverged), 'settled' (the run with weight decay: last / previous window within band
+    in every seed)."""
+    ratios = [a / b if b > 0 else float("inf")
+              for a, b in zip(with_wd["seed_noise_end"], without["seed_noise_end"])]
+    excluded = [x or y for x, y in zip(with_wd["seed_excluded"], without["seed_excluded"])]
+    above = all(r >= factor for r in ratios) and not any(excluded)
+    settled = all(band[0] <= v <= band[1] for v in with_wd["seed_settled"])
+    return {"with": with_wd["arm"], "without": without["arm"], "ratios": ratios,
+            "ratio_mean": float(np.mean(ratios)), "ratio_std": float(np.std(ratios)),
+            "settled_values": with_wd["seed_settled"], "excluded_pairs": sum(excluded),
+            "above": bool(above), "settled": bool(settled)}
+
+
+def verdict(rows):
+    """The real-data verdict (module docstring) from the four SGD controls."""
+    wn, wn0, nown, nown0 = rows[:4]                    # arms(): the controls come first
+    tests = {"weight norm": floor_test(wn, wn0), "no weight norm": floor_test(nown, nown0)}
+    gd = rows[4]
+    w = tests["weight norm"]
+    word = ("reproduced" if w["above"] and w["settled"] else
+            "partly" if w["above"] or tests["no weight norm"]["above"] else "not reproduced")
+    return {"verdict": word, "tests": tests,
+            "sgd_over_gd": wn["noise_end"] / gd["noise_end"] if gd["noise_end"] else None,
+            "gd": {"steps": gd["steps"], "train_accuracy": gd["train_accuracy"],
+                   "sgd_train_accuracy": wn["train_accuracy"]},
+            "rule": "level at the end (last window, mean over layers), paired per seed: "
+                    "'above' = with weight decay >= 2x without in every seed; 'settled' = "
+                    "its last / previous window in [0.9, 1.1] in every seed; reproduced = "
+                    "above and settled with weight norm, partly = above but not settled (or "
+                    "above only without weight norm), not reproduced = not above"}
+
+
+def verdict_text(v):
+    lines = [f"\nVerdict: {v['verdict'].upper()}  (rule: {v['rule']})"]
+    for name, t in v["tests"].items():
+        lines.append(
+            f"  {name}: {t['with']} / {t['without']} at the end, per seed "
+            f"{', '.join(f'{x:.3g}' for x in t['ratios'])} = {t['ratio_mean']:.3g} ± "
+            f"{t['ratio_std']:.2g} -> above: {'yes' if t['above'] else 'no'}; last / previous "
+            f"window with weight decay {', '.join(f'{x:.2f}' for x in t['settled_values'])}"
+            f" -> settled: {'yes' if t['settled'] else 'no'}"
+            + (f"; {t['excluded_pairs']} pair(s) with a constant or diverged run"
+               if t["excluded_pairs"] else ""))
+    if v["sgd_over_gd"] is not None:
+        g = v["gd"]
+        lines.append(f"  SGD / full-batch GD (both with weight decay and weight norm) at the "
+                     f"end: {v['sgd_over_gd']:.3g}x (train accuracy: SGD "
+                     f"{g['sgd_train_accuracy']:.3f} after its updates, GD "
+                     f"{g['train_accuracy']:.3f} after {g['steps']} steps)")
+    return "\n".join(lines)
+
+
+def pm(r, key, spec=None):
+    """r[key] (formatted by spec, else as markdown_table shows a number), with '± std over
+    seeds' when there are several seeds and the row has that std."""
+    value = r[key] if spec is None else format(r[key], spec)
+    if r["seeds"] < 2 or key + "_std" not in r:
+        return value
+    spec = spec or ".3g"
+    return f"{format(r[key], spec)} ± {format(r[key + '_std'], '.2g')}"
+
+
+def markdown(rows, spread=False):
+    """The table; spread (real data): '± std over seeds' on the levels and accuracies."""
+    p = pm if spread else (lambda r, key, spec=None: r[key] if spec is None else
+                           format(r[key], spec))
     head = ["arm", "b", "η", "λ", "WN", "steps", "noise at end (mean of layers)",
             "last / previous window", "hidden layers", "output layer", "√(2ηλ)", "ηλ",
             "train loss", "train acc", "test acc", "‖W‖ hidden", "constant predictor"]
     lines = [[r["arm"], r["batch_size"], f"{r['lr']:g}", f"{r['weight_decay']:g}",
-              "yes" if r["weight_norm"] == "layer" else "no", r["steps"], r["noise_end"],
-              f"{r['settled']:.2f}", r["noise_hidden_end"], r["noise_output_end"],
+              "yes" if r["weight_norm"] == "layer" else "no", r["steps"], p(r, "noise_end"),
+              p(r, "settled", ".2f"), p(r, "noise_hidden_end"), p(r, "noise_output_end"),
               r["sqrt_2_eta_lambda"], r["eta_lambda"], r["train_loss"],
-              f"{r['train_accuracy']:.3f}", f"{r['test_accuracy']:.3f}", r["hidden_norm"],
+              p(r, "train_accuracy", ".3f"), p(r, "test_accuracy", ".3f"), r["hidden_norm"],
               f"{r['constant']}/{r['seeds']} CONSTANT" if r["constant"] else "–"]
              for r in rows]
     return markdown_table(head, lines)
@@ -178,8 +306,10 @@ def plot(rows, results, args, path):
                 results, args, "one factor at a time around the base")
     draw_levels(axes[1, 0], [r for r in rows if r["batch_size"] != "N" and r["weight_decay"] > 0])
     draw_arm_bars(axes[1, 1], rows)
+    data = (f"{args.dataset}, N={args.n} training rows" if args.dataset else
+            f"{args.classes} classes, N={args.n}")
     save_figure(fig, path, f"SGD noise of a ReLU MLP {args.depth}x{args.width} (mse, "
-                f"{args.classes} classes, N={args.n}), {args.seeds} seed(s)",
+                f"{data}), {args.seeds} seed(s)",
                 rect=(0, 0, 1, 0.97))
 
 
@@ -253,8 +383,13 @@ def main(argv=None):
     results = run_jobs(run_one, jobs, args.workers, cost=cost)
     rows = summarize(args, results)
     plot(rows, results, args, os.path.join(args.out, "sgd_noise.png"))
-    write_report(args.out, {"args": vars(args), "table": rows, "runs": results},
-                 markdown(rows), start)
+    payload = {"args": vars(args), "table": rows, "runs": results}
+    real = bool(args.dataset)
+    if real:
+        payload["verdict"] = verdict(rows)
+    write_report(args.out, payload, markdown(rows, spread=real), start)
+    if real:
+        print(verdict_text(payload["verdict"]))
     return rows
 
 

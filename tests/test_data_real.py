@@ -201,3 +201,14 @@ def test_a_sweep_over_real_data_summarizes_and_plots_the_support_metrics(tmp_pat
     assert {"irrelevant_norm", "relevant_norm", "precision", "recall"} <= set(head)
     paths = plot_path(str(out))
     assert os.path.join(str(out), "plots", "support_norms.png") in paths
+
+
+@needs("sklearn")
+def test_a_dataset_is_read_once_per_process_and_cannot_be_changed():
+    first = real.load("digits")
+    assert real.load("digits") is first
+    with pytest.raises(ValueError, match="read-only"):
+        first.X[0, 0] = 1.0
+    X, *_ = real.prepare("digits", 10)
+    X[0, 0] = 99.0                                  # what a run gets is its own copy
+    assert real.prepare("digits", 10)[0][0, 0] != 99.0

