@@ -45,20 +45,91 @@ counted and listed. Outputs in --out: feature_sparsity.png, stabilization.png (t
 loss, sharpness against 2/eta_t, active fraction along one run per arm), summary.json and
 a markdown table. Defaults (4 x 4 runs per arm, 2 workers): about 2 minutes on 2 cores;
 --full: 8 x 8.
+
+Real data (--dataset mnist1d; issue 22, section 2, item 4): the same claim for an MLP
+classifier on MNIST-1D, after the published real-data protocol (tml-epfl/sgd-sparse-features,
+deep_nets/: train.py, utils_train.get_lr_schedule "piecewise_0{1,3,5}epochs", the runs listed
+in plot_feature_sparsity.ipynb: CIFAR-10, ResNet-18, lr 0.002 constant against lr_max 0.05
+kept for 10 / 30 / 50 % of the run, then divided by 10). REAL holds the defaults.
+  * data: MNIST-1D (minisgd.data.real: make_dataset(get_dataset_args()), its own 4000 / 1000
+    split, inputs centred by the training mean), all 4000 training rows (--n: a prefix).
+    Why MNIST-1D: its MLPs overfit (published MLP baseline 68 % test accuracy, ours 62 % at
+    the small step) -- room for an implicit regularizer to show in test error -- and its 40
+    inputs make a run ~4x cheaper than MNIST's 784 here (10^4 steps: ~2.5 s of CPU against
+    ~9 s). The other two real sets were scanned (10^4 constant steps, width 100,
+    cross-entropy, b = 32, 1-2 seeds) and show no loss stabilization at any step short of
+    divergence: MNIST (5000 images) fits its training set at every step 0.05 - 0.9, the
+    loss falling throughout (to 2e-3 - 1e-5), and diverges at 1.0; digits fits at every
+    step 0.05 - 1.0 (loss 3e-3 - 4e-5). Without a stabilizing large step the protocol has
+    nothing to test there, so --dataset takes mnist1d only (REAL is where another set's
+    measured defaults would go);
+  * net: 40 -> 100 -> 100 -> 10, ReLU, biases, PyTorch's default init U(+-1/sqrt(fan_in))
+    -- MNIST-1D's MLPBase (greydanus/mnist1d, notebooks/models.py, hidden_size 100) without
+    its residual connection around layer 2 (minisgd's MLP has none: OUR departure);
+  * loss: cross-entropy, as the published real-data code (deep_nets/train.py:
+    F.cross_entropy) and MNIST-1D's baselines (nn.CrossEntropyLoss) train; the square loss
+    of the synthetic arms above is the teacher's regression loss. Once a cross-entropy
+    classifier fits its training set the loss (and with it SGD's noise) goes to zero, so
+    whether the large step keeps the loss up is checked in every run (rule (1) below);
+  * optimizer: plain SGD, batch 32, without replacement (epochs, as a shuffled DataLoader),
+    no momentum, weight decay, clipping or augmentation: the claim is about the step size
+    alone. Departures from the CIFAR runs: batch 256, momentum 0.9, weight decay 5e-4,
+    augmentation, 100 epochs. Ours: 25 000 steps = 200 epochs, long enough for the arm
+    decayed at 50 % to fit its training set (train error 0.3 %);
+  * arms (PublishedSchedule with m = 1): the small step 0.05 constant; the large step 0.5
+    kept until t_d = int(p T), p = 0.1 / 0.3 / 0.5, then divided by 10 (the published factor)
+    -- onto the small step, so the decayed arms differ from each other and from the small
+    arm only in how long the large step was kept; and the large step never decayed (p = 1,
+    the limit). Departures: their code divides lr_max by 10 x 0.5 / p (0.001 / 0.003 /
+    0.005 after lr_max 0.05) and again by 100 at 90 % of the run; their small step is 1/25
+    of the large, ours 1/10. Each seed fixes the init and the batch order, shared by every
+    arm (paired comparisons); --seeds 5 by default;
+  * the large step, by measurement: --scan 0.05,0.1,0.2,0.3,0.4,0.5,0.6,0.7,0.8,1 --steps
+    10000 --seeds 2 (constant steps, 10^4 steps each; table in docs/science.md). Up to 0.3
+    the training loss keeps falling (to 6e-4 at 0.3, train error 0); from 0.4 on it
+    stabilizes: its median over the last quarter is no lower than 0.7 x that over the second
+    quarter, at 0.24 / 0.50 / 0.54 / 0.74 / 0.98 / 1.75 for 0.4 / 0.5 / 0.6 / 0.7 / 0.8 / 1
+    (train error 9 / 12 / 15 / 27 / 34 / 72 %); none diverges, but the larger steps lose
+    more of the fit, and at 1 layer 2 is nearly dead (0.5 % active). 0.5 is one grid step
+    above the onset of stabilization (0.4): bouncing at a fifth of chance-level loss ln 10,
+    not lost. Isolated records at chance-level loss occur at 0.5 (1 run of 2), 0.6, 0.8 and
+    1; the protocol's own 0.5 runs record none over their large-step phases. The small
+    step is 0.5 / 10. Sensitivity (--lr-large 0.4 and 0.7, 3 seeds): docs/science.md;
+  * counted at the end of each run: test error = 1 - test accuracy on the 1000 test
+    signals; per hidden layer the published feature sparsity (minisgd.metrics.feature_sparsity:
+    fc_nets.py's score, dead and |corr| > 0.99 duplicate neurons dropped; deep_nets/
+    utils_eval.py drops |corr| > 0.95 without normalizing rows, which changes no non-zero)
+    and the plain active fraction, on the 4000 training signals;
+  * verdict (real_verdict; the rule is printed with it): (1) the large step stabilizes the
+    loss: over the longest-kept arm's large-step phase (T/20 to its decay) the median loss
+    of the second half is >= FALLING (0.7) x that of the first half in every seed, while
+    the small step's loss over the same steps falls below 0.7 x in every seed, and no run
+    reaches ln C there; (2) per hidden layer, the arm means of feature sparsity do not rise
+    along small -> 10 -> 30 -> 50 %, and the 50 % arm is below the small arm in every seed;
+    (3) every decayed arm's paired mean test error is below the small arm's; (4) no step
+    along small -> 10 -> 30 -> 50 % raises the paired mean test error by more than 2
+    standard errors. Reproduced = (1), (2) in every layer, (3) and (4); partly = (1) and
+    some of (2) - (4); not reproduced = (1) and none; inconclusive = not (1).
+Outputs (--out, default results/large_steps_relu_mnist1d): feature_sparsity.png (per arm,
+mean +- std and each seed: feature sparsity of both layers, test error), training.png
+(training loss, test error and layer-2 sparsity along seed 0's run of each arm),
+summary.json, the table and the verdict. Default: 5 arms x 5 seeds x 25 000 steps, 200 -
+245 s of CPU (user + sys, measured on a shared 2-core machine) on 2 workers; --full: 10 seeds.
 """
+import functools
 import os
 import sys
 
 import numpy as np
 
-import minisgd.metrics.feature_sparsity  # noqa: F401  (registers the metric sets)
-import minisgd.metrics.sharpness  # noqa: F401
-import minisgd.metrics.stabilization  # noqa: F401
+from minisgd.metrics import feature_sparsity, sharpness, stabilization
 from minisgd.analysis.lanczos import top_hessian_eigenvalues
 from minisgd.data import Data
 from minisgd.models import MLP
-from minisgd.report.experiment import (at_least, default_to, experiment_parser, new_figure,
-                                       run_jobs, save_figure, start_report)
+from minisgd.data.real import SIZES, real_classification
+from minisgd.report.experiment import (above, at_least, default_to, distinct_list,
+                                       experiment_parser, new_figure, run_jobs, save_figure,
+                                       start_report)
 from minisgd.report.tables import markdown_table, write_report
 from minisgd.train import Config, train
 
@@ -89,16 +160,68 @@ PUBLISHED = {("three-layer", 0): (57.0, 46.6, 0.0614), ("three-layer", 1): (47.6
              ("two-layer", 0): (None, None, 6.10e-4), ("two-layer", 1): (None, None, 1.62e-4),
              ("two-layer", 2): (None, None, 1.38e-4), ("two-layer", 3): (None, None, 5.41e-5)}
 METRICS = ("feature_sparsity", "sharpness", "stabilization")
+REGISTERED = (feature_sparsity, sharpness, stabilization)   # importing registers METRICS
 
 
 def parse_args(argv=None):
-    p = experiment_parser(__doc__, "large_steps_relu", full="8 data draws x 8 seeds per arm",
-                          workers=2, seeds="inits/SGD orders per draw; default 4, --full 8")
+    p = experiment_parser(__doc__, "large_steps_relu", full="8 data draws x 8 seeds per arm "
+                          "(with --dataset: 10 seeds)", workers=2,
+                          seeds="inits/SGD orders per draw; default 4, --full 8 (with "
+                          "--dataset: seeds per arm, default 5, --full 10)")
+    p.set_defaults(out=None)           # results/large_steps_relu, or ..._<dataset> with --dataset
+    next(a for a in p._actions if a.dest == "out").help = (
+        "folder for the figures and summary.json (default results/large_steps_relu; with "
+        "--dataset: results/large_steps_relu_<dataset>)")
     p.add_argument("--data-seeds", type=at_least(1),
-                   help="teacher/data draws; default 4, --full 8")
-    p.add_argument("--steps", type=at_least(1), default=10_001)
+                   help="teacher/data draws; default 4, --full 8 (not with --dataset)")
+    p.add_argument("--steps", type=at_least(1),
+                   help="steps per run; default 10001 (with --dataset: the dataset's, REAL)")
+    real = p.add_argument_group("real data (an MLP classifier; every option below needs "
+                                "--dataset; defaults per dataset in REAL)")
+    real.add_argument("--dataset", choices=sorted(REAL), help="run the real-data protocol "
+                      "on this dataset instead of the synthetic teacher (module docstring)")
+    real.add_argument("--n", type=at_least(1), help="training rows (a prefix of the fixed "
+                      "split; default all)")
+    real.add_argument("--width", type=at_least(1), help="hidden units per layer (2 layers)")
+    real.add_argument("--batch-size", type=at_least(1), help="SGD batch size")
+    real.add_argument("--lr-small", type=above(0), help="the small constant step; the large "
+                      "step decays to it")
+    real.add_argument("--lr-large", type=above(0), help="the large step, kept until a "
+                      "fraction --keep of the run")
+    real.add_argument("--keep", type=distinct_list(float, positive=True),
+                      help="fractions of the run the large step is kept (default 0.1,0.3,0.5)")
+    real.add_argument("--scan", type=distinct_list(float, positive=True), metavar="LRS",
+                      help="instead of the protocol: constant-step runs at these steps (e.g. "
+                           "0.05,0.1,0.2,0.3,0.4,0.5,0.6,0.7,0.8,1), a table of stabilization "
+                           "and collapse per step -- how lr-large was chosen")
     args = p.parse_args(argv)
-    return default_to(args, data_seeds=8 if args.full else 4, seeds=8 if args.full else 4)
+    if args.dataset is None:
+        for name in REAL_OPTIONS:
+            if getattr(args, name) is not None:
+                p.error(f"argument --{name.replace('_', '-')}: needs --dataset (it sets up "
+                        f"the real-data run)")
+        return default_to(args, data_seeds=8 if args.full else 4, seeds=8 if args.full else 4,
+                          steps=10_001, out=os.path.join("results", "large_steps_relu"))
+    if args.data_seeds is not None:
+        p.error("argument --data-seeds: not with --dataset (real data has one fixed split; "
+                "--seeds sets the runs per arm)")
+    if args.keep is not None and not all(0 < k < 1 for k in args.keep):
+        p.error(f"argument --keep: each fraction must be in (0, 1), got {args.keep}")
+    defaults = REAL[args.dataset]
+    default_to(args, seeds=10 if args.full else 5, keep=list(REAL_KEEP),
+               out=os.path.join("results", f"large_steps_relu_{args.dataset}"),
+               **{k: v for k, v in defaults.items()})
+    if args.lr_small >= args.lr_large:
+        p.error(f"argument --lr-small: must be below --lr-large ({args.lr_large:g}), got "
+                f"{args.lr_small:g}")
+    limit = SIZES[args.dataset][1]
+    if args.n is not None and args.n > limit:
+        p.error(f"argument --n: must be <= {limit} (the training rows of {args.dataset}), "
+                f"got {args.n}")
+    if args.batch_size > (args.n or limit):
+        p.error(f"argument --batch-size: must be <= the training rows ({args.n or limit}), "
+                f"got {args.batch_size}")
+    return args
 
 
 # ---- teacher, data, student ---------------------------------------------------------------
@@ -367,8 +490,382 @@ def plot_stabilization(results, path, title):
     save_figure(fig, path, title, dpi=110)
 
 
+# ---- real data (--dataset): an MLP classifier on real digits --------------------------------
+# per dataset: 2 hidden layers of `width`, SGD batch, steps, the small and the large step
+# (module docstring: where each comes from, how lr_large was measured with --scan)
+REAL = {"mnist1d": dict(width=100, batch_size=32, steps=25_000, lr_small=0.05, lr_large=0.5)}
+REAL_KEEP = (0.1, 0.3, 0.5)
+REAL_OPTIONS = ("dataset", "n", "width", "batch_size", "lr_small", "lr_large", "keep", "scan")
+REAL_LAYERS = 2
+REAL_METRICS = ("feature_sparsity_L1", "feature_sparsity_L2", "active_fraction_L1",
+                "active_fraction_L2", "distinct_neurons_L1", "distinct_neurons_L2")
+FALLING = 0.7            # a loss "falls" over a window when late median < 0.7 x early median
+SIGNIFICANT = 2.0        # a paired mean difference > 2 standard errors counts as a rise
+
+
+@functools.lru_cache(maxsize=2)
+def real_data(name, n):
+    """The Data of a real dataset (minisgd.data.real), read once per process."""
+    return real_classification(name, n)
+
+
+def real_settings(args):
+    """What every real-data run of this invocation shares."""
+    return {"dataset": args.dataset, "n": args.n, "width": args.width,
+            "batch_size": args.batch_size, "steps": args.steps, "lr_small": args.lr_small,
+            "lr_large": args.lr_large, "keep": tuple(args.keep)}
+
+
+def real_arms(s):
+    """[(name, schedule)]: the small constant step, the large step decayed to the small one
+    at each keep fraction p (PublishedSchedule with m = 1, decay = lr_large / lr_small),
+    and the large step never decayed (p = 1, the limit of keeping it longer)."""
+    T, small, large = s["steps"], s["lr_small"], s["lr_large"]
+    arms = [(f"small const {small:g}", PublishedSchedule(small, T))]
+    arms += [(f"{large:g}, decay at {100 * p:g}%", PublishedSchedule(large, T, 1.0, p,
+                                                                    large / small))
+             for p in s["keep"]]
+    return arms + [(f"large const {large:g}", PublishedSchedule(large, T))]
+
+
+def real_config(s, seed, lr, steps):
+    """The Config of a real-data run (the data and the schedule are given to train())."""
+    return Config(task="classification", depth=REAL_LAYERS, width=s["width"],
+                  activation="relu", bias=True, init_scheme="torch_default",
+                  loss="cross_entropy", optimizer="sgd", batch_size=s["batch_size"],
+                  clip=None, lr=lr, steps=steps, seed=seed, metrics=("feature_sparsity",))
+
+
+def real_record_steps(s):
+    """record_steps(T) plus every decay step and the step before it."""
+    T = s["steps"]
+    extra = {int(p * T) + d for p in s["keep"] for d in (-1, 0)}
+    return sorted(set(record_steps(T)) | {t for t in extra if 0 < t < T})
+
+
+def large_phase(s, k):
+    """(start, end) record steps over which arm k's loss is compared with the small step's:
+    from T/20 to the decay (the large-const arm: to T; the small arm: as the longest-kept
+    decayed arm)."""
+    T, keep = s["steps"], s["keep"]
+    ends = [T] + [int(p * T) for p in keep] + [T]
+    end = int(max(keep) * T) if k == 0 else ends[k]
+    return T // 20, end
+
+
+def run_real(job):
+    """One real-data run: (settings, arm index, seed) -> summary dict with its history."""
+    s, k, seed = job
+    name, schedule = real_arms(s)[k]
+    data = real_data(s["dataset"], s["n"])
+    r = train(real_config(s, seed, schedule(0), s["steps"]), data=data, schedule=schedule,
+              record_at=real_record_steps(s), threads=1)
+    return {"arm": k, "name": name, "seed": seed, "schedule": str(schedule),
+            "final": real_final(r.final, r.history, large_phase(s, k), data.classes),
+            "history": {key: r.history[key] for key in
+                        ("step", "lr", "train_loss", "test_accuracy", "train_accuracy",
+                         "feature_sparsity_L1", "feature_sparsity_L2")}}
+
+
+def real_final(final, history, window, classes):
+    """The numbers a run reports: test / train error, the sparsity columns, and over the
+    window (start, end) of record steps: the median training loss over its first and its
+    second half and their ratio (late / early: < FALLING means the loss still falls, about 1
+    or more that it has stabilized), and whether the loss ever reached chance level
+    ln(classes) there (a collapse, not a bounce)."""
+    out = {"diverged": final["diverged"], "train_loss": final["train_loss"],
+           "test_error": 1.0 - final["test_accuracy"],
+           "train_error": 1.0 - final["train_accuracy"],
+           **{m: final[m] for m in REAL_METRICS}}
+    start, end = window
+    losses = [c for t, c in zip(history["step"], history["train_loss"]) if start <= t < end]
+    steps = [t for t in history["step"] if start <= t < end]
+    half = [t < (start + end) / 2 for t in steps]
+    early = [c for c, h in zip(losses, half) if h]
+    late = [c for c, h in zip(losses, half) if not h]
+    out["phase_loss_early"] = float(np.median(early)) if early else None
+    out["phase_loss_late"] = float(np.median(late)) if late else None
+    out["phase_ratio"] = out["phase_loss_late"] / out["phase_loss_early"] \
+        if early and late else None
+    out["collapsed"] = bool(losses and max(losses) >= np.log(classes))
+    return out
+
+
+def mean_std(values):
+    """[mean, std over seeds (ddof 1; 0 for one seed)] of the non-None values, or None."""
+    v = np.array([x for x in values if x is not None], dtype=float)
+    if v.size == 0:
+        return None
+    return [float(v.mean()), float(v.std(ddof=1)) if v.size > 1 else 0.0]
+
+
+REAL_COLUMNS = ("test_error", "train_error", "train_loss") + REAL_METRICS + \
+    ("phase_loss_early", "phase_loss_late", "phase_ratio")
+
+
+def summarize_real(results, s):
+    rows = []
+    for k, (name, schedule) in enumerate(real_arms(s)):
+        runs = sorted((r for r in results if r["arm"] == k), key=lambda r: r["seed"])
+        ok = [r["final"] for r in runs if r["final"]["diverged"] is False]
+        row = {"arm": name, "schedule": str(schedule), "runs": len(runs),
+               "diverged": len(runs) - len(ok),
+               "collapsed": sum(bool(f["collapsed"]) for f in ok),
+               "phase": list(large_phase(s, k))}
+        for key in REAL_COLUMNS:
+            row[key] = mean_std([f[key] for f in ok])
+            row[key + "_per_seed"] = [f[key] for f in ok]
+        rows.append(row)
+    return rows
+
+
+def paired(a_row, b_row, key):
+    """Per-seed differences a - b of `key` (the runs are paired: same seed = same init and
+    batch order), their mean and standard error (0 for one seed)."""
+    d = np.array(a_row[key + "_per_seed"], dtype=float) - \
+        np.array(b_row[key + "_per_seed"], dtype=float)
+    se = float(d.std(ddof=1) / np.sqrt(d.size)) if d.size > 1 else 0.0
+    return {"per_seed": [float(x) for x in d], "mean": float(d.mean()), "se": se}
+
+
+def real_verdict(rows, s):
+    """The verdict from the numbers, by the rule stated in `rule` (module docstring)."""
+    small, decayed = rows[0], rows[1:1 + len(s["keep"])]
+    longest, chain = decayed[-1], [small] + decayed
+    order = " -> ".join(["small const"] + [f"decay at {100 * p:g}%" for p in s["keep"]])
+    rule = (f"(1) stabilization: over the longest-kept arm's large-step phase (T/20 to its "
+            f"decay), the median training loss of the phase's second half is >= {FALLING:g} x "
+            f"that of its first half in every seed, while the small step's loss over the same "
+            f"steps falls below {FALLING:g} x in every seed, and no run reaches chance-level "
+            f"loss ln C there; (2) sparsity falls in layer l: the arm means of feature sparsity"
+            f" are non-increasing along {order}, and the longest-kept arm is below the small "
+            f"arm in every seed (paired); (3) the large step helps: every decayed arm's test "
+            f"error is below the small arm's in paired mean; (4) test error does not rise as "
+            f"the large step is kept longer: no step along {order} raises the paired mean test "
+            f"error by more than {SIGNIFICANT:g} standard errors. Reproduced = (1) and (2) in "
+            f"every layer and (3) and (4); partly = (1) and some of (2)-(4); not reproduced = "
+            f"(1) and none of (2)-(4); inconclusive = not (1) or a run diverged.")
+    checks = {}
+    if any(r["diverged"] for r in chain):
+        return {"verdict": "inconclusive: a run diverged", "rule": rule, "checks": checks}
+    checks["longest_phase_ratio_per_seed"] = longest["phase_ratio_per_seed"]
+    checks["small_phase_ratio_per_seed"] = small["phase_ratio_per_seed"]
+    checks["collapsed_runs"] = longest["collapsed"]
+    checks["stabilized"] = bool(
+        all(x is not None and x >= FALLING for x in longest["phase_ratio_per_seed"]) and
+        all(x is not None and x < FALLING for x in small["phase_ratio_per_seed"]) and
+        longest["collapsed"] == 0)
+    falls = []
+    for l in range(1, REAL_LAYERS + 1):
+        key = f"feature_sparsity_L{l}"
+        means = [r[key][0] for r in chain]
+        d = paired(longest, small, key)
+        checks[f"L{l}_means"] = means
+        checks[f"L{l}_longest_minus_small"] = d
+        checks[f"L{l}_sparsity_falls"] = bool(all(b <= a for a, b in zip(means, means[1:])) and
+                                              all(x < 0 for x in d["per_seed"]))
+        falls.append(checks[f"L{l}_sparsity_falls"])
+    helps = [paired(r, small, "test_error") for r in decayed]
+    steps = [paired(b, a, "test_error") for a, b in zip(chain[1:], chain[2:])]
+    checks["test_error_decayed_minus_small"] = helps
+    checks["test_error_next_minus_previous"] = steps
+    checks["large_step_helps"] = bool(all(h["mean"] < 0 for h in helps))
+    checks["test_error_does_not_rise"] = bool(all(st["mean"] <= SIGNIFICANT * st["se"]
+                                                  for st in steps))
+    parts = falls + [checks["large_step_helps"], checks["test_error_does_not_rise"]]
+    if not checks["stabilized"]:
+        verdict = ("inconclusive: the large step did not stabilize the loss, or collapsed "
+                   "(choose --lr-large with --scan)")
+    elif all(parts):
+        verdict = "reproduced"
+    elif any(parts):
+        verdict = "partly"
+    else:
+        verdict = "not reproduced"
+    return {"verdict": verdict, "rule": rule, "checks": checks}
+
+
+def pm(ms, scale=1.0, digits=1):
+    return "–" if ms is None else f"{ms[0] * scale:.{digits}f} ± {ms[1] * scale:.{digits}f}"
+
+
+def markdown_real(rows):
+    head = ["arm", "runs", "test error %", "train error %", "feature sparsity % L1",
+            "feature sparsity % L2", "active % L1", "active % L2", "distinct neurons L1",
+            "distinct neurons L2", "train loss over the large-step phase: 1st half -> 2nd half "
+            "(median)", "collapsed"]
+    table = []
+    for r in rows:
+        early, late = r["phase_loss_early"], r["phase_loss_late"]
+        phase = "–" if early is None or late is None else \
+            f"{early[0]:.3g} -> {late[0]:.3g} (steps {r['phase'][0]}–{r['phase'][1]})"
+        table.append([r["arm"], r["runs"] - r["diverged"], pm(r["test_error"], 100),
+                      pm(r["train_error"], 100), pm(r["feature_sparsity_L1"], 100),
+                      pm(r["feature_sparsity_L2"], 100), pm(r["active_fraction_L1"], 100),
+                      pm(r["active_fraction_L2"], 100), pm(r["distinct_neurons_L1"], 1, 0),
+                      pm(r["distinct_neurons_L2"], 1, 0), phase, r["collapsed"]])
+    return markdown_table(head, table)
+
+
+def verdict_text(verdict):
+    """The verdict, its rule and the checks, as lines for stdout."""
+    c, lines = verdict["checks"], [f"verdict: {verdict['verdict']}", f"rule: {verdict['rule']}"]
+    for key, value in c.items():
+        if isinstance(value, dict):
+            value = (f"{value['mean']:+.4f} ± {value['se']:.4f} (paired mean ± s.e.; per seed "
+                     + " ".join(f"{x:+.3f}" for x in value["per_seed"]) + ")")
+        elif isinstance(value, list) and value and isinstance(value[0], dict):
+            value = "; ".join(f"{v['mean']:+.4f} ± {v['se']:.4f}" for v in value)
+        elif isinstance(value, list):
+            value = " ".join("–" if v is None else f"{v:.3g}" for v in value)
+        lines.append(f"  {key}: {value}")
+    return "\n".join(lines)
+
+
+def plot_real(results, rows, path, title):
+    """Per arm, mean ± std over seeds (bars) and each seed (dots): feature sparsity of each
+    hidden layer and the test error."""
+    panels = [("feature_sparsity_L1", "layer 1: active, non-duplicate ReLUs on the training "
+               "set (%)"),
+              ("feature_sparsity_L2", "layer 2: active, non-duplicate ReLUs on the training "
+               "set (%)"),
+              ("test_error", "test error at the end of the run (%)")]
+    fig, axes = new_figure(1, 3, (17, 5))
+    rng = np.random.default_rng(0)                             # jitter of the dots only
+    for ax, (key, label) in zip(axes, panels):
+        for k, r in enumerate(rows):
+            if r[key] is None:
+                continue
+            ax.bar(k, 100 * r[key][0], yerr=100 * r[key][1], color=f"C{k}", alpha=0.45,
+                   capsize=4, label="mean ± std over seeds" if k == 0 else None)
+            vals = 100 * np.array(r[key + "_per_seed"], dtype=float)
+            ax.plot(k + rng.uniform(-0.15, 0.15, vals.size), vals, "ko", ms=3.5,
+                    label="one seed" if k == 0 else None)
+        ax.set_xticks(range(len(rows)))
+        ax.set_xticklabels([r["arm"] for r in rows], rotation=25, ha="right", fontsize=8)
+        ax.set_ylabel(label)
+        ax.grid(True, axis="y", alpha=0.3)
+        ax.legend(fontsize=8)
+    save_figure(fig, path, title, dpi=110)
+
+
+def plot_real_training(results, s, path, title):
+    """Along the seed-0 run of each arm: training loss (log), test error, feature sparsity of
+    layer 2, against the step; dotted verticals at the decays."""
+    fig, axes = new_figure(1, 3, (18, 4.8))
+    first = sorted((r for r in results if r["seed"] == min(x["seed"] for x in results)),
+                   key=lambda r: r["arm"])
+    for r in first:
+        h, color = r["history"], f"C{r['arm']}"
+        step = np.array(h["step"], dtype=float)
+        axes[0].plot(step, np.array(h["train_loss"], dtype=float), color=color, lw=1.3,
+                     label=r["name"])
+        axes[1].plot(step, 100 * (1 - np.array(h["test_accuracy"], dtype=float)), color=color,
+                     lw=1.3, label=r["name"])
+        axes[2].plot(step, 100 * np.array(h["feature_sparsity_L2"], dtype=float), color=color,
+                     lw=1.3, label=r["name"])
+    for p in s["keep"]:
+        for a in axes:
+            a.axvline(p * s["steps"], color="0.5", ls=":", lw=1)
+    axes[0].set_yscale("log")
+    axes[0].set_ylabel("training loss (cross-entropy, whole training set, log)")
+    axes[1].set_ylabel("test error (%)")
+    axes[2].set_ylabel("layer 2: active, non-duplicate ReLUs on the training set (%)")
+    for a in axes:
+        a.set_xlabel("step (dotted lines: the decays at " +
+                     ", ".join(f"{100 * p:g}" for p in s["keep"]) + " % of the run)")
+        a.grid(True, alpha=0.3)
+        a.legend(fontsize=7)
+    save_figure(fig, path, title, dpi=110)
+
+
+def run_scan(job):
+    """One constant-step run of the scan: (settings, lr, seed) -> its numbers."""
+    s, lr, seed = job
+    T = s["steps"]
+    data = real_data(s["dataset"], s["n"])
+    r = train(real_config(s, seed, lr, T), data=data, schedule=PublishedSchedule(lr, T),
+              record_at=record_steps(T), threads=1)
+    h = r.history
+    t, c = np.array(h["step"]), np.array(h["train_loss"], dtype=float)
+    early, late = c[(t >= T // 4) & (t < T // 2)], c[t >= 3 * T // 4]
+    return {"lr": lr, "seed": seed, "diverged": r.final["diverged"],
+            "late_loss_median": float(np.median(late)),
+            "falls": bool(np.median(late) < FALLING * np.median(early)),
+            "collapsed": bool(np.max(c[t >= T // 10]) >= np.log(data.classes)),
+            "test_error": 1 - r.final["test_accuracy"],
+            "train_error": 1 - r.final["train_accuracy"],
+            **{m: r.final[m] for m in ("feature_sparsity_L1", "feature_sparsity_L2")}}
+
+
+def main_scan(args):
+    s = real_settings(args)
+    start = start_report(args.out)
+    jobs = [(s, lr, seed) for lr in sorted(args.scan) for seed in range(args.seeds)]
+    runs = run_jobs(run_scan, jobs, args.workers, cost=lambda j: 1)
+    rows = []
+    for lr in sorted(args.scan):
+        rs = [r for r in runs if r["lr"] == lr]
+        rows.append({"lr": lr, "runs": len(rs),
+                     "diverged": sum(r["diverged"] is not False for r in rs),
+                     "collapsed": sum(r["collapsed"] for r in rs),
+                     "loss_falls": sum(r["falls"] for r in rs),
+                     **{key: mean_std([r[key] for r in rs]) for key in
+                        ("late_loss_median", "train_error", "test_error",
+                         "feature_sparsity_L1", "feature_sparsity_L2")}})
+    stable = [r["lr"] for r in rows if r["diverged"] == 0 and r["loss_falls"] == 0]
+    onset = min(stable) if stable else None
+    fine = [r["lr"] for r in rows if r["diverged"] == 0]
+    head = ["constant step", "runs", "diverged", "runs with a record at chance-level loss "
+            "(>= ln C, after 10 %)", "runs whose loss still falls (last-quarter median < 0.7 x "
+            "second-quarter median)", "train loss, last quarter (median)", "train error %",
+            "test error %", "feature sparsity % L1", "feature sparsity % L2"]
+    table = markdown_table(head, [[f"{r['lr']:g}", r["runs"], r["diverged"], r["collapsed"],
+                                   r["loss_falls"],
+                                   "{:.3g} ± {:.2g}".format(*r["late_loss_median"]),
+                                   pm(r["train_error"], 100), pm(r["test_error"], 100),
+                                   pm(r["feature_sparsity_L1"], 100),
+                                   pm(r["feature_sparsity_L2"], 100)] for r in rows])
+    note = (f"\nstabilization sets in (smallest step whose loss stops falling in every run, "
+            f"none diverged): {onset}; largest step without divergence: "
+            f"{max(fine) if fine else None}")
+    write_report(args.out, {"args": vars(args), "scan": rows, "runs": runs,
+                            "stabilization_onset": onset,
+                            "largest_without_divergence": max(fine) if fine else None},
+                 table + note, start)
+    return rows, runs
+
+
+def main_real(args):
+    if args.scan:
+        return main_scan(args)
+    s = real_settings(args)
+    start = start_report(args.out)
+    arms = real_arms(s)
+    jobs = [(s, k, seed) for k in range(len(arms)) for seed in range(args.seeds)]
+    results = run_jobs(run_real, jobs, args.workers, cost=lambda j: 1)
+    print(f"  {len(results)} runs", file=sys.stderr)
+    rows = summarize_real(results, s)
+    verdict = real_verdict(rows, s)
+    title = (f"{args.dataset}: MLP {s['width']}x{REAL_LAYERS} ReLU, cross-entropy, SGD b="
+             f"{s['batch_size']}, {s['steps']} steps, {args.seeds} seeds per arm")
+    plot_real(results, rows, os.path.join(args.out, "feature_sparsity.png"), title)
+    plot_real_training(results, s, os.path.join(args.out, "training.png"),
+                       f"{args.dataset}: one run per arm (seed 0); the large step "
+                       f"{s['lr_large']:g} decays to the small step {s['lr_small']:g}")
+    light = [{k: v for k, v in r.items() if k != "history"} for r in results]
+    example = [r for r in results if r["seed"] == 0]
+    text = markdown_real(rows) + "\n\n" + verdict_text(verdict)
+    write_report(args.out, {"args": vars(args), "settings": s, "table": rows,
+                            "verdict": verdict, "runs": light, "example_histories": example},
+                 text, start)
+    return rows, results, verdict
+
+
 def main(argv=None):
     args = parse_args(argv)
+    if args.dataset is not None:
+        return main_real(args)
     start = start_report(args.out)
     jobs = [(setup, k, ds, s, args.steps) for setup in SETUPS for k in range(len(ARMS[setup]))
             for ds in range(args.data_seeds) for s in range(args.seeds)]
@@ -382,7 +879,8 @@ def main(argv=None):
                        "three-layer, teacher draw 0, seed 0: one run per arm")
     light = [{k: v for k, v in r.items() if k != "history"} for r in results]
     example = [r for r in results if r["data_seed"] == 0 and r["seed"] == 0]
-    write_report(args.out, {"args": vars(args), "table": rows, "runs": light,
+    synthetic_args = {k: v for k, v in vars(args).items() if k not in REAL_OPTIONS}
+    write_report(args.out, {"args": synthetic_args, "table": rows, "runs": light,
                             "example_histories": example}, markdown(rows), start)
     return rows, results
 
