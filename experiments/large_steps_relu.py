@@ -707,6 +707,33 @@ def markdown_real(rows):
     return markdown_table(head, table)
 
 
+def verdict(summary):
+    """The claim's verdict from summary.json, for `python -m minisgd report`: real_verdict()
+    on the table of a --dataset run. The teacher-student runs have no computed verdict yet."""
+    if "settings" not in summary:
+        raise ValueError("no computed verdict for the teacher-student runs yet (only for "
+                         "--dataset)")
+    v, s = real_verdict(summary["table"], summary["settings"]), summary["settings"]
+    c = v["checks"]
+    word = "inconclusive" if v["verdict"].startswith("inconclusive") else v["verdict"]
+    if "L2_means" not in c:
+        return {"effect": v["verdict"], "value": None, "spread": "–", "seeds":
+                summary["args"]["seeds"], "published": None, "verdict": word, "rule": v["rule"]}
+    arms = ["small"] + [f"{100 * p:g}%" for p in s["keep"]]
+    sparsity = " → ".join(f"{100 * m:.0f}" for m in c["L2_means"])
+    errors = "; ".join(f"{a}: {100 * h['mean']:+.1f}" for a, h in
+                       zip(arms[1:], c["test_error_decayed_minus_small"]))
+    d = c["L2_longest_minus_small"]
+    return {"effect": f"layer-2 feature sparsity % ({' → '.join(arms)}): {sparsity}; test "
+                      f"error vs the small step (points): {errors}",
+            "value": 100 * d["mean"],
+            "spread": f"longest-kept minus small, layer 2: ± {100 * d['se']:.1f} points "
+                      "(standard error, paired)",
+            "seeds": summary["args"]["seeds"], "verdict": word, "rule": v["rule"],
+            "published": "CIFAR-10 ResNet-18: test error 14.3 % (small) vs 10.1 / 6.6 / 5.6 % "
+                         "(decay at 10 / 30 / 50 %); fewer active, non-duplicate ReLUs"}
+
+
 def verdict_text(verdict):
     """The verdict, its rule and the checks, as lines for stdout."""
     c, lines = verdict["checks"], [f"verdict: {verdict['verdict']}", f"rule: {verdict['rule']}"]

@@ -337,7 +337,7 @@ def paired_effect(low, high, margin=0.1):
                   "mean": float(diff.mean()), "std": float(diff.std()), "relative": rel}
 
 
-def verdict(rows, args):
+def judge(rows, args):
     """The real-data verdict (module docstring): four paired comparisons of the stable
     rank at an equal number of updates, then the rule."""
     g, b, lr, wd = "step size x weight decay", args.base_b, args.base_lr, args.base_wd
@@ -370,6 +370,24 @@ def verdict(rows, args):
                     "runs: 'yes' = lower in every seed and by >= 10 % on average; "
                     "reproduced = weight decay, step size and batch size all 'yes' and the "
                     "lambda = 0 control 'no'; partly = at least one of the three 'yes'"}
+
+
+def verdict(summary):
+    """The claim's verdict from summary.json, for `python -m minisgd report` (effect, value,
+    spread, seeds, published, verdict, rule): judge() on its table and arguments."""
+    from types import SimpleNamespace
+    v = judge(summary["table"], SimpleNamespace(**summary["args"]))
+    parts = [f"{t['effect']}: {100 * t['relative']:.0f} % lower" if "relative" in t else
+             f"{t['effect']} undecided" for t in v["tests"]]
+    first = v["tests"][0]
+    return {"effect": "stable rank, lower arm vs higher (paired per seed, equal updates): "
+                      + "; ".join(parts),
+            "value": first.get("relative"),
+            "spread": (f"weight decay: {first['mean']:+.2f} ± {first['std']:.2f} (std of the "
+                       "paired differences)") if "std" in first else "fewer than 2 pairs",
+            "seeds": summary["args"]["seeds"], "verdict": v["verdict"], "rule": v["rule"],
+            "published": "lower rank for larger weight decay and steps and smaller batches "
+                         "(CIFAR-10, at fixed epochs)"}
 
 
 def verdict_text(v):
@@ -551,7 +569,7 @@ def main(argv=None):
     payload = {"args": vars(args), "table": rows, "runs": results}
     real = bool(args.dataset)
     if real:
-        payload["verdict"] = verdict(rows, args)
+        payload["verdict"] = judge(rows, args)
     write_report(args.out, payload, markdown(rows, args.tol, per_layer=real), start, note)
     if real:
         print(verdict_text(payload["verdict"]))

@@ -168,7 +168,7 @@ def collapse_test(with_wd, without, key, factor=2.0):
             "collapses": bool(lower and falling), "reversed": bool(reversed_)}
 
 
-def verdict(rows):
+def judge(rows):
     """The real-data verdict (module docstring): the arm with weight decay against the
     arm without (arms(): first and second), NC1 and NC3; the no-weight-norm arm beside."""
     wd, no_wd, no_wn = rows
@@ -181,6 +181,19 @@ def verdict(rows):
                     ">= 2x lower than without weight decay in every seed and fell during the "
                     "run (end < value at 10 % of the run) in every seed; reproduced = NC1 "
                     "and NC3, partly = one of them, not reproduced = neither"}
+
+
+def verdict(summary):
+    """The claim's verdict from summary.json, for `python -m minisgd report`: judge() on
+    its table."""
+    v = judge(summary["table"])
+    parts = [f"{t['measure']} without / with weight decay {t['ratio_mean']:.3g}x"
+             + (" (reversed)" if t["reversed"] else "") for t in v["tests"]]
+    nc1 = v["tests"][0]
+    return {"effect": "; ".join(parts), "value": nc1["ratio_mean"],
+            "spread": f"NC1 ratio ± {nc1['ratio_std']:.2g} (std over seeds)",
+            "seeds": len(nc1["ratios"]), "verdict": v["verdict"], "rule": v["rule"],
+            "published": "NC1-NC4 approach 0 with SGD + weight decay + weight norm"}
 
 
 def verdict_text(v):
@@ -280,7 +293,7 @@ def main(argv=None):
     payload = {"args": vars(args), "table": rows, "runs": results}
     real = bool(args.dataset)
     if real:
-        payload["verdict"] = verdict(rows)
+        payload["verdict"] = judge(rows)
     write_report(args.out, payload, markdown(rows, spread=real), start)
     if real:
         print(verdict_text(payload["verdict"]))

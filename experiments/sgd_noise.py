@@ -229,7 +229,7 @@ def floor_test(with_wd, without, factor=2.0, band=(0.9, 1.1)):
             "above": bool(above), "settled": bool(settled)}
 
 
-def verdict(rows):
+def judge(rows):
     """The real-data verdict (module docstring) from the four SGD controls."""
     wn, wn0, nown, nown0 = rows[:4]                    # arms(): the controls come first
     tests = {"weight norm": floor_test(wn, wn0), "no weight norm": floor_test(nown, nown0)}
@@ -246,6 +246,20 @@ def verdict(rows):
                     "its last / previous window in [0.9, 1.1] in every seed; reproduced = "
                     "above and settled with weight norm, partly = above but not settled (or "
                     "above only without weight norm), not reproduced = not above"}
+
+
+def verdict(summary):
+    """The claim's verdict from summary.json, for `python -m minisgd report`: judge() on
+    its table."""
+    v = judge(summary["table"])
+    w = v["tests"]["weight norm"]
+    return {"effect": f"end-of-run update size with / without weight decay (weight norm): "
+                      f"{w['ratio_mean']:.3g}x; settled: {'yes' if w['settled'] else 'no'} "
+                      f"(last / previous window {', '.join(f'{x:.2f}' for x in w['settled_values'])})",
+            "value": w["ratio_mean"], "spread": f"± {w['ratio_std']:.2g} (std over seeds)",
+            "seeds": len(w["ratios"]), "verdict": v["verdict"], "rule": v["rule"],
+            "published": "distance between epochs / 2 lambda plateaus at 0.1-1 with weight "
+                         "decay, decays to ~1e-6 without"}
 
 
 def verdict_text(v):
@@ -386,7 +400,7 @@ def main(argv=None):
     payload = {"args": vars(args), "table": rows, "runs": results}
     real = bool(args.dataset)
     if real:
-        payload["verdict"] = verdict(rows)
+        payload["verdict"] = judge(rows)
     write_report(args.out, payload, markdown(rows, spread=real), start)
     if real:
         print(verdict_text(payload["verdict"]))

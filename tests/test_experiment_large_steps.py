@@ -141,6 +141,9 @@ def test_large_steps_relu_real_tiny(tmp_path):
     assert [r["runs"] for r in rows] == [2] * 5 and len(results) == 10
     summary = json.loads((tmp_path / "summary.json").read_text())
     assert summary["verdict"]["verdict"] == verdict["verdict"]
+    report = large_steps_relu.verdict(summary)             # what `minisgd report` calls
+    assert verdict["verdict"].startswith(report["verdict"]) and report["seeds"] == 2
+    assert report["rule"] == verdict["rule"] and {"effect", "spread", "published"} <= set(report)
     for r in rows:
         for l in (1, 2):
             assert 0 <= r[f"feature_sparsity_L{l}"][0] <= r[f"active_fraction_L{l}"][0] <= 1

@@ -34,6 +34,7 @@ def test_low_rank_on_digits(tmp_path, capsys):
     assert v["verdict"] in ("reproduced", "partly", "not reproduced")
     assert [t["effect"] for t in v["tests"]] == [
         "weight decay", "step size", "batch size", "control: step size without weight decay"]
+    assert_report_verdict(load_script("low_rank"), summary)
     assert_png(tmp_path / "low_rank.png")
     out = capsys.readouterr().out
     assert "stable rank per hidden layer" in out and " ± " in out and "Verdict:" in out
@@ -58,9 +59,11 @@ def test_sgd_noise_on_digits(tmp_path, capsys):
         "SGD b=16, no WN, λ=0"]
     assert len(rows) == 5 + 1                    # no batch-size arms by default on real data
     assert all(r["noise_end"] > 0 and len(r["seed_noise_end"]) == 2 for r in rows)
-    v = json.loads((tmp_path / "summary.json").read_text())["verdict"]
+    summary = json.loads((tmp_path / "summary.json").read_text())
+    v = summary["verdict"]
     assert v["verdict"] in ("reproduced", "partly", "not reproduced")
     assert len(v["tests"]["weight norm"]["ratios"]) == 2
+    assert_report_verdict(load_script("sgd_noise"), summary)
     assert_png(tmp_path / "sgd_noise.png")
     assert "Verdict:" in capsys.readouterr().out
 
@@ -72,8 +75,10 @@ def test_neural_collapse_on_digits(tmp_path, capsys):
     assert [r["arm"] for r in rows] == ["SGD + WD 0.001 + WN", "SGD + WN, no WD",
                                         "SGD + WD 0.001, no WN"]
     assert all(0.0 <= r["nc4"] <= 1.0 and r["nc1"] > 0 and r["nc1_std"] >= 0 for r in rows)
-    v = json.loads((tmp_path / "summary.json").read_text())["verdict"]
+    summary = json.loads((tmp_path / "summary.json").read_text())
+    v = summary["verdict"]
     assert [t["measure"] for t in v["tests"]] == ["NC1", "NC3"]
+    assert_report_verdict(load_script("neural_collapse"), summary)
     assert_png(tmp_path / "neural_collapse.png")
     assert "Verdict:" in capsys.readouterr().out
 
@@ -176,9 +181,17 @@ def test_collapse_verdict_words():
     nc = load_script("neural_collapse")
     with_wd = nc_row([0.01, 0.02], [0.5, 0.4], [0.1, 0.1], [0.3, 0.3])
     without = nc_row([0.1, 0.1], [0.5, 0.4], [0.15, 0.3], [0.3, 0.3])
-    v = nc.verdict([with_wd, without, without])
+    v = nc.judge([with_wd, without, without])
     assert [t["collapses"] for t in v["tests"]] == [True, False]     # NC3: 1.5x in seed 0
     assert v["verdict"] == "partly"
-    assert nc.verdict([with_wd, with_wd, without])["verdict"] == "not reproduced"
+    assert nc.judge([with_wd, with_wd, without])["verdict"] == "not reproduced"
     rising = nc_row([0.01, 0.02], [0.001, 0.4], [0.01, 0.01], [0.3, 0.3])
     assert nc.collapse_test(rising, without, "nc1")["falling"] is False
+
+
+def assert_report_verdict(script, summary):
+    """verdict(summary) -- what `python -m minisgd report` calls -- recomputes, from the
+    summary.json alone, the verdict the run printed, with every key the report needs."""
+    v = script.verdict(summary)
+    assert v["verdict"] == summary["verdict"]["verdict"] and v["rule"] == summary["verdict"]["rule"]
+    assert {"effect", "value", "spread", "seeds", "published"} <= set(v) and v["seeds"] == 2

@@ -25,7 +25,7 @@ from .claims import CLAIMS, SCALES
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 EXPERIMENTS = os.path.join(ROOT, "experiments")
-VERDICTS = ("reproduced", "partly", "not reproduced", "opposite")
+VERDICTS = ("reproduced", "partly", "not reproduced", "opposite", "inconclusive")
 VERDICT_KEYS = ("effect", "spread", "seeds", "verdict", "rule")
 
 
