@@ -300,5 +300,56 @@ def main(argv=None):
     return {"runs": runs, "gd": gd, "fits": fits, "by_ratio": by_ratio, "by_lr": by_lr}
 
 
+# ---- verdict (docs/science.md section 1, "Mechanism"; minisgd report) -------------------
+VERDICT_RULE = ("Fit the late rate as ∝ η^α · b^β over the SGD runs (least squares on logs; "
+                "SE from its residuals). η/b predicts α = −β and growth with η/b. "
+                "Reproduced: α − 2 SE > 0, β + 2 SE < 0 and |α + β| ≤ 2 SE(α + β); partly: "
+                "only the growth (α, β of the right signs beyond 2 SE); opposite: both signs "
+                "reversed beyond 2 SE; else (or fewer than 4 shrinking runs) not reproduced.")
+
+
+def rate_fit_with_errors(runs):
+    """(alpha, beta, SE alpha, SE beta, alpha + beta, its SE, runs fitted) of the
+    least-squares fit ln rate = c + alpha ln eta + beta ln b over the runs with a rate > 0;
+    None when that fit is not determined (fewer than 4 runs, or eta or b not varied)."""
+    ok = [r for r in runs if isinstance(r.get("rate"), (int, float)) and r["rate"] > 0]
+    A = np.column_stack([np.ones(len(ok)), np.log([r["lr"] for r in ok]),
+                         np.log([r["b"] for r in ok])])
+    if len(ok) < 4 or np.linalg.matrix_rank(A) < 3:
+        return None
+    y = np.log([r["rate"] for r in ok])
+    coef, *_ = np.linalg.lstsq(A, y, rcond=None)
+    dof = len(ok) - 3
+    sigma2 = float(np.sum((y - A @ coef) ** 2)) / dof if dof > 0 else float("inf")
+    cov = sigma2 * np.linalg.inv(A.T @ A)
+    se_sum = float(np.sqrt(cov[1, 1] + cov[2, 2] + 2 * cov[1, 2]))
+    return (float(coef[1]), float(coef[2]), float(np.sqrt(cov[1, 1])),
+            float(np.sqrt(cov[2, 2])), float(coef[1] + coef[2]), se_sum, len(ok))
+
+
+def verdict(summary):
+    """The claim's verdict from summary.json (VERDICT_RULE): effect, value, spread, seeds,
+    published, verdict, rule."""
+    fit_ = rate_fit_with_errors(summary["runs"])
+    published = "a function of η/b alone (same curve against ηt for equal η/b), growing with it"
+    if fit_ is None:
+        return {"effect": "fewer than 4 runs with a positive late rate: no fit", "value": None,
+                "spread": "one seed: no spread", "seeds": 1, "published": published,
+                "verdict": "not reproduced", "rule": VERDICT_RULE}
+    alpha, beta, se_a, se_b, total, se_total, k = fit_
+    if alpha - 2 * se_a > 0 and beta + 2 * se_b < 0:
+        result = "reproduced" if abs(total) <= 2 * se_total else "partly"
+    elif alpha + 2 * se_a < 0 and beta - 2 * se_b > 0:
+        result = "opposite"
+    else:
+        result = "not reproduced"
+    return {"effect": f"late rate ∝ η^{alpha:.2f} · b^{beta:.2f} over {k} runs: α + β = "
+                      f"{total:.2f} (0 if η/b alone set it)",
+            "value": total,
+            "spread": f"± {se_total:.2g} (SE of α + β from the fit's residuals; α ± {se_a:.2g}, "
+                      f"β ± {se_b:.2g}; one seed)",
+            "seeds": 1, "published": published, "verdict": result, "rule": VERDICT_RULE}
+
+
 if __name__ == "__main__":
     main()

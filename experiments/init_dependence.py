@@ -96,7 +96,12 @@ def summarize(b, runs, support):
         "test_loss_mean": float(np.mean([f["test_loss"] for f in finals])),
         "diverged": sum(f["diverged"] is not False for f in finals),
         "wall_time": float(sum(f["wall_time"] for f in finals)),
-        "gram_mean": np.mean(Gfs, axis=0).tolist(), "gram_std": np.std(Gfs, axis=0).tolist()}
+        "gram_mean": np.mean(Gfs, axis=0).tolist(), "gram_std": np.std(Gfs, axis=0).tolist(),
+        # per seed / per pair of seeds (itertools.combinations order), for verdict()
+        "pair_distances_final": [float(np.linalg.norm(a - b))
+                                 for a, b in itertools.combinations(Gfs, 2)],
+        "irrelevant_norms": [float(f["irrelevant_norm"]) for f in finals],
+        "support_exact": [f["detected_support"] == sorted(support) for f in finals]}
 
 
 def plot_metrics(rows, path, title):
@@ -176,6 +181,61 @@ def main(argv=None):
     plot_grams(rows, base.support, os.path.join(args.out, "gram_heatmaps.png"))
     write_report(args.out, {"args": vars(args), "table": rows}, markdown(rows), start)
     return rows
+
+
+# ---- verdict (docs/science.md section 1; minisgd report) --------------------------------
+VERDICT_RULE = ("q = cross-seed spread of the normalized Gram at the smallest batch / at the "
+                "largest, with its jackknife standard error over seeds (SE). Reproduced: "
+                "q ≤ 0.5, q + 2 SE < 1 and at least as many seeds find exactly S at the "
+                "smallest batch as at the largest; partly: q + 2 SE < 1 only; opposite: "
+                "q ≥ 2 and q − 2 SE > 1; else not reproduced. Without an SE (fewer than 3 "
+                "seeds): partly if q ≤ 0.5, else not reproduced.")
+
+
+def pair_mean_without(D, k, leave):
+    """Mean of the condensed pair distances D over k seeds, leaving seed `leave` out."""
+    pairs = itertools.combinations(range(k), 2)
+    return float(np.mean([d for d, (i, j) in zip(D, pairs) if leave not in (i, j)]))
+
+
+def jackknife_ratio(small, large):
+    """(q, its jackknife SE over seeds or None) of spread(small) / spread(large), from the
+    rows' pair distances (the same init seeds at every batch size)."""
+    q = small["spread_final"] / large["spread_final"]
+    k = small["seeds"]
+    if k < 3 or "pair_distances_final" not in small:
+        return q, None
+    qs = np.array([pair_mean_without(small["pair_distances_final"], k, i) /
+                   pair_mean_without(large["pair_distances_final"], k, i) for i in range(k)])
+    return q, float(np.sqrt((k - 1) / k * np.sum((qs - qs.mean()) ** 2)))
+
+
+def verdict(summary):
+    """The claim's verdict from summary.json (VERDICT_RULE): effect, value, spread, seeds,
+    published, verdict, rule."""
+    rows = sorted(summary["table"], key=lambda r: r["b"])
+    small, large = rows[0], rows[-1]
+    q, se = jackknife_ratio(small, large)
+    exact = [round(r["support_exact_fraction"] * r["seeds"]) for r in (small, large)]
+    below = se is not None and q + 2 * se < 1
+    if below and q <= 0.5 and exact[0] >= exact[1]:
+        result = "reproduced"
+    elif below or (se is None and q <= 0.5):
+        result = "partly"
+    elif se is not None and q >= 2 and q - 2 * se > 1:
+        result = "opposite"
+    else:
+        result = "not reproduced"
+    return {"effect": f"cross-seed spread of the normalized Gram, b={small['b']} / "
+                      f"b={large['b']}: {q:.3g} ({small['spread_final']:.3g} vs "
+                      f"{large['spread_final']:.3g}); exactly S in {exact[0]}/{small['seeds']} "
+                      f"vs {exact[1]}/{large['seeds']} seeds",
+            "value": float(q),
+            "spread": (f"± {se:.2g} (jackknife SE over {small['seeds']} seeds)"
+                       if se is not None else f"no spread ({small['seeds']} seeds, or a "
+                                              "summary without per-pair distances)"),
+            "seeds": int(small["seeds"]),
+            "published": None, "verdict": result, "rule": VERDICT_RULE}
 
 
 if __name__ == "__main__":

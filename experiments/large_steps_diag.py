@@ -41,6 +41,7 @@ Defaults: 4 data draws x 4 SGD seeds, scan 2 seeds x 2e4 steps, 2 workers: about
 on 2 cores; --full: 8 draws x 8 seeds, scans of 10^5 steps.
 """
 import dataclasses
+import math
 import os
 import sys
 import time
@@ -336,6 +337,80 @@ def main(argv=None):
                "published_draw": published_draw, "stabilization": stab}
     write_report(args.out, payload, markdown(rows, published_draw), start)
     return rows, draws, published_draw
+
+
+# ---- verdict (docs/science.md section 2; minisgd report) --------------------------------
+VERDICT_RULE = ("Pair each 'large, decay 50%' SGD run with the 'small const' run of the same "
+                "draw and seed (both not diverged); one-sided sign tests (ties dropped) at "
+                "p ≤ 0.05. Reproduced: lower l0 and lower test loss, median l0 non-increasing "
+                "from decay 10% to 50%, and GD large+decay 50% below GD small const in test "
+                "loss in every draw; partly: lower l0 or lower test loss; opposite: higher "
+                "both; else not reproduced.")
+
+
+def sign_test(k, n):
+    """One-sided sign test: P(at least k of n fair coin flips come up heads)."""
+    return sum(math.comb(n, i) for i in range(k, n + 1)) / 2 ** n if n else 1.0
+
+
+def paired(draws, arm, base, key):
+    """[(value of arm, value of base)] over the (draw, seed) pairs where neither diverged."""
+    out = []
+    for dr in draws:
+        for a, b in zip(dr["runs"].get(arm, []), dr["runs"].get(base, [])):
+            if a["diverged"] is False and b["diverged"] is False:
+                out.append((a[key], b[key]))
+    return out
+
+
+def direction(pairs):
+    """'lower' / 'higher' when the sign test over pairs (ties dropped) gives p <= 0.05 for
+    arm below / above base, else None; and the counts (below, above)."""
+    below = sum(a < b for a, b in pairs)
+    above = sum(a > b for a, b in pairs)
+    if sign_test(below, below + above) <= 0.05:
+        return "lower", below, above
+    if sign_test(above, below + above) <= 0.05:
+        return "higher", below, above
+    return None, below, above
+
+
+def verdict(summary):
+    """The claim's verdict from summary.json (VERDICT_RULE): effect, value, spread, seeds,
+    published, verdict, rule."""
+    draws, rows = summary["draws"], {r["arm"]: r for r in summary["table"]}
+    big, small = "large, decay 50%", "small const"
+    l0_dir, l0_below, l0_above = direction(paired(draws, big, small, "l0_1e-50"))
+    test_dir, t_below, t_above = direction(paired(draws, big, small, "test_loss"))
+    medians = [rows[f"large, decay {p}%"]["l0_median"] for p in (10, 30, 50)]
+    monotone = None not in medians and medians[0] >= medians[1] >= medians[2]
+    gd = paired(draws, "GD large, decay 50%", "GD small const", "test_loss")
+    gd_ok = bool(gd) and all(a < b for a, b in gd)
+    if l0_dir == test_dir == "lower" and monotone and gd_ok:
+        result = "reproduced"
+    elif "lower" in (l0_dir, test_dir):
+        result = "partly"
+    elif l0_dir == test_dir == "higher":
+        result = "opposite"
+    else:
+        result = "not reproduced"
+    n_pairs = len(paired(draws, big, small, "l0_1e-50"))
+    m_small, m_big = rows[small]["l0_median"], rows[big]["l0_median"]
+    value = m_big / m_small if m_big is not None and m_small else None
+    return {"effect": f"median l0 {m_small} (small const) → {m_big} (large, decay 50%); "
+                      f"paired: l0 lower in {l0_below}, higher in {l0_above} of {n_pairs}; "
+                      f"test loss lower in {t_below}, higher in {t_above}; median l0 at decay "
+                      f"10/30/50%: {medians}; GD large+decay below GD small in test loss in "
+                      f"{sum(a < b for a, b in gd)}/{len(gd)} draws",
+            "value": value,
+            "spread": ("–" if m_big is None else
+                       f"l0 IQR [{rows[big]['l0_q25']:.0f}, {rows[big]['l0_q75']:.0f}] "
+                       f"(decay 50%) over {rows[big]['runs'] - rows[big]['diverged']} runs "
+                       f"that did not diverge ({len(draws)} draws x seeds)"),
+            "seeds": n_pairs,
+            "published": "l0 200 → 71 (ratio 0.36), test loss 3.53e-3 → 1.54e-4 (their "
+                         "draw); GD variant: GD 2.0 test 0.168 vs SGD decayed 0.0385",
+            "verdict": result, "rule": VERDICT_RULE}
 
 
 if __name__ == "__main__":

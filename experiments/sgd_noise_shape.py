@@ -317,5 +317,103 @@ def main(argv=None):
     return results
 
 
+# ---- verdict (docs/science.md section 5; minisgd report) --------------------------------
+VERDICT_RULES = {
+    "alignment": "At each run's last record point: aligned if Tr(HΣ) ≥ 2x its isotropic value "
+                 "and Σ's share along H's top 5 ≥ 2x the random k/D. Reproduced: every run "
+                 "aligned; partly: at least half; opposite: the Zhu ratio ≤ 0.5 in at least "
+                 "half; else not reproduced.",
+    "tails": "At each run's last record point, for its own batch noise: heavy-tailed if the "
+             "per-coordinate median α is below the Gaussian null's q10 (the pooled α is "
+             "confounded by pooling scales). Reproduced: more than half of the runs; partly: "
+             "at least one; opposite: the median above the null's q90 in more than half; "
+             "else not reproduced.",
+}
+VERDICT_RULES["both"] = ("The two parts' verdicts combined: reproduced if both are, "
+                         "opposite if both are, not reproduced if neither is reproduced or "
+                         "partly, else partly. Alignment: " + VERDICT_RULES["alignment"] +
+                         " Tails: " + VERDICT_RULES["tails"])
+
+
+def alignment_verdict(runs):
+    """(verdict, effect, value, spread) of the alignment part."""
+    last = [r["points"][-1] for r in runs]
+    zhu = np.array([p["zhu_ratio"] for p in last])
+    share = np.array([p["sigma_in_top5"] / p["random_baseline"] for p in last])
+    aligned = int(np.sum((zhu >= 2) & (share >= 2)))
+    if aligned == len(runs):
+        result = "reproduced"
+    elif 2 * aligned >= len(runs):
+        result = "partly"
+    elif 2 * np.sum(zhu <= 0.5) >= len(runs):
+        result = "opposite"
+    else:
+        result = "not reproduced"
+    effect = (f"Tr(HΣ) / isotropic: median {np.median(zhu):.3g}; Σ in H's top 5 / random: "
+              f"median {np.median(share):.3g}; aligned in {aligned}/{len(runs)} runs")
+    return result, effect, float(np.median(zhu)), (
+        f"range {zhu.min():.3g}–{zhu.max():.3g} (Zhu ratio) over {len(runs)} runs (tasks x b, "
+        "one seed)")
+
+
+def tails_verdict(runs):
+    """(verdict, effect, value, spread) of the heavy-tail part (runs whose own b has a tail
+    estimate)."""
+    own = [(r, r["points"][-1]["tails"].get(str(r["b"]))) for r in runs]
+    own = [(r, t) for r, t in own if t is not None]
+    heavy = [f"{r['task']} b={r['b']}" for r, t in own if t[1] < t[6]]
+    light = sum(t[1] > t[7] for _, t in own)
+    if own and 2 * len(heavy) > len(own):
+        result = "reproduced"
+    elif heavy:
+        result = "partly"
+    elif own and 2 * light > len(own):
+        result = "opposite"
+    else:
+        result = "not reproduced"
+    pooled = [t[0] for _, t in own]
+    effect = (f"per-coordinate α below the Gaussian band in {len(heavy)}/{len(own)} runs"
+              + (f" ({', '.join(heavy)})" if heavy else "") +
+              (f"; pooled α {min(pooled):.2g}–{max(pooled):.2g} (its Gaussian null "
+               f"{min(t[5] for _, t in own):.2g}–{max(t[5] for _, t in own):.2g})"
+               if own else ""))
+    medians = [t[1] for _, t in own]
+    return result, effect, (float(np.median(medians)) if medians else None), (
+        f"per-coordinate medians {min(medians):.2g}–{max(medians):.2g} over {len(own)} runs "
+        "(one seed)" if medians else "no tail estimate")
+
+
+def combined(verdicts):
+    """One verdict from the parts' (VERDICT_RULES['both'])."""
+    if all(v == "reproduced" for v in verdicts):
+        return "reproduced"
+    if all(v == "opposite" for v in verdicts):
+        return "opposite"
+    if all(v in ("not reproduced", "opposite") for v in verdicts):
+        return "not reproduced"
+    return "partly"
+
+
+def verdict(summary, part="both"):
+    """The verdict from summary.json of part 'alignment' (Zhu et al.), 'tails' (Simsekli et
+    al.) or 'both' (VERDICT_RULES): effect, value, spread, seeds, published, verdict, rule."""
+    if part not in VERDICT_RULES:
+        raise ValueError(f"part must be one of {sorted(VERDICT_RULES)}, got {part!r}")
+    runs = summary["runs"]
+    parts = {"alignment": alignment_verdict(runs), "tails": tails_verdict(runs)}
+    published = {"alignment": "Tr(HΣ) above its isotropic value (Zhu et al. 2019)",
+                 "tails": "pooled tail index α < 2: heavy tails (Simsekli et al. 2019); "
+                          "Gaussian-like for b ≥ 256 early (Panigrahi et al. 2019)"}
+    if part != "both":
+        result, effect, value, spread = parts[part]
+    else:
+        result = combined([v[0] for v in parts.values()])
+        effect = "; ".join(f"{k}: {v[1]} ({v[0]})" for k, v in parts.items())
+        value, spread = parts["alignment"][2], parts["alignment"][3]
+    return {"effect": effect, "value": value, "spread": spread, "seeds": 1,
+            "published": published.get(part, "; ".join(published.values())),
+            "verdict": result, "rule": VERDICT_RULES[part]}
+
+
 if __name__ == "__main__":
     main()

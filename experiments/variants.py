@@ -15,8 +15,11 @@ optimizers) take about 20 s on 2 cores (the runs in --workers processes, one BLA
 each), GD's full-batch steps being most of it;
 --full: n = 5000, 40000 steps (about 15 minutes).
 """
+import math
 import os
 import sys
+
+import numpy as np
 
 from minisgd.report.experiment import (CORES, above, at_least, check_configs, default_to,
                                        experiment_parser, new_figure, run_jobs, save_figure,
@@ -148,6 +151,46 @@ def main(argv=None):
                                      for name, runs in results.items() for opt, r in runs.items()}},
                  markdown(rows), start)
     return rows
+
+
+# ---- verdict (docs/science.md section 1; minisgd report) --------------------------------
+VERDICT_RULE = ("r = SGD / GD final ‖W1[:,Sᶜ]‖ per variant (one seed each; same data and init "
+                "within a variant). Reproduced: r ≤ 0.5 in every variant; partly: r < 1 in "
+                "enough variants for a one-sided sign test at p ≤ 0.05 (e.g. 5 of 5, 7 of 8); "
+                "opposite: r > 1 in that many; else not reproduced.")
+
+
+def sign_test(k, n):
+    """One-sided sign test: P(at least k of n fair coin flips come up heads)."""
+    return sum(math.comb(n, i) for i in range(k, n + 1)) / 2 ** n if n else 1.0
+
+
+def verdict(summary):
+    """The claim's verdict from summary.json (VERDICT_RULE): effect, value, spread, seeds,
+    published, verdict, rule."""
+    final = {(r["variant"], r["optimizer"] == "GD"): r["irrelevant_final"]
+             for r in summary["table"]}
+    names = list(dict.fromkeys(r["variant"] for r in summary["table"]))
+    ratio = lambda v: (final[v, False] / final[v, True]
+                       if isinstance(final[v, False], (int, float)) and
+                       isinstance(final[v, True], (int, float)) else float("nan"))
+    r = np.array([ratio(v) for v in names])
+    below, above_ = int(np.sum(r < 1)), int(np.sum(r > 1))
+    if np.all(r <= 0.5):
+        result = "reproduced"
+    elif sign_test(below, len(r)) <= 0.05:
+        result = "partly"
+    elif sign_test(above_, len(r)) <= 0.05:
+        result = "opposite"
+    else:
+        result = "not reproduced"
+    return {"effect": f"final ‖W1[:,Sᶜ]‖, SGD / GD: median {np.nanmedian(r):.3g} over "
+                      f"{len(r)} variants; SGD below GD in {below}/{len(r)}, by 2x or more in "
+                      f"{int(np.sum(r <= 0.5))}/{len(r)}",
+            "value": float(np.nanmedian(r)),
+            "spread": f"range {np.nanmin(r):.3g}–{np.nanmax(r):.3g} over {len(r)} variants "
+                      "(one seed each: no spread over seeds)",
+            "seeds": 1, "published": None, "verdict": result, "rule": VERDICT_RULE}
 
 
 if __name__ == "__main__":
