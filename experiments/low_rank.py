@@ -363,13 +363,16 @@ def judge(rows, args):
                     "train_accuracy": [low["train_accuracy"], high["train_accuracy"]]})
     found = sum(t["found"] == "yes" for t in out[:3])
     control_ok = all(t["found"] == t["predicted"] for t in out[3:]) and len(out) == 4
-    word = ("reproduced" if found == 3 and control_ok else
+    undecided = any(t["found"] == "undecided" for t in out)
+    word = ("inconclusive" if undecided else
+            "reproduced" if found == 3 and control_ok else
             "partly" if found else "not reproduced")
     return {"verdict": word, "tests": out,
             "rule": "stable rank (mean over hidden layers), paired per seed, non-constant "
                     "runs: 'yes' = lower in every seed and by >= 10 % on average; "
                     "reproduced = weight decay, step size and batch size all 'yes' and the "
-                    "lambda = 0 control 'no'; partly = at least one of the three 'yes'"}
+                    "lambda = 0 control 'no'; partly = at least one of the three 'yes'; "
+                    "inconclusive = a comparison with fewer than 2 usable seed pairs"}
 
 
 def verdict(summary):

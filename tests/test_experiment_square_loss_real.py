@@ -31,7 +31,7 @@ def test_low_rank_on_digits(tmp_path, capsys):
     summary = json.loads((tmp_path / "summary.json").read_text())
     assert summary["runs"][0]["config"]["dataset"] == "digits"
     v = summary["verdict"]
-    assert v["verdict"] in ("reproduced", "partly", "not reproduced")
+    assert v["verdict"] in ("reproduced", "partly", "not reproduced", "inconclusive")
     assert [t["effect"] for t in v["tests"]] == [
         "weight decay", "step size", "batch size", "control: step size without weight decay"]
     assert_report_verdict(load_script("low_rank"), summary)
@@ -195,3 +195,26 @@ def assert_report_verdict(script, summary):
     v = script.verdict(summary)
     assert v["verdict"] == summary["verdict"]["verdict"] and v["rule"] == summary["verdict"]["rule"]
     assert {"effect", "value", "spread", "seeds", "published"} <= set(v) and v["seeds"] == 2
+
+
+def test_low_rank_rule_on_both_sides_and_inconclusive_without_pairs():
+    from types import SimpleNamespace
+    lr_mod = load_script("low_rank")
+    args = SimpleNamespace(base_b=16, base_lr=0.2, base_wd=1e-3, lrs=[0.1, 0.4], wds=[0.0, 1e-3],
+                           batch_sizes=[4, 64], steps=100)
+
+    def row(group, ranks, b=16, lr=0.2, wd=1e-3):
+        return dict(group=group, batch_size=b, lr=lr, weight_decay=wd, train_accuracy=1.0,
+                    seed_stable_rank=list(ranks), seed_excluded=[False] * len(ranks))
+    g, bf = "step size x weight decay", "batch, fixed steps"
+
+    def rows(batch_low, control_low, seeds=3):
+        r = lambda v: [v + 0.01 * k for k in range(seeds)]
+        return [row(g, r(10), lr=0.2, wd=0.0), row(g, r(5), lr=0.2, wd=1e-3),
+                row(g, r(5), lr=0.4, wd=1e-3), row(g, r(9), lr=0.1, wd=1e-3),
+                row(g, r(control_low), lr=0.4, wd=0.0), row(g, r(10), lr=0.1, wd=0.0),
+                row(bf, r(batch_low), b=4), row(bf, r(5), b=64)]
+    assert lr_mod.judge(rows(4.0, 10.0), args)["verdict"] == "reproduced"
+    assert lr_mod.judge(rows(4.9, 10.0), args)["verdict"] == "partly"    # b: 2 % lower only
+    assert lr_mod.judge(rows(4.0, 8.0), args)["verdict"] == "partly"     # control fails
+    assert lr_mod.judge(rows(4.0, 10.0, seeds=1), args)["verdict"] == "inconclusive"

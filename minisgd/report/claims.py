@@ -35,29 +35,31 @@ SYNTHETIC = [
           "mini-batch SGD shrinks the first-layer weights of irrelevant inputs, faster at "
           "smaller batches; GD does not without weight decay or a group-L1 prox",
           "d = 15, S = {0..4}, linear target, n = 5000 (the paper's)",
-          quick=("--quick", "--seeds", "4"), full=("--seeds", "8"), times=(30, 70),
+          quick=("--quick", "--seeds", "3"), full=("--seeds", "3"), times=(30, 60),
           section="1",
           departs="one hidden layer of the paper's width and the paper's scale; our own draws "
                   "of data and init; 8 seeds where the published figure shows one"),
     Claim("eta_over_b", "eta_over_b",
           "the irrelevant weights shrink at a rate set by eta/b: runs of equal eta/b collapse "
-          "against eta t", "the headline setup, n = 1000", times=(40, 70), section="1",
+          "against eta t", "the headline setup, n = 1000", times=(20, 20), section="1",
           departs="n = 1000 and an eta t budget of 1000 (the paper: n = 5000, 10000)"),
     Claim("modified_loss", "modified_loss",
           "GD on the SGD-modified loss C + (eta/4)||grad C||^2 + noise term follows SGD",
-          "the headline setup, n = 1000, b = 8", times=(40, 70), section="1",
+          "the headline setup, n = 1000, b = 8", quick=("--sgd-orders", "3"), times=(45, 60),
+          section="1",
           departs="n = 1000, 2000 steps; the modified loss's gradient computed exactly"),
     Claim("init_dependence", "init_dependence",
           "smaller batches forget the initialization: the learned first layers agree across "
-          "seeds", "the headline setup, n = 1000, 16 seeds", times=(40, 70), section="1"),
+          "seeds", "the headline setup, n = 1000, 16 seeds", times=(20, 20), section="1"),
     Claim("variants", "variants",
           "SGD beats GD at shrinking irrelevant weights in other nets, targets and inputs",
           "ReLU / tanh nets, sine / staircase targets, scattered support, Rademacher, d = 100",
-          times=(30, 40), section="1"),
+          times=(20, 20), section="1"),
     Claim("large_steps_diag", "large_steps_diag",
           "large steps, then decay, give a sparser diagonal-net predictor",
           "sparse regression, n = 80, d = 200, r = 20 (tml-epfl/sgd-sparse-features)",
-          times=(60, 150), section="2"),
+          quick=("--data-seeds", "2", "--sgd-seeds", "5", "--no-published-draw"),
+          times=(100, 150), section="2"),
     Claim("large_steps_relu", "large_steps_relu",
           "large steps, then decay, give sparser ReLU features and better generalization",
           "two- and three-layer teacher-student ReLU nets (the published setups)",
@@ -81,10 +83,47 @@ SYNTHETIC = [
           times=(60, 180), section="4"),
     Claim("sgd_noise_shape", "sgd_noise_shape",
           "SGD noise is anisotropic and aligned with the curvature; its tails are heavy",
-          "the headline regression and a classifier, exact Hessians", times=(40, 180),
+          "the headline regression and a classifier, exact Hessians", quick=("--quick",),
+          times=(80, 180),
           section="5"),
 ]
 
-REAL = []          # the real-data versions (docs/science.md section 6)
+REAL = [           # the real-data versions (docs/science.md section 6); quick = full for now
+    Claim("support_digits", "support_real",
+          "on real digits with known noise inputs, SGD shrinks the noise inputs' first-layer "
+          "weights beyond GD, more for larger eta/b",
+          "scikit-learn digits + 64 noise inputs, 128 -> 64 -> 10 ReLU, mse", times=(150, 150),
+          section="6.1", departs="noise inputs appended as the known irrelevant ones; a "
+                                "one-hidden-layer ReLU classifier; equal eta x steps in every arm"),
+    Claim("low_rank_mnist", "low_rank",
+          "on MNIST, SGD + weight decay on the square loss lowers the hidden layers' rank "
+          "(weight decay, step size, batch size at equal updates)",
+          "MNIST (1000 training rows), 784 -> 64 x 4 -> 10 WN, mse", quick=("--dataset", "mnist"),
+          full=("--dataset", "mnist"), times=(120, 120), section="6.2",
+          departs="a 4 x 64 net and 1000 rows instead of 10 x 100 on all of MNIST; constant step"),
+    Claim("sgd_noise_mnist", "sgd_noise",
+          "on MNIST, with weight decay SGD's update size settles at a floor above the "
+          "no-weight-decay level", "as low_rank_mnist", quick=("--dataset", "mnist"),
+          full=("--dataset", "mnist"), times=(120, 120), section="6.2",
+          departs="5000 updates: about 1/(eta lambda), so the floor may not be reached"),
+    Claim("neural_collapse_mnist", "neural_collapse",
+          "on MNIST, weight decay (+ weight norm) drives the last hidden layer to neural "
+          "collapse", "as low_rank_mnist, 20000 updates", quick=("--dataset", "mnist"),
+          full=("--dataset", "mnist"), times=(80, 80), section="6.2",
+          departs="320 epochs of a 1000-row subset; an MLP instead of the published nets"),
+    Claim("random_label_pretraining_mnist", "random_label_pretraining",
+          "on MNIST, pretraining on the published random-label set lowers test accuracy "
+          "unless there is explicit regularization",
+          "MNIST (1000 training rows), 784 -> 128 -> 128 -> 10, cross-entropy",
+          quick=("--dataset", "mnist"), full=("--dataset", "mnist"), times=(160, 160),
+          section="6.3", departs="an MLP on 1000 MNIST images instead of ResNets on CIFAR-10; "
+                                 "no momentum; 128 epochs"),
+    Claim("large_steps_mnist1d", "large_steps_relu",
+          "on MNIST-1D, a large step kept longer before its decay gives sparser features and "
+          "lower test error", "MNIST-1D, 40 -> 100 -> 100 -> 10 ReLU, cross-entropy",
+          quick=("--dataset", "mnist1d"), full=("--dataset", "mnist1d"), times=(130, 130),
+          section="6.4", departs="an MLP on MNIST-1D instead of ResNet-18 on CIFAR-10; no "
+                                 "momentum, weight decay or augmentation"),
+]
 
 CLAIMS = SYNTHETIC + REAL
