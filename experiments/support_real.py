@@ -61,7 +61,7 @@ reduction), plain SGD without momentum, batches without replacement reshuffled e
 epoch, global gradient clipping at 1.0, Kaiming-normal init, eta in {0.1, 0.2, 0.5}, arms
 SGD small / large batch, GD, GD + weight decay; the metric ||W1[:, S^c]||_F against the
 step on a log x-axis; MNIST "focus" maps of the per-pixel first-layer norm (b = 32
-concentrates on the centre, large batch stays noisy; SCIENCE.md section 6, read off a
+concentrates on the centre, large batch stays noisy; docs/science.md section 6, read off a
 figure). Where we depart: (1) real pixels have no known irrelevant inputs (a blank border
 pixel gets zero gradient under every optimizer), so k appended noise inputs play S^c
 (issue 22 section 1; real.py argues noise over the border); (2) a ReLU MLP classifier with
