@@ -117,6 +117,7 @@ summary.json, the table and the verdict. Default: 5 arms x 5 seeds x 25 000 step
 245 s of CPU (user + sys, measured on a shared 2-core machine) on 2 workers; --full: 10 seeds.
 """
 import functools
+import math
 import os
 import sys
 
@@ -709,10 +710,9 @@ def markdown_real(rows):
 
 def verdict(summary):
     """The claim's verdict from summary.json, for `python -m minisgd report`: real_verdict()
-    on the table of a --dataset run. The teacher-student runs have no computed verdict yet."""
+    on the table of a --dataset run, teacher_verdict() on the teacher-student runs."""
     if "settings" not in summary:
-        raise ValueError("no computed verdict for the teacher-student runs yet (only for "
-                         "--dataset)")
+        return teacher_verdict(summary)
     v, s = real_verdict(summary["table"], summary["settings"]), summary["settings"]
     c = v["checks"]
     word = "inconclusive" if v["verdict"].startswith("inconclusive") else v["verdict"]
@@ -732,6 +732,96 @@ def verdict(summary):
             "seeds": summary["args"]["seeds"], "verdict": word, "rule": v["rule"],
             "published": "CIFAR-10 ResNet-18: test error 14.3 % (small) vs 10.1 / 6.6 / 5.6 % "
                          "(decay at 10 / 30 / 50 %); fewer active, non-duplicate ReLUs"}
+
+
+# teacher-student rule (TEACHER_RULE): the arms compared per setup, in keep-time order
+TEACHER_ARMS = {"three-layer": (0, 1, 2, 3), "two-layer": (0, 4, 5, 6)}   # two-layer: edge
+TEACHER_RULE = (
+    "per setup, runs paired by (teacher draw, seed), diverged runs left out of their pairs; "
+    "arms: the small constant step, then the large step decayed at 10 / 30 / 50 % (two-layer: "
+    "each run's edge step, the published 0.455 diverging on most draws). (a) sparser in layer "
+    "l: the median active fraction does not rise along small -> 10 -> 30 -> 50 %, and the 50 "
+    "% arm is below the small arm in enough pairs for a one-sided sign test at 5 %; (b) "
+    "better: every decayed arm's median paired test-loss difference to the small arm is < 0. "
+    "A setup reproduces with (a) in every layer and (b), partly with some of them, is "
+    "opposite when the 50 % arm is denser (same test) in every layer and every decayed arm "
+    "worse. The claim: reproduced if both setups reproduce, partly if either reproduces or "
+    "is partly, opposite if both are opposite, else not reproduced. Written after the "
+    "README's numbers were known (issue 23); no threshold was tuned to them.")
+
+
+def sign_test(wins, pairs):
+    """One-sided sign test: P(at least `wins` of `pairs` fair coin flips), below 0.05 = a
+    significant majority."""
+    return sum(math.comb(pairs, k) for k in range(wins, pairs + 1)) / 2 ** pairs if pairs else 1
+
+
+def teacher_setup(runs, setup):
+    """The rule's checks for one setup: {'layers': {l: (medians, wins, pairs, sparser,
+    denser)}, 'test': [median paired differences], 'call': ...}."""
+    arms = TEACHER_ARMS[setup]
+    final = {(r["arm"], r["data_seed"], r["seed"]): r["final"] for r in runs
+             if r["setup"] == setup and r["final"]["diverged"] is False}
+    keys = sorted({(d, s) for (_, d, s) in final})
+    pair = lambda a, key: [(final[(arms[0], *k)][key], final[(a, *k)][key]) for k in keys
+                           if (arms[0], *k) in final and (a, *k) in final]
+    out, layers = {"layers": {}}, len(SETUPS[setup]["student"])
+    for l in range(1, layers + 1):
+        key = f"active_fraction_L{l}"
+        medians = [float(np.median([f[key] for (a, *_), f in final.items() if a == k]))
+                   if any(a == k for (a, *_) in final) else float("nan") for k in arms]
+        pairs = pair(arms[-1], key)
+        wins = sum(late < small for small, late in pairs)
+        losses = sum(late > small for small, late in pairs)
+        falls = all(b <= a for a, b in zip(medians, medians[1:]))
+        out["layers"][l] = (medians, wins, len(pairs), falls and sign_test(wins, len(pairs))
+                            < 0.05, sign_test(losses, len(pairs)) < 0.05)
+    out["test"] = [float(np.median([late - small for small, late in pair(a, "test_loss")]))
+                   if pair(a, "test_loss") else float("nan") for a in arms[1:]]
+    sparser = [v[3] for v in out["layers"].values()]
+    better = all(d < 0 for d in out["test"])
+    if all(sparser) and better:
+        out["call"] = "reproduced"
+    elif any(sparser) or better:
+        out["call"] = "partly"
+    elif all(v[4] for v in out["layers"].values()) and all(d > 0 for d in out["test"]):
+        out["call"] = "opposite"
+    else:
+        out["call"] = "not reproduced"
+    return out
+
+
+def teacher_verdict(summary):
+    """The teacher-student verdict (TEACHER_RULE) from summary.json's runs."""
+    runs = summary["runs"]
+    setups = {s: teacher_setup(runs, s) for s in TEACHER_ARMS}
+    calls = [v["call"] for v in setups.values()]
+    if "reproduced" in calls and calls.count("reproduced") == len(calls):
+        word = "reproduced"
+    elif "reproduced" in calls or "partly" in calls:
+        word = "partly"
+    elif all(c == "opposite" for c in calls):
+        word = "opposite"
+    else:
+        word = "not reproduced"
+    parts = []
+    for setup, v in setups.items():
+        layers = "; ".join(f"L{l} active % {' → '.join(f'{100 * m:.0f}' for m in med)} "
+                           f"(50 % arm below small in {w}/{n} pairs)"
+                           for l, (med, w, n, _, _) in v["layers"].items())
+        tests = ", ".join(f"{d:+.2g}" for d in v["test"])
+        parts.append(f"{setup}: {v['call']} — {layers}; median paired test-loss change "
+                     f"(10 / 30 / 50 %): {tests}")
+    pairs = max(n for v in setups.values() for (_, _, n, _, _) in v["layers"].values())
+    three = setups["three-layer"]["layers"][1]
+    return {"effect": " | ".join(parts),
+            "value": float(three[0][-1] - three[0][0]),
+            "spread": f"sign test over {pairs} paired runs (teacher draws x seeds); medians",
+            "seeds": pairs,
+            "published": "three-layer (one seed): active L1 57.0 → 47.6 / 37.8 / 34.0 %, L2 "
+                         "46.6 → 31.2 / 25.2 / 18.2 %, test loss 0.0614 → 0.0322 / 0.0248 / "
+                         "0.0206",
+            "verdict": word, "rule": TEACHER_RULE}
 
 
 def verdict_text(verdict):

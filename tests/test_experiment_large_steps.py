@@ -44,6 +44,46 @@ def test_large_steps_relu_tiny(tmp_path):
     assert len(results) == sum(len(a) for a in large_steps_relu.ARMS.values())
     for r in rows:
         assert r["runs"] == 1
+    summary = json.loads((tmp_path / "summary.json").read_text())
+    v = large_steps_relu.verdict(summary)                  # what `minisgd report` calls
+    assert v["verdict"] in ("reproduced", "partly", "not reproduced", "opposite")
+    assert v["seeds"] == 1 and "three-layer" in v["effect"] and "two-layer" in v["effect"]
+
+
+def fake_teacher_runs(active, test, pairs=8):
+    """summary["runs"] for teacher_verdict(): per setup, arm index -> (active fraction in
+    every layer, test loss), the same in every (draw, seed) pair but a tiny per-pair jitter."""
+    runs = []
+    for setup, arms in large_steps_relu.TEACHER_ARMS.items():
+        layers = len(large_steps_relu.SETUPS[setup]["student"])
+        for i, k in enumerate(arms):
+            for j in range(pairs):
+                final = {"diverged": False, "test_loss": test[i] + 1e-6 * j,
+                         **{f"active_fraction_L{l}": active[i] + 1e-6 * j
+                            for l in range(1, layers + 1)}}
+                runs.append({"setup": setup, "arm": k, "data_seed": j // 4, "seed": j % 4,
+                             "final": final})
+    return {"runs": runs}
+
+
+def test_teacher_verdict_rule_on_made_up_runs():
+    v = large_steps_relu.teacher_verdict
+    assert large_steps_relu.sign_test(8, 8) == 1 / 256 and large_steps_relu.sign_test(0, 8) == 1
+    assert v(fake_teacher_runs([0.6, 0.5, 0.4, 0.3], [1.0, 0.5, 0.4, 0.3]))["verdict"] == \
+        "reproduced"
+    # sparser but worse test loss: partly; a non-monotone middle arm breaks (a)
+    assert v(fake_teacher_runs([0.6, 0.5, 0.4, 0.3], [1.0, 1.5, 1.4, 1.3]))["verdict"] == "partly"
+    assert v(fake_teacher_runs([0.6, 0.3, 0.4, 0.5], [1.0, 1.5, 1.4, 1.3]))["verdict"] == \
+        "not reproduced"
+    assert v(fake_teacher_runs([0.3, 0.4, 0.5, 0.6], [1.0, 1.5, 1.4, 1.3]))["verdict"] == \
+        "opposite"
+    # too few pairs for the sign test: 4 of 4 below gives p = 1/16 > 0.05
+    few = fake_teacher_runs([0.6, 0.5, 0.4, 0.3], [1.0, 1.5, 1.4, 1.3], pairs=4)
+    assert v(few)["verdict"] == "not reproduced"
+    # a diverged run leaves its pair
+    runs = fake_teacher_runs([0.6, 0.5, 0.4, 0.3], [1.0, 0.5, 0.4, 0.3], pairs=5)
+    runs["runs"][-1]["final"]["diverged"] = 10
+    assert "in 4/4 pairs" in v(runs)["effect"] and v(runs)["verdict"] == "partly"
 
 
 # ---- the real-data mode (--dataset) ---------------------------------------------------------

@@ -63,24 +63,27 @@ SYNTHETIC = [
     Claim("large_steps_relu", "large_steps_relu",
           "large steps, then decay, give sparser ReLU features and better generalization",
           "two- and three-layer teacher-student ReLU nets (the published setups)",
+          quick=("--data-seeds", "2", "--seeds", "3", "--steps", "5000"),
           times=(60, 150), section="2"),
     Claim("low_rank", "low_rank",
           "SGD + weight decay on the square loss gives low-rank layers: lower for larger "
           "weight decay and steps, smaller batches; none without weight decay",
           "ReLU MLP 6 x 64 with weight norm, Gaussian-mixture classes, mse on one-hot",
+          quick=("--seeds", "2", "--steps", "5000"), full=("--seeds", "3"),
           times=(60, 180), section="3"),
     Claim("sgd_noise", "sgd_noise",
           "with weight decay, SGD's relative update size settles at a non-zero floor; "
           "without, an interpolating run comes to rest",
-          "as low_rank", times=(50, 120), section="3"),
+          "as low_rank", quick=("--steps", "5000"), times=(50, 120), section="3"),
     Claim("neural_collapse", "neural_collapse",
           "SGD + weight decay + weight norm on the square loss drives the last hidden layer "
-          "to neural collapse (NC1-NC4)", "as low_rank, trained 4x longer", times=(60, 150),
+          "to neural collapse (NC1-NC4)", "as low_rank, trained 4x longer",
+          quick=("--steps", "20000"), times=(60, 150),
           section="3"),
     Claim("random_label_pretraining", "random_label_pretraining",
           "pretraining on random labels leads SGD to worse-generalizing minima unless there "
           "is explicit regularization", "Gaussian-mixture classes, ReLU MLP",
-          times=(60, 180), section="4"),
+          quick=("--seeds", "3"), times=(60, 180), section="4"),
     Claim("sgd_noise_shape", "sgd_noise_shape",
           "SGD noise is anisotropic and aligned with the curvature; its tails are heavy",
           "the headline regression and a classifier, exact Hessians", quick=("--quick",),
@@ -88,40 +91,45 @@ SYNTHETIC = [
           section="5"),
 ]
 
-REAL = [           # the real-data versions (docs/science.md section 6); quick = full for now
+REAL = [           # the real-data versions (docs/science.md section 6)
     Claim("support_digits", "support_real",
           "on real digits with known noise inputs, SGD shrinks the noise inputs' first-layer "
           "weights beyond GD, more for larger eta/b",
-          "scikit-learn digits + 64 noise inputs, 128 -> 64 -> 10 ReLU, mse", times=(150, 150),
+          "scikit-learn digits + 64 noise inputs, 128 -> 64 -> 10 ReLU, mse",
+          quick=("--seeds", "2", "--steps", "2500"), times=(25, 60),
           section="6.1", departs="noise inputs appended as the known irrelevant ones; a "
                                 "one-hidden-layer ReLU classifier; equal eta x steps in every arm"),
     Claim("low_rank_mnist", "low_rank",
           "on MNIST, SGD + weight decay on the square loss lowers the hidden layers' rank "
           "(weight decay, step size, batch size at equal updates)",
-          "MNIST (1000 training rows), 784 -> 64 x 4 -> 10 WN, mse", quick=("--dataset", "mnist"),
-          full=("--dataset", "mnist"), times=(120, 120), section="6.2",
+          "MNIST (1000 training rows), 784 -> 64 x 4 -> 10 WN, mse",
+          quick=("--dataset", "mnist", "--seeds", "2", "--steps", "2000"),
+          full=("--dataset", "mnist"), times=(20, 55), section="6.2",
           departs="a 4 x 64 net and 1000 rows instead of 10 x 100 on all of MNIST; constant step"),
     Claim("sgd_noise_mnist", "sgd_noise",
           "on MNIST, with weight decay SGD's update size settles at a floor above the "
-          "no-weight-decay level", "as low_rank_mnist", quick=("--dataset", "mnist"),
-          full=("--dataset", "mnist"), times=(120, 120), section="6.2",
+          "no-weight-decay level", "as low_rank_mnist",
+          quick=("--dataset", "mnist", "--seeds", "2", "--steps", "2000"),
+          full=("--dataset", "mnist"), times=(20, 60), section="6.2",
           departs="5000 updates: about 1/(eta lambda), so the floor may not be reached"),
     Claim("neural_collapse_mnist", "neural_collapse",
           "on MNIST, weight decay (+ weight norm) drives the last hidden layer to neural "
-          "collapse", "as low_rank_mnist, 20000 updates", quick=("--dataset", "mnist"),
-          full=("--dataset", "mnist"), times=(80, 80), section="6.2",
+          "collapse", "as low_rank_mnist, 20000 updates",
+          quick=("--dataset", "mnist", "--seeds", "2", "--steps", "5000"),
+          full=("--dataset", "mnist"), times=(15, 50), section="6.2",
           departs="320 epochs of a 1000-row subset; an MLP instead of the published nets"),
     Claim("random_label_pretraining_mnist", "random_label_pretraining",
           "on MNIST, pretraining on the published random-label set lowers test accuracy "
           "unless there is explicit regularization",
           "MNIST (1000 training rows), 784 -> 128 -> 128 -> 10, cross-entropy",
-          quick=("--dataset", "mnist"), full=("--dataset", "mnist"), times=(160, 160),
-          section="6.3", departs="an MLP on 1000 MNIST images instead of ResNets on CIFAR-10; "
+          quick=("--dataset", "mnist", "--seeds", "2", "--steps", "2000"),
+          full=("--dataset", "mnist"), times=(50, 110), section="6.3", departs="an MLP on 1000 MNIST images instead of ResNets on CIFAR-10; "
                                  "no momentum; 128 epochs"),
     Claim("large_steps_mnist1d", "large_steps_relu",
           "on MNIST-1D, a large step kept longer before its decay gives sparser features and "
           "lower test error", "MNIST-1D, 40 -> 100 -> 100 -> 10 ReLU, cross-entropy",
-          quick=("--dataset", "mnist1d"), full=("--dataset", "mnist1d"), times=(130, 130),
+          quick=("--dataset", "mnist1d", "--seeds", "3", "--steps", "10000"),
+          full=("--dataset", "mnist1d"), times=(25, 105),
           section="6.4", departs="an MLP on MNIST-1D instead of ResNet-18 on CIFAR-10; no "
                                  "momentum, weight decay or augmentation"),
 ]

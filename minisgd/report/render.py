@@ -37,6 +37,12 @@ def write_pages(out, done, scale, claim_verdict):
     return paths
 
 
+def spread_text(v):
+    """The spread with its number of seeds, once (some spreads already name it)."""
+    seeds = f"{v['seeds']} seeds"
+    return v["spread"] if seeds in v["spread"] else f"{v['spread']} ({seeds})"
+
+
 def verdict_cells(c):
     """The verdict table's row of one claim (plain text)."""
     claim, v = c["claim"], c["verdict"]
@@ -44,7 +50,7 @@ def verdict_cells(c):
         return [f"{claim.name}: {claim.claim}", claim.data, "–", "–", "–", "failed",
                 v["error"]]
     return [f"{claim.name}: {claim.claim}", claim.data, v["effect"],
-            f"{v['spread']} ({v['seeds']} seeds)", v.get("published") or "–", v["verdict"],
+            spread_text(v), v.get("published") or "–", v["verdict"],
             v["rule"]]
 
 
@@ -117,9 +123,8 @@ def claim_markdown(c):
     if "error" in v:
         lines += ["", f"**Failed**: {v['error']}"]
     else:
-        lines += ["", f"**Verdict: {v['verdict']}.** {v['effect']}; {v['spread']} "
-                  f"({v['seeds']} seeds)." + (f" Published: {v['published']}."
-                                              if v.get("published") else ""),
+        lines += ["", f"**Verdict: {v['verdict']}.** {v['effect']}; {spread_text(v)}."
+                  + (f" Published: {v['published']}." if v.get("published") else ""),
                   "", f"*Rule*: {v['rule']}"]
     lines += [""] + [f"![{f}]({claim.name}/{f})" for f in c["figures"]]
     if c["table"]:
@@ -196,8 +201,8 @@ def claim_html(c, out):
     else:
         published = f" Published: {esc(v['published'])}." if v.get("published") else ""
         parts.append(f'<p><span class="v {esc(v["verdict"].split()[0])}">Verdict: '
-                     f"{esc(v['verdict'])}.</span> {esc(v['effect'])}; {esc(v['spread'])} "
-                     f"({v['seeds']} seeds).{published}<br><i>Rule</i>: {esc(v['rule'])}</p>")
+                     f"{esc(v['verdict'])}.</span> {esc(v['effect'])}; "
+                     f"{esc(spread_text(v))}.{published}<br><i>Rule</i>: {esc(v['rule'])}</p>")
     parts += [image(os.path.join(out, claim.name, f)) for f in c["figures"]]
     if c["table"]:
         parts.append(html_table(*markdown_rows(c["table"])))
