@@ -111,6 +111,50 @@ def test_a_verdict_that_breaks_its_contract_is_shown_as_an_error(experiments, tm
     assert "| failed |" in md and "verdict one of" in md
 
 
+def test_a_claim_whose_dataset_package_is_missing_is_skipped(experiments, tmp_path,
+                                                             monkeypatch):
+    from minisgd.data import real
+
+    def missing(name):
+        raise real.MissingPackage(f"dataset {name!r} needs a package: pip install -e '.[data]'")
+    monkeypatch.setattr(real, "package_dir", missing)
+    out = str(tmp_path / "report")
+    wanted = [Claim("digits_claim", "fake", "claim", "data", quick=("--value", "2"),
+                    times=(1, 1), dataset="digits")] + claims(good=("--value", "2"))
+    done = audit.run_claims(wanted, "quick", out)
+    assert [r["status"] for _, r in done] == ["skipped", "ok"]
+    assert not os.path.exists(os.path.join(out, "digits_claim"))       # nothing ran
+    md = open(write_pages(out, done, "quick", audit.claim_verdict)[0]).read()
+    assert "| skipped | dataset 'digits' needs a package: pip install -e '.[data]' |" in md
+
+
+def test_the_report_assembles_from_small_real_runs(tmp_path):
+    """Two real experiment scripts at a tiny scale: each claim's verdict is computed from the
+    summary.json its script wrote (a verdict the scripts' contract accepts, not an error),
+    the figures are embedded, and a second report reruns nothing."""
+    tiny = [Claim("support_tiny", "support", "SGD learns the support", "tiny",
+                  quick=("--sgd-steps", "300", "--gd-steps", "30", "--reg-steps", "100",
+                         "--n", "300", "--batch-sizes", "1,128", "--seeds", "2",
+                         "--workers", "1"), times=(5, 5)),
+            Claim("large_steps_tiny", "large_steps_relu", "large steps, sparse features",
+                  "tiny", quick=("--data-seeds", "1", "--seeds", "1", "--steps", "120",
+                                 "--workers", "1"), times=(5, 5))]
+    out = str(tmp_path / "report")
+    done = audit.run_claims(tiny, "quick", out)
+    assert [r["status"] for _, r in done] == ["ok", "ok"], done
+    for claim, _ in done:
+        v = audit.claim_verdict(claim, os.path.join(out, claim.name))
+        assert v.get("verdict") in audit.VERDICTS, v
+    md_path, html_path = write_pages(out, done, "quick", audit.claim_verdict)
+    md, page = open(md_path).read(), open(html_path).read()
+    assert "| failed |" not in md and md.count("![") >= 3
+    sources = re.findall(r'<img [^>]*src="([^"]*)"', page)
+    assert len(sources) == md.count("![")
+    assert all(s.startswith("data:image/png;base64,") for s in sources)
+    again = audit.run_claims(tiny, "quick", out)
+    assert [r for _, r in again] == [r for _, r in done]
+
+
 def test_the_cli_names_an_unknown_claim(capsys):
     from minisgd.__main__ import main
     with pytest.raises(SystemExit) as err:

@@ -25,10 +25,12 @@ def write_pages(out, done, scale, claim_verdict):
     for claim, record in done:
         folder = os.path.join(out, claim.name)
         verdict = claim_verdict(claim, folder) if record["status"] == "ok" else \
-            {"error": record.get("error") or "failed"}
+            {"error": record.get("error") or "failed", "status": record["status"]}
+        shown = record["status"] == "ok"        # a failed or skipped claim: no stale figures
         claims.append(dict(claim=claim, record=record, verdict=verdict,
-                           figures=sorted(f for f in os.listdir(folder) if f.endswith(".png")),
-                           table=script_table(folder)))
+                           note=claim.quick_note if scale == "quick" else "",
+                           figures=sorted(f for f in os.listdir(folder) if f.endswith(".png"))
+                           if shown else [], table=script_table(folder) if shown else []))
     machine = machine_lines([record for _, record in done], scale)
     paths = [os.path.join(out, "report.md"), os.path.join(out, "report.html")]
     for path, text in zip(paths, (markdown_page(claims, machine, scale),
@@ -47,8 +49,8 @@ def verdict_cells(c):
     """The verdict table's row of one claim (plain text)."""
     claim, v = c["claim"], c["verdict"]
     if "error" in v:
-        return [f"{claim.name}: {claim.claim}", claim.data, "–", "–", "–", "failed",
-                v["error"]]
+        return [f"{claim.name}: {claim.claim}", claim.data, "–", "–", "–",
+                v.get("status", "failed"), v["error"]]
     return [f"{claim.name}: {claim.claim}", claim.data, v["effect"],
             spread_text(v), v.get("published") or "–", v["verdict"],
             v["rule"]]
@@ -121,11 +123,13 @@ def claim_markdown(c):
     lines = ["", f"## {claim.name}", "", f"**Claim** (docs/science.md section "
              f"{claim.section}): {claim.claim}.", "", f"**Data**: {claim.data}."]
     if "error" in v:
-        lines += ["", f"**Failed**: {v['error']}"]
+        lines += ["", f"**{v.get('status', 'failed').capitalize()}**: {v['error']}"]
     else:
         lines += ["", f"**Verdict: {v['verdict']}.** {v['effect']}; {spread_text(v)}."
                   + (f" Published: {v['published']}." if v.get("published") else ""),
                   "", f"*Rule*: {v['rule']}"]
+        if c.get("note"):
+            lines += ["", f"*Quick scale*: {c['note']}."]
     lines += [""] + [f"![{f}]({claim.name}/{f})" for f in c["figures"]]
     if c["table"]:
         lines += [""] + c["table"]
@@ -140,7 +144,7 @@ color:#222;line-height:1.4}table{border-collapse:collapse;margin:1em 0;font-size
 td,th{border:1px solid #bbb;padding:.3em .5em;vertical-align:top;text-align:left}
 th{background:#eee}img{max-width:100%;border:1px solid #ddd;margin:.5em 0}
 .v{font-weight:bold;white-space:nowrap}.reproduced{color:#176317}.partly{color:#8a5a00}
-.not{color:#a31515}.opposite{color:#a31515}.failed{color:#a31515}
+.not{color:#a31515}.opposite{color:#a31515}.failed{color:#a31515}.skipped{color:#777}
 .scroll{overflow-x:auto}h2{border-top:1px solid #ccc;padding-top:1em}
 @media print{h2{page-break-before:always}.scroll{overflow:visible}}"""
 
@@ -197,12 +201,15 @@ def claim_html(c, out):
              f"<p><b>Claim</b> (docs/science.md section {esc(claim.section)}): "
              f"{esc(claim.claim)}.<br><b>Data</b>: {esc(claim.data)}.</p>"]
     if "error" in v:
-        parts.append(f'<p class="failed"><b>Failed</b>: {esc(v["error"])}</p>')
+        status = v.get("status", "failed")
+        parts.append(f'<p class="{status}"><b>{status.capitalize()}</b>: {esc(v["error"])}</p>')
     else:
         published = f" Published: {esc(v['published'])}." if v.get("published") else ""
         parts.append(f'<p><span class="v {esc(v["verdict"].split()[0])}">Verdict: '
                      f"{esc(v['verdict'])}.</span> {esc(v['effect'])}; "
-                     f"{esc(spread_text(v))}.{published}<br><i>Rule</i>: {esc(v['rule'])}</p>")
+                     f"{esc(spread_text(v))}.{published}<br><i>Rule</i>: {esc(v['rule'])}"
+                     + (f"<br><i>Quick scale</i>: {esc(c['note'])}." if c.get("note") else "")
+                     + "</p>")
     parts += [image(os.path.join(out, claim.name, f)) for f in c["figures"]]
     if c["table"]:
         parts.append(html_table(*markdown_rows(c["table"])))
