@@ -183,7 +183,10 @@ def member_batches(rngs, X, Y, b, replacement):
 # ---- what a run trains on ------------------------------------------------------------------
 def with_label_noise(stream, sigma, rngs, members=None):
     """The stream's batches with fresh N(0, sigma^2) noise added to Y_batch at every step,
-    drawn from rngs[k] for member k (a single run: rngs[0])."""
+    drawn from rngs[k] for member k (a single run: rngs[0]); an ensemble's sigma may be one
+    per member (K,)."""
+    if np.ndim(sigma):
+        sigma = np.reshape(sigma, (-1, 1, 1))                      # (K, 1, 1)
     for Xb, Yb in stream:
         if members is None:
             yield Xb, Yb + sigma * rngs[0].standard_normal(Yb.shape)
@@ -201,7 +204,7 @@ def make_batches(X, Y, batch_rngs, noise_rngs, batch_size=None, replacement=Fals
         stream = data_batches(batch_rngs[0], X, Y, batch_size, replacement, batches, steps)
     else:
         stream = member_batches(batch_rngs, X, Y, batch_size, replacement)
-    if label_noise:
+    if np.any(label_noise):
         stream = with_label_noise(stream, label_noise, noise_rngs, members)
     return stream
 

@@ -3,8 +3,13 @@
 Thousands of tiny runs (seeds x step sizes) are what the experiments need, and at small
 batch sizes a single run spends most of its time in Python and NumPy call overhead, not
 arithmetic. Stacking K runs of the same shape into weights (K, n_in, n_out) pays that
-overhead once per step for all K. Members may differ in `seed` (so in data, init and batch
-order) and `lr`; everything else that shapes the computation must be equal.
+overhead once per step for all K. Members of one stacked step may differ in every scalar of
+the update and of the data stream (PER_MEMBER: seed -- so data, init and batch order --,
+step size, weight decay, momentum, clipping threshold, L1 / group-L1 strength, label-noise
+sigma, the schedule's milestones, factor and warm-up), as long as they agree on which terms
+the update has (each switch zero or not); everything else that shapes the computation
+(sizes, batch size, loss, ...) must be equal. train_ensemble takes any list of configs and
+splits it into as few such groups as possible (stack_groups), run one after the other.
 
 The run is train.run_loop with a stacked engine (engines.py) and the members' batch
 streams (batches.member_batches). Member k's history is the one train(configs[k]) records,
@@ -12,9 +17,10 @@ number for number in float64 (the same per-member operations in the same order; 
 equality; in float32 the stacked and single matmuls round differently, so members agree to
 float32 rounding only). A member that diverges is frozen at its divergence step (its
 parameters are restored from that step for the final metrics) while the others go on.
-Not for: runs of different shapes (use train).
+Not for: one run (train).
 """
 import dataclasses
+import json
 import time
 
 import numpy as np
@@ -25,17 +31,21 @@ from .checks import describe
 from .engines import default_threads, engine_name, gradient_path, make_engine
 from .history import History, finish, log_spaced_steps
 from .metrics import METRIC_SETS
-from .optimizers import LRSchedule
+from .optimizers import L1Prox, LRSchedule, MemberSchedules
 from .config import check_config
 from .train import (Divergence, attach_moments, build_net, build_rule, config_dict,
                     draw_problem, run_loop, sampling, spawn_rngs)
 
-PER_MEMBER = {"seed", "data_seed", "lr", "threshold", "support_rule", "diverge_factor"}
+# fields that may differ between the members of one stacked step: the scalars of the update
+# rule, of the schedule and of the data stream, and the seeds
+PER_MEMBER = {"seed", "data_seed", "lr", "weight_decay", "momentum", "clip", "l1", "group_l1",
+              "label_noise", "decay_at", "decay_factor", "warmup", "threshold", "support_rule",
+              "diverge_factor"}
+SWITCHES = ("weight_decay", "momentum", "l1", "group_l1", "label_noise")   # a term on or off
 
 
-def check_compatible(configs):
-    """The resolved configs (new ones; the caller's are not changed), all equal except in
-    PER_MEMBER fields."""
+def checked(configs):
+    """The resolved configs (new ones; the caller's are not changed)."""
     if not isinstance(configs, (list, tuple)):
         raise TypeError(f"configs must be a list of minisgd.train.Config, got {describe(configs)}")
     if not configs:
@@ -43,17 +53,42 @@ def check_compatible(configs):
     for k, c in enumerate(configs):
         check_config(c, f"configs[{k}]")
     configs = [c.validate() for c in configs]
-    streaming = [n for n in configs[0].metrics if METRIC_SETS[n].streaming]
+    streaming = [n for c in configs for n in c.metrics if METRIC_SETS[n].streaming]
     if streaming:
-        raise ValueError(f"metrics {streaming} follow every step of one run: train these "
-                         "configs one by one (train), not as an ensemble")
+        raise ValueError(f"metrics {sorted(set(streaming))} follow every step of one run: "
+                         "train these configs one by one (train), not as an ensemble")
+    return configs
+
+
+def stack_key(config):
+    """What the members of one stacked step share: every field outside PER_MEMBER, and
+    which terms the update has (each switch zero or not, clipping or not) -- so each
+    member runs its own run's operations in its own run's order."""
+    fixed = {k: v for k, v in config_dict(config).items() if k not in PER_MEMBER}
+    terms = [bool(getattr(config, f)) for f in SWITCHES] + [config.clip is None]
+    return json.dumps([fixed, terms], sort_keys=True, default=str)
+
+
+def stack_groups(configs):
+    """The configs' indices in as few groups as can be stacked, in first-seen order."""
+    groups = {}
+    for k, c in enumerate(configs):
+        groups.setdefault(stack_key(c), []).append(k)
+    return list(groups.values())
+
+
+def check_compatible(configs):
+    """The resolved configs, checked to form one stacked group (stack_groups)."""
+    configs = checked(configs)
     first = config_dict(configs[0])
     for k, c in enumerate(configs):
-        for key, value in config_dict(c).items():
-            if key not in PER_MEMBER and value != first[key]:
-                raise ValueError(f"configs[{k}].{key} = {value!r} differs from configs[0].{key} "
-                                 f"= {first[key]!r}; an ensemble may differ only in "
-                                 f"{sorted(PER_MEMBER)}")
+        if stack_key(c) != stack_key(configs[0]):
+            diff = [key for key, value in config_dict(c).items()
+                    if key not in PER_MEMBER and value != first[key]] or \
+                [f for f in SWITCHES if bool(getattr(c, f)) != bool(first[f])] or ["clip"]
+            raise ValueError(f"configs[{k}] differs from configs[0] in {diff}: one stacked "
+                             f"step may differ only in {sorted(PER_MEMBER)}, with the same "
+                             f"terms on (train_ensemble groups such configs itself)")
     return configs
 
 
@@ -71,10 +106,25 @@ def member_problems(config, configs, rngs, path, ens):
 
 
 def train_ensemble(configs, threads=None, allow_long=False):
-    """Train len(configs) runs in lockstep; returns one Result per config, as train().
-    threads, allow_long: as train()'s."""
-    configs = check_compatible(configs)                      # resolved
-    check_cost(configs, allow_long, what=f"this ensemble of {len(configs)}")
+    """Train len(configs) runs, each group that can share a stacked step (stack_groups) in
+    lockstep; returns one Result per config, in order, as train() would. threads,
+    allow_long: as train()'s. Every group's cost is checked before any work."""
+    configs = checked(configs)                               # resolved
+    groups = stack_groups(configs)
+    for group in groups:
+        check_cost([configs[k] for k in group], allow_long,
+                   what=f"this ensemble of {len(group)}" + (f" (a group of the {len(configs)})"
+                                                             if len(groups) > 1 else ""))
+    results = [None] * len(configs)
+    for group in groups:
+        for k, result in zip(group, train_stacked([configs[k] for k in group], threads)):
+            results[k] = result
+    return results
+
+
+def train_stacked(configs, threads=None):
+    """One stacked group (check_compatible) in lockstep: one Result per config."""
+    configs = check_compatible(configs)
     config = configs[0]
     K = len(configs)
     rngs = [spawn_rngs(c.seed, c.data_seed) for c in configs]   # data, init, batch, noise
@@ -82,16 +132,15 @@ def train_ensemble(configs, threads=None, allow_long=False):
     nets = [build_net(c, r[1]) for c, r in zip(configs, rngs)]
     ens = type(nets[0]).stack(nets)
     problems, X, Y = member_problems(config, configs, rngs, path, ens)
-    b, replacement, noise = sampling(config)
+    b, replacement, _ = sampling(config)
     name = engine_name(path, ens, X.shape[-2] if b is None else b)
     for p in problems:
         p.gradient, p.engine = path, name
-    engine = make_engine(name, ens, build_rule(config), config.loss, default_threads(threads),
-                         X, Y)
-    schedule = LRSchedule(np.array([c.lr for c in configs]), config.steps, config.decay_at,
-                          config.decay_factor, config.warmup)
+    engine = make_engine(name, ens, member_rule(configs), config.loss,
+                         default_threads(threads), X, Y)
     batches = make_batches(X, Y, [r[2] for r in rngs], [r[3] for r in rngs], b, replacement,
-                           noise, members=K)
+                           member_values(configs, "label_noise"), members=K)
+    schedule = member_schedule(configs)
     history = History(ens, engine, problems)
     guard = Divergence(ens, [c.diverge_factor for c in configs])
     start = time.perf_counter()
@@ -103,3 +152,33 @@ def train_ensemble(configs, threads=None, allow_long=False):
     return [finish(ens.member(k), problems[k], history.columns[k], guard.diverged[k], wall / K)
             for k in range(K)]
 
+
+def member_values(configs, name):
+    """The members' values of a field: one scalar when they agree, else a (K,) array."""
+    values = [getattr(c, name) for c in configs]
+    return values[0] if all(v == values[0] for v in values) else np.array(values, dtype=float)
+
+
+def member_rule(configs):
+    """The stacked update rule: build_rule's, with the members' own clip, weight decay,
+    momentum and L1 / group-L1 strengths where they differ."""
+    rule = build_rule(configs[0])
+    rule.momentum, rule.weight_decay = (member_values(configs, f) for f in ("momentum",
+                                                                           "weight_decay"))
+    if rule.clip is not None:
+        rule.clip = member_values(configs, "clip")
+    for prox in rule.prox:
+        prox.lam = member_values(configs, "l1" if isinstance(prox, L1Prox) else "group_l1")
+    return rule
+
+
+def member_schedule(configs):
+    """eta_t of every member: one LRSchedule over the lr column when the members share the
+    rest of the schedule, else each member's own (MemberSchedules)."""
+    c = configs[0]
+    if all((m.decay_at, m.decay_factor, m.warmup) == (c.decay_at, c.decay_factor, c.warmup)
+           for m in configs):
+        return LRSchedule(np.array([m.lr for m in configs]), c.steps, c.decay_at,
+                          c.decay_factor, c.warmup)
+    return MemberSchedules([LRSchedule(m.lr, m.steps, m.decay_at, m.decay_factor, m.warmup)
+                            for m in configs])

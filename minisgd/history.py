@@ -74,6 +74,9 @@ class History:
 
     def __init__(self, net, engine, problems, on_record=None, extra_metrics=None, per_step=1):
         self.net, self.engine, self.problems = net, engine, problems
+        rule = getattr(engine, "rule", None)                 # members with their own scalars
+        self.penalties = [rule.member(k) if net.members is not None and hasattr(rule, "member")
+                          else engine for k in range(len(problems))]
         self.per_step = check_int("per_step", per_step, low=1)
         for name, fn in (("on_record", on_record), ("extra_metrics", extra_metrics)):
             if fn is not None and not callable(fn):
@@ -93,7 +96,7 @@ class History:
             if active is not None and not active[k]:
                 continue
             net = self.member(k)
-            row = history_row(net, self.engine, problem, lr[k] if np.ndim(lr) else lr)
+            row = history_row(net, self.penalties[k], problem, lr[k] if np.ndim(lr) else lr)
             if self.extra_metrics is not None:
                 row.update(self.checked_extra(row, self.extra_metrics(net, problem.data)))
             self.columns[k]["step"].append(t // self.per_step)

@@ -30,15 +30,19 @@ class SGD:
 
     step.ReferenceStep writes the same update for one net; this class is the engines'
     version (in place on the flat theta, an ensemble's members at once with one eta_t each).
+    For an ensemble, momentum, weight_decay and clip may be one value per member (a (K,)
+    array): member k's update is then its own run's, operation for operation, so the
+    members that share an update (which terms are on) can share a stacked step.
     """
 
     def __init__(self, lr, momentum=0.0, weight_decay=0.0, decoupled=False, clip=None,
                  prox=()):
         self.lr = check_float("lr", lr, low=0.0, low_open=True)
-        self.momentum = check_float("momentum", momentum, low=0.0, high=1.0)
-        self.weight_decay = check_float("weight_decay", weight_decay, low=0.0)
+        self.momentum = member_floats("momentum", momentum, low=0.0, high=1.0)
+        self.weight_decay = member_floats("weight_decay", weight_decay, low=0.0)
         self.decoupled = bool(decoupled)
-        self.clip = None if clip is None else check_float("clip", clip, low=0.0, low_open=True)
+        self.clip = None if clip is None else member_floats("clip", clip, low=0.0,
+                                                            low_open=True)
         self.prox = list(prox)
         self.buffer = None                         # momentum buffer m (n_params,)
         self.scratch = None                        # reused temporary (n_params,)
@@ -55,35 +59,45 @@ class SGD:
         lr_col = per_member(lr, theta.ndim)                   # scalar or (K, 1)
         if self.scratch is None or self.scratch.shape != theta.shape:
             self.scratch = np.empty_like(theta)
-        wd = self.weight_decay
-        coupled = bool(wd) and not self.decoupled
+        wd = per_member(self.weight_decay, theta.ndim)        # scalar or (K, 1)
+        coupled = on(wd) and not self.decoupled
         step_col = lr_col                                     # what multiplies g (or m)
         if self.clip is not None:
             coef = clip_coefficient(global_norm(g), self.clip)  # scalar or (K,)
-            if coupled or self.momentum:                      # they need the clipped g
+            if coupled or on(self.momentum):                  # they need the clipped g
                 scale_rows(g, coef)
             else:                                             # plain step: one pass over g
                 step_col = lr_col * per_member(coef, theta.ndim)  # eta_t * clip coef
         if coupled:
             g += np.multiply(theta, wd, out=self.scratch)     # g + lambda theta
-        if self.momentum:
+        if on(self.momentum):
             if self.buffer is None:
                 self.buffer = g.copy()                        # m = g at the first step
             else:
-                self.buffer *= self.momentum                  # m = mu m + g
+                self.buffer *= per_member(self.momentum, theta.ndim)   # m = mu m + g
                 self.buffer += g
             g = self.buffer
-        if wd and self.decoupled:
+        if on(wd) and self.decoupled:
             theta *= 1.0 - lr_col * wd
         theta -= np.multiply(g, step_col, out=self.scratch)   # theta - eta_t m
         for prox in self.prox:
             prox.apply(net, lr)
 
+    def member(self, k):
+        """Member k's own rule (its scalars taken from the per-member arrays): what its
+        history's penalty column is computed with. Shares the prox objects' layers only."""
+        pick = lambda v: float(v[k]) if isinstance(v, np.ndarray) else v
+        prox = [type(p).__new__(type(p)) for p in self.prox]
+        for new, old in zip(prox, self.prox):
+            new.__dict__.update(old.__dict__, lam=pick(old.lam))
+        return SGD(self.lr, momentum=pick(self.momentum), weight_decay=pick(self.weight_decay),
+                   decoupled=self.decoupled, clip=pick(self.clip), prox=prox)
+
     def penalty(self, net):
         """Explicit penalty value logged beside the data loss: (lambda/2)||theta||^2 for
         coupled weight decay, plus each prox's penalty."""
         value = sum(prox.penalty(net) for prox in self.prox)
-        if self.weight_decay and not self.decoupled:
+        if on(self.weight_decay) and not self.decoupled:
             value += 0.5 * self.weight_decay * np.vecdot(net.theta, net.theta)
         return value
 
@@ -94,6 +108,24 @@ GD = SGD    # full-batch gradient descent: the same update rule, every step on a
 def flatten(grads):
     """One vector from Grads, in the order of net.theta (weights, then biases)."""
     return np.concatenate([g.ravel() for g in grads.weights + (grads.biases or [])])
+
+
+def member_floats(name, value, **bounds):
+    """check_float of a scalar, or of each entry of a 1-D sequence of per-member values
+    (returned as a float array)."""
+    if np.ndim(value) == 0:
+        return check_float(name, value, **bounds)
+    values = np.array([check_float(f"{name}[{k}]", v, **bounds) for k, v in enumerate(value)])
+    if (values == 0).any() and (values != 0).any():        # a term on for some members only
+        raise ValueError(f"{name} per member must be all 0 or all non-zero (members of one "
+                         f"stacked step share which terms the update has), got {value!r}")
+    return values
+
+
+def on(value):
+    """Is this term of the update on: a non-zero scalar, or an array of per-member values
+    that are all non-zero (an ensemble's members agree on which terms are on)."""
+    return bool(np.all(value != 0)) if isinstance(value, np.ndarray) else bool(value)
 
 
 def per_member(lr, ndim):
@@ -152,13 +184,13 @@ class L1Prox:
     """
 
     def __init__(self, lam, layers=(0,)):
-        self.lam = check_float("l1", lam, low=0.0)
+        self.lam = member_floats("l1", lam, low=0.0)     # or one per ensemble member
         self.layers = tuple(layers)
 
     def apply(self, net, lr):
         for l in self.layers:
             W = net.weights[l]
-            step = per_member(lr, W.ndim) * self.lam
+            step = per_member(lr, W.ndim) * per_member(self.lam, W.ndim)
             np.copyto(W, np.sign(W) * np.maximum(np.abs(W) - step, 0.0))
 
     def penalty(self, net):
@@ -173,13 +205,13 @@ class GroupL1Prox:
     """
 
     def __init__(self, lam, layer=0):
-        self.lam = check_float("group_l1", lam, low=0.0)
+        self.lam = member_floats("group_l1", lam, low=0.0)   # or one per ensemble member
         self.layer = layer
 
     def apply(self, net, lr):
         W = net.weights[self.layer]                             # (n_in, n_out)
         norms = np.linalg.norm(W, axis=-1, keepdims=True)       # (n_in, 1)
-        step = per_member(lr, W.ndim) * self.lam
+        step = per_member(lr, W.ndim) * per_member(self.lam, W.ndim)
         W *= np.maximum(1.0 - step / np.maximum(norms, 1e-300), 0.0)
 
     def penalty(self, net):
@@ -221,6 +253,34 @@ class LRSchedule:
             if t >= m:
                 lr = lr * self.factor
         return lr
+
+
+class MemberSchedules:
+    """Ensemble members' own LRSchedules (each its step size, warm-up, milestones and factor)
+    evaluated together: eta_t (K,), member k's value computed by the same operations, in the
+    same order, as its LRSchedule's, so it is that run's eta_t to the last bit. Recomputed
+    only where some member's schedule changes (warm-up steps, milestones)."""
+
+    def __init__(self, schedules):
+        self.base = np.array([s.lr for s in schedules])
+        self.warmup = np.array([s.warmup for s in schedules])
+        self.factor = np.array([s.factor for s in schedules])
+        self.milestones = [s.milestones for s in schedules]
+        self.changes = {m for s in schedules for m in s.milestones}
+        self.last, self.value = None, None
+
+    def __call__(self, t):
+        if self.last is None or t != self.last + 1 or t < self.warmup.max() or t in self.changes:
+            lr = self.base.copy()
+            warm = self.warmup > 0
+            lr[warm] = self.base[warm] * np.minimum(1.0, (t + 1) / self.warmup[warm])
+            passed = np.array([sum(t >= m for m in ms) for ms in self.milestones])
+            for j in range(passed.max(initial=0)):        # one factor per milestone passed
+                hit = passed > j
+                lr[hit] = lr[hit] * self.factor[hit]
+            self.value = lr
+        self.last = t
+        return self.value
 
 
 def check_step_size(lr, t):

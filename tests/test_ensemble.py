@@ -2,7 +2,7 @@
 import numpy as np
 import pytest
 
-from minisgd.ensemble import train_ensemble
+from minisgd.ensemble import check_compatible, train_ensemble
 from minisgd.models import MLP, Workspace
 from minisgd.losses import mse
 from minisgd.train import Config, train
@@ -83,9 +83,12 @@ def test_a_diverging_member_is_frozen_and_the_others_go_on():
         assert_same_run(res, single)
 
 
-def test_incompatible_configs_are_rejected_naming_the_field():
+def test_configs_of_other_batch_sizes_are_grouped_not_refused():
+    configs = [Config(batch_size=1, steps=50, **SMALL), Config(batch_size=2, steps=50, **SMALL)]
     with pytest.raises(ValueError, match="batch_size"):
-        train_ensemble([Config(batch_size=1, **SMALL), Config(batch_size=2, **SMALL)])
+        check_compatible(configs)                      # one stacked step cannot hold both
+    for res, config in zip(train_ensemble(configs), configs):   # train_ensemble groups them
+        assert_same_run(res, train(config), tol=0)
     with pytest.raises(ValueError, match="at least one"):
         train_ensemble([])
 

@@ -81,3 +81,12 @@ def ensemble_free_fields(ensemble_fn):
     ensemble function's module if it declares one, else ENSEMBLE_FREE."""
     module = sys.modules.get(getattr(ensemble_fn, "__module__", None) or "")
     return tuple(sorted(getattr(module, "PER_MEMBER", ENSEMBLE_FREE)))
+
+
+def ensemble_switches(ensemble_fn):
+    """The fields whose being on (non-zero; clip: given) members of one stacked step must
+    share: the SWITCHES of the ensemble function's module, and clip, if it declares them;
+    else none (its members then differ only in ENSEMBLE_FREE)."""
+    module = sys.modules.get(getattr(ensemble_fn, "__module__", None) or "")
+    switches = getattr(module, "SWITCHES", None)
+    return () if switches is None else tuple(switches) + ("clip",)

@@ -10,7 +10,7 @@ import os
 
 from .executors import make_engine
 from .runfiles import write_run
-from .jobs import ensemble_free_fields, execute_task, failed_record
+from .jobs import ensemble_free_fields, ensemble_switches, execute_task, failed_record
 
 
 def estimated_cost(config):
@@ -24,16 +24,18 @@ MAX_ENSEMBLE = 64   # members per ensemble: per net-step cost at b = 1 falls ~2x
                     # to 64 and little beyond; a chunk's files are written when it finishes
 
 
-def make_tasks(configs, slots, free=None):
+def make_tasks(configs, slots, free=None, switches=()):
     """Lists of configs, one list per submitted call. With `free` (fields that may differ
-    inside an ensemble): runs equal in every other field, in chunks of at most
-    MAX_ENSEMBLE that still keep every slot busy; without, one run per call."""
+    inside an ensemble): runs equal in every other field and in which of the `switches`
+    are on (non-zero; clip: given), in chunks of at most MAX_ENSEMBLE that still keep every
+    slot busy; without, one run per call."""
     configs = sorted(configs, key=estimated_cost, reverse=True)
     if free is None:
         return [[c] for c in configs]
     groups = {}
     for c in configs:
-        key = json.dumps({k: v for k, v in c.items() if k not in free}, sort_keys=True)
+        on = [bool(c.get(f)) if f != "clip" else c.get(f) is None for f in switches]
+        key = json.dumps([{k: v for k, v in c.items() if k not in free}, on], sort_keys=True)
         groups.setdefault(key, []).append(c)
     tasks = []
     for members in groups.values():
@@ -58,13 +60,14 @@ def run_all(todo, report, progress, executor, workers, scheduler, run_fn, ensemb
     finished in between the rest is left as lost (a rerun of the command does it)."""
     n_workers = min(workers or os.cpu_count() or 1, len(todo))
     free = ensemble_free_fields(ensemble_fn) if ensemble_fn is not None else None
+    switches = ensemble_switches(ensemble_fn) if ensemble_fn is not None else ()
     tasks, suspects, deaths = None, [], 0
     while True:
         engine = make_engine(executor, n_workers, scheduler)
         report.engine = engine.name
         progress.slots = engine.slots
         if tasks is None:
-            tasks = make_tasks(todo, engine.slots, free)[::-1]
+            tasks = make_tasks(todo, engine.slots, free, switches)[::-1]
         broken, lost, finished = drive(engine, tasks, suspects, report, progress, run_fn,
                                        ensemble_fn)
         if broken is None:
