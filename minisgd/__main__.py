@@ -188,6 +188,9 @@ def add_bench_parser(sub):
     p.add_argument("--threads", type=int, default=2, help="BLAS/OpenMP threads for every framework")
     p.add_argument("--repeats", type=int, default=5)
     p.add_argument("--quick", action="store_true", help="only b=1 and b=32, no ensembles/scaling")
+    p.add_argument("--mlp", action="store_true",
+                   help="only the MNIST-sized MLP section (784-256-256-10 against PyTorch and "
+                        "the GEMM rate; a full run includes it)")
     p.add_argument("--json", metavar="PATH", help="write the full report as JSON")
     return p
 
@@ -208,7 +211,8 @@ def run_bench_command(args, parser, MAX_REPEATS=100):
         parser.error(str(err))
     try:
         report = run_bench(args.threads, args.repeats, args.quick,
-                           log=lambda msg: print(msg, file=sys.stderr, flush=True))
+                           log=lambda msg: print(msg, file=sys.stderr, flush=True),
+                           mlp_only=args.mlp)
     except RuntimeError as err:             # a measurement's worker failed: its own stderr
         print(f"python -m minisgd bench: {err}", file=sys.stderr)
         return 1

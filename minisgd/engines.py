@@ -12,7 +12,9 @@ update(net, grads, eta_t) (and penalty(net) for the history). Four of them:
                 than REFERENCE_ROWS rows, where a contiguous copy of W^T makes BLAS up to
                 2x faster (the reference was 9 % slower per step at b = 512).
     pieces      the same, for batches of more than CHUNK_ROWS rows (full-batch GD on the
-                training set): pieces that stay in the CPU cache, shared between two threads.
+                training set) of nets no wider than PIECES_MAX_WIDTH: pieces that stay in
+                the CPU cache, shared between two threads (wider nets: workspace, whose
+                BLAS calls use the threads themselves).
     moments     moments.MomentGradient + optimizers.SGD: linear MLPs under mse, exactly,
                 from the data's second moments (gradient="auto" takes it where it pays).
 
@@ -35,8 +37,16 @@ from .step import ReferenceStep
 CHUNK_ROWS = 2048
 REFERENCE_ROWS = 64         # the reference runs batches of up to this many rows (above:
                             # workspace, with its contiguous W^T; measured: docs/performance.md)
+PIECES_MAX_WIDTH = 128      # wider nets: one BLAS call per product on all rows beats
+                            # cache-sized pieces (784-256-256-10 at 4000 rows, 2 threads:
+                            # 78 vs 95 ms per step; bench --mlp)
 MOMENTS_MIN_BATCH = 128     # gradient="auto": SGD batches from here on take the moments
                             # path (the measured crossover: docs/performance.md)
+
+
+def widest(net):
+    """The largest layer size of net (inputs included)."""
+    return max(max(W.shape[-2:]) for W in net.weights)
 
 
 def piece_slices(rows):
@@ -199,7 +209,7 @@ def engine_name(path, net, rows):
     """The engine that trains net on batches of `rows` rows on `path` (module docstring)."""
     if path == "moments":
         return "moments"
-    if rows > CHUNK_ROWS:
+    if rows > CHUNK_ROWS and widest(net) <= PIECES_MAX_WIDTH:
         return "pieces"
     plain = isinstance(net, MLP) and net.members is None and net.gains is None
     return "reference" if plain and rows <= REFERENCE_ROWS else "workspace"

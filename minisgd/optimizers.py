@@ -45,6 +45,7 @@ class SGD:
                                                             low_open=True)
         self.prox = list(prox)
         self.buffer = None                         # momentum buffer m (n_params,)
+        self.terms = None                          # (weight decay on, momentum on): 1st step
         self.scratch = None                        # reused temporary (n_params,)
 
     def step(self, net, grads, lr):
@@ -60,24 +61,27 @@ class SGD:
         if self.scratch is None or self.scratch.shape != theta.shape:
             self.scratch = np.empty_like(theta)
         wd = per_member(self.weight_decay, theta.ndim)        # scalar or (K, 1)
-        coupled = on(wd) and not self.decoupled
+        if self.terms is None:                                # which terms the update has
+            self.terms = (on(self.weight_decay), on(self.momentum))
+        wd_on, mu_on = self.terms
+        coupled = wd_on and not self.decoupled
         step_col = lr_col                                     # what multiplies g (or m)
         if self.clip is not None:
             coef = clip_coefficient(global_norm(g), self.clip)  # scalar or (K,)
-            if coupled or on(self.momentum):                  # they need the clipped g
+            if coupled or mu_on:                              # they need the clipped g
                 scale_rows(g, coef)
             else:                                             # plain step: one pass over g
                 step_col = lr_col * per_member(coef, theta.ndim)  # eta_t * clip coef
         if coupled:
             g += np.multiply(theta, wd, out=self.scratch)     # g + lambda theta
-        if on(self.momentum):
+        if mu_on:
             if self.buffer is None:
                 self.buffer = g.copy()                        # m = g at the first step
             else:
                 self.buffer *= per_member(self.momentum, theta.ndim)   # m = mu m + g
                 self.buffer += g
             g = self.buffer
-        if on(wd) and self.decoupled:
+        if wd_on and self.decoupled:
             theta *= 1.0 - lr_col * wd
         theta -= np.multiply(g, step_col, out=self.scratch)   # theta - eta_t m
         for prox in self.prox:

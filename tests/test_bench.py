@@ -126,3 +126,22 @@ def test_a_measurement_ends_when_the_bench_that_started_it_is_killed():
     else:
         os.kill(child, signal.SIGKILL)
         raise AssertionError("the measurement outlived its bench by 10 s")
+
+
+@pytest.mark.parametrize("framework", ["mlp_minisgd", "mlp_pytorch"])
+def test_the_mnist_sized_mlp_workers_run_with_a_gemm_rate_of_their_dtype(framework):
+    if framework == "mlp_pytorch":
+        pytest.importorskip("torch")
+    result = bench.measure({"framework": framework, "b": 32, "loss": "cross_entropy",
+                            "dtype": "float32", "steps": 3, "repeats": 1,
+                            "gemm_dtype": "float32"}, threads=1)
+    assert result["times"][0] > 0 and result["gemm_gflops"] > 0
+
+
+def test_the_mlp_section_reports_ratios_and_the_share_of_gemm():
+    row = {"loss": "mse", "dtype": "float64", "b": 4000, "flops": 2e9, "gemm_gflops": 100.0,
+           "minisgd": {"median_us": 40000.0, "min_us": 1, "max_us": 1},
+           "pytorch": {"median_us": 50000.0, "min_us": 1, "max_us": 1}}
+    text = bench.markdown({"threads": 2, "repeats": 3, "mlp": [row]})
+    assert "784 -> 256 -> 256 -> 10" in text
+    assert "| mse | float64 | 4000 | 40000 | 50000 | 1.25x | 50.0 | 100.0 | 50 |" in text

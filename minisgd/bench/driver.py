@@ -19,6 +19,7 @@ import numpy as np
 
 from ..report.tables import markdown_table
 from .loops import SIZES, step_flops
+from .mlp import mlp_markdown, mlp_table
 
 # The plain NumPy loop (loops.run_plain) on the reference machine the performance issue
 # was written against, in us per (net-)step: single nets by batch size, and K = 64 stacked
@@ -177,11 +178,13 @@ def markdown(report):
     """The report as markdown: the framework comparison, then the tables a full run adds
     (ensembles, width/depth scaling, minisgd's moments path), then this machine against
     the reference machine."""
-    parts = [main_markdown(report)]
+    parts = [main_markdown(report)] if report.get("single") else []
     for key, table in (("ensembles", ensemble_markdown), ("scaling", scaling_markdown),
                        ("moments", moments_markdown)):
         if report.get(key):
             parts += ["", table(report)]
+    if report.get("mlp"):
+        parts += ["", mlp_markdown(report, markdown_table, cell, ratio)]
     factors = machine_factors(report)
     if factors:
         parts += ["", "This machine against the reference machine (plain NumPy loop here / there; "
@@ -257,7 +260,7 @@ def moments_markdown(report):
             + markdown_table(head, rows))
 
 
-def run_bench(threads=2, repeats=5, quick=False, log=print):
+def run_bench(threads=2, repeats=5, quick=False, log=print, mlp_only=False):
     frameworks = [fw for fw in ("minisgd", "plain", "pytorch", "jax") if available(fw)]
     for fw in ("pytorch", "jax"):
         if fw not in frameworks:
@@ -265,6 +268,10 @@ def run_bench(threads=2, repeats=5, quick=False, log=print):
                 f"{'torch==2.13.0' if fw == 'pytorch' else 'jax'})")
     report = {"threads": threads, "repeats": repeats, "frameworks": frameworks,
               "machine": machine_info()}
+    if mlp_only or not quick:
+        report["mlp"] = mlp_table(measure, summarize, threads, repeats, frameworks, log)
+    if mlp_only:
+        return report
     batch_sizes = [1, 32] if quick else [1, 32, 512, None]
     report["single"] = main_table(threads, repeats, frameworks, batch_sizes, log)
     report["gemm_gflops"] = max(r.get("gemm_gflops", 0) for r in report["single"])

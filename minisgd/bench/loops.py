@@ -27,6 +27,8 @@ import time
 import numpy as np
 
 SIZES = [15, 15, 15, 15, 1]
+MLP_SIZES = [784, 256, 256, 10]              # the MNIST-sized MLP section (mlp.py)
+MLP_ROWS = 4000
 
 
 def step_flops(sizes, b):
@@ -35,8 +37,8 @@ def step_flops(sizes, b):
     return 2 * b * (2 * sum(pairs) + sum(pairs[1:]))
 
 
-def gemm_gflops(n=1000, repeats=5):
-    A = np.random.default_rng(0).standard_normal((n, n))
+def gemm_gflops(n=1000, repeats=5, dtype="float64"):
+    A = np.random.default_rng(0).standard_normal((n, n)).astype(dtype)
     best = min(timed(lambda: A @ A) for _ in range(repeats))
     return 2 * n ** 3 / best / 1e9
 
@@ -195,12 +197,64 @@ def plain_sgd_step(Ws, xb, yb, lr=0.1, clip=1.0):
         W -= lr * coef * g
 
 
-WORKERS = {"minisgd": run_minisgd, "pytorch": run_torch, "jax": run_jax, "plain": run_plain}
+def mlp_config(spec):
+    from ..train import Config
+    b = spec["b"]
+    return Config(task="classification", d=MLP_SIZES[0], classes=MLP_SIZES[-1], n=MLP_ROWS,
+                  n_test=10, depth=len(MLP_SIZES) - 2, width=MLP_SIZES[1],
+                  activation="relu", bias=True, loss=spec["loss"], dtype=spec["dtype"],
+                  optimizer="gd" if b is None else "sgd", batch_size=b, lr=0.01,
+                  steps=spec["steps"], seed=0)
+
+
+def run_minisgd_mlp(spec):
+    """Per-step seconds of minisgd's loop body (time_loop), per repeat."""
+    return time_loop(mlp_config(spec), spec["steps"], spec["repeats"])
+
+
+def run_torch_mlp(spec):
+    """Per-step seconds of the same loop in PyTorch, per repeat."""
+    import torch
+    torch.set_num_threads(spec["threads"])
+    dtype = getattr(torch, spec["dtype"])
+    rng = np.random.default_rng(0)
+    X = torch.from_numpy(rng.standard_normal((MLP_ROWS, MLP_SIZES[0]))).to(dtype)
+    labels = torch.from_numpy(rng.integers(0, MLP_SIZES[-1], MLP_ROWS))
+    Y = torch.nn.functional.one_hot(labels, MLP_SIZES[-1]).to(dtype)
+    b, steps = spec["b"] or MLP_ROWS, spec["steps"]
+    order = torch.from_numpy(np.concatenate([rng.permutation(MLP_ROWS)
+                                             for _ in range(-(-steps * b // MLP_ROWS))]))
+    times = []
+    for _ in range(spec["repeats"]):
+        layers = []
+        for n_in, n_out in zip(MLP_SIZES[:-1], MLP_SIZES[1:]):
+            layers += [torch.nn.Linear(n_in, n_out, dtype=dtype), torch.nn.ReLU()]
+        model = torch.nn.Sequential(*layers[:-1])
+        opt = torch.optim.SGD(model.parameters(), lr=0.01)
+        loss_fn = (torch.nn.MSELoss() if spec["loss"] == "mse" else
+                   lambda out, y: torch.nn.functional.cross_entropy(out, y.argmax(1)))
+        start = time.perf_counter()
+        for t in range(steps):
+            rows = order[t * b:(t + 1) * b]
+            xb, yb = (X, Y) if b == MLP_ROWS else (X[rows], Y[rows])
+            opt.zero_grad()
+            loss_fn(model(xb), yb).backward()
+            torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+            opt.step()
+        times.append((time.perf_counter() - start) / steps)
+    return times
+
+
+WORKERS = {"minisgd": run_minisgd, "pytorch": run_torch, "jax": run_jax, "plain": run_plain,
+           "mlp_minisgd": run_minisgd_mlp, "mlp_pytorch": run_torch_mlp}
 
 
 def worker(spec):
-    """Run one measurement; returns per-step seconds for each repeat, and the GEMM rate."""
+    """Run one measurement; returns per-step seconds for each repeat, and the GEMM rate
+    (float64, or spec["gemm_dtype"]'s)."""
     times = WORKERS[spec["framework"]](spec)
+    if spec.get("gemm_dtype"):
+        return {"times": times, "gemm_gflops": gemm_gflops(dtype=spec["gemm_dtype"])}
     return {"times": times, "gemm_gflops": gemm_gflops() if spec.get("gemm") else None}
 
 
