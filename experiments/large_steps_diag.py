@@ -41,7 +41,6 @@ Defaults: 4 data draws x 4 SGD seeds, scan 2 seeds x 2e4 steps, 2 workers: about
 on 2 cores; --full: 8 draws x 8 seeds, scans of 10^5 steps.
 """
 import dataclasses
-import math
 import os
 import sys
 import time
@@ -56,7 +55,7 @@ from minisgd.ensemble import train_ensemble
 from minisgd.metrics.predictor import l0
 from minisgd.metrics.sparsity import L0_THRESHOLDS, l0_column
 from minisgd.report.experiment import (at_least, default_to, experiment_parser, new_figure,
-                                       run_jobs, save_figure, start_report)
+                                       run_jobs, save_figure, sign_test, start_report)
 from minisgd.report.tables import markdown_table, write_report
 from minisgd.train import Config, train
 
@@ -346,11 +345,6 @@ VERDICT_RULE = ("Pair each 'large, decay 50%' SGD run with the 'small const' run
                 "from decay 10% to 50%, and GD large+decay 50% below GD small const in test "
                 "loss in every draw; partly: lower l0 or lower test loss; opposite: higher "
                 "both; else not reproduced.")
-
-
-def sign_test(k, n):
-    """One-sided sign test: P(at least k of n fair coin flips come up heads)."""
-    return sum(math.comb(n, i) for i in range(k, n + 1)) / 2 ** n if n else 1.0
 
 
 def paired(draws, arm, base, key):

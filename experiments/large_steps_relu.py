@@ -117,7 +117,6 @@ summary.json, the table and the verdict. Default: 5 arms x 5 seeds x 25 000 step
 245 s of CPU (user + sys, measured on a shared 2-core machine) on 2 workers; --full: 10 seeds.
 """
 import functools
-import math
 import os
 import sys
 
@@ -130,7 +129,7 @@ from minisgd.models import MLP
 from minisgd.data.real import SIZES, real_classification
 from minisgd.report.experiment import (above, at_least, default_to, distinct_list,
                                        experiment_parser, new_figure, run_jobs, save_figure,
-                                       start_report)
+                                       sign_test, start_report)
 from minisgd.report.tables import markdown_table, write_report
 from minisgd.train import Config, train
 
@@ -748,12 +747,6 @@ TEACHER_RULE = (
     "worse. The claim: reproduced if both setups reproduce, partly if either reproduces or "
     "is partly, opposite if both are opposite, else not reproduced. Written after the "
     "README's numbers were known (issue 23); no threshold was tuned to them.")
-
-
-def sign_test(wins, pairs):
-    """One-sided sign test: P(at least `wins` of `pairs` fair coin flips), below 0.05 = a
-    significant majority."""
-    return sum(math.comb(pairs, k) for k in range(wins, pairs + 1)) / 2 ** pairs if pairs else 1
 
 
 def teacher_setup(runs, setup):

@@ -15,7 +15,6 @@ optimizers) take about 20 s on 2 cores (the runs in --workers processes, one BLA
 each), GD's full-batch steps being most of it;
 --full: n = 5000, 40000 steps (about 15 minutes).
 """
-import math
 import os
 import sys
 
@@ -23,7 +22,7 @@ import numpy as np
 
 from minisgd.report.experiment import (CORES, above, at_least, check_configs, default_to,
                                        experiment_parser, new_figure, run_jobs, save_figure,
-                                       start_report)
+                                       sign_test, start_report)
 from minisgd.report.figures import history_xy
 from minisgd.report.tables import fmt, markdown_table, write_report
 from minisgd.train import Config, train
@@ -158,11 +157,6 @@ VERDICT_RULE = ("r = SGD / GD final ‖W1[:,Sᶜ]‖ per variant (one seed each;
                 "within a variant). Reproduced: r ≤ 0.5 in every variant; partly: r < 1 in "
                 "enough variants for a one-sided sign test at p ≤ 0.05 (e.g. 5 of 5, 7 of 8); "
                 "opposite: r > 1 in that many; else not reproduced.")
-
-
-def sign_test(k, n):
-    """One-sided sign test: P(at least k of n fair coin flips come up heads)."""
-    return sum(math.comb(n, i) for i in range(k, n + 1)) / 2 ** n if n else 1.0
 
 
 def verdict(summary):

@@ -10,6 +10,7 @@ claim, its runs, its figure and its table:
   start_report           the output folder made, the start time for tables.write_report
   run_jobs               fn(job) for every job, in --workers processes of the sweep's local
                          engine (minisgd.sweep.executors.make_engine)
+  sign_test              a one-sided sign test, the verdict rules' test of a majority
   new_figure, save_figure  matplotlib on its non-interactive Agg backend (the one place
                          that selects it: minisgd/report/figures.py)
 
@@ -195,6 +196,11 @@ def run_jobs(fn, jobs, workers, cost=None, done=None):
         raise
     engine.close()
     return results
+
+
+def sign_test(k, n):
+    """One-sided sign test: P(at least k of n fair coin flips come up heads); 1 for n = 0."""
+    return sum(math.comb(n, i) for i in range(k, n + 1)) / 2 ** n if n else 1.0
 
 
 def worker_threads(_job=None):
