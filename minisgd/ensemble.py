@@ -31,7 +31,7 @@ from .checks import describe
 from .engines import default_threads, engine_name, gradient_path, make_engine
 from .history import History, finish, log_spaced_steps
 from .metrics import METRIC_SETS
-from .optimizers import L1Prox, LRSchedule, MemberSchedules
+from .optimizers import LRSchedule, MemberSchedules
 from .config import check_config
 from .train import (Divergence, attach_moments, build_net, build_rule, config_dict,
                     draw_problem, run_loop, sampling, spawn_rngs)
@@ -161,15 +161,8 @@ def member_values(configs, name):
 
 def member_rule(configs):
     """The stacked update rule: build_rule's, with the members' own clip, weight decay,
-    momentum and L1 / group-L1 strengths where they differ."""
-    rule = build_rule(configs[0])
-    rule.momentum, rule.weight_decay = (member_values(configs, f) for f in ("momentum",
-                                                                           "weight_decay"))
-    if rule.clip is not None:
-        rule.clip = member_values(configs, "clip")
-    for prox in rule.prox:
-        prox.lam = member_values(configs, "l1" if isinstance(prox, L1Prox) else "group_l1")
-    return rule
+    momentum and L1 / group-L1 strengths where they differ (checked by the constructors)."""
+    return build_rule(configs[0], value=lambda name: member_values(configs, name))
 
 
 def member_schedule(configs):

@@ -59,15 +59,19 @@ def build_net(config, rng):
     return net if config.dtype == "float64" else net.copy(dtype=np.dtype(config.dtype))
 
 
-def build_rule(config):
-    """The update rule of a validated config (optimizers.SGD; GD is the same rule)."""
+def build_rule(config, value=None):
+    """The update rule of a validated config (optimizers.SGD; GD is the same rule).
+    value(name): the strength of each term (default the config's; an ensemble passes its
+    members' values, ensemble.member_rule)."""
+    value = value or (lambda name: getattr(config, name))
     prox = []
     if config.l1:
-        prox.append(L1Prox(config.l1))
+        prox.append(L1Prox(value("l1")))
     if config.group_l1:
-        prox.append(GroupL1Prox(config.group_l1))
-    return SGD(config.lr, momentum=config.momentum, weight_decay=config.weight_decay,
-               decoupled=config.decoupled_wd, clip=config.clip, prox=prox)
+        prox.append(GroupL1Prox(value("group_l1")))
+    return SGD(config.lr, momentum=value("momentum"), weight_decay=value("weight_decay"),
+               decoupled=config.decoupled_wd, clip=None if config.clip is None else
+               value("clip"), prox=prox)
 
 
 def sampling(config):
