@@ -19,16 +19,15 @@ one ensemble (members equal their single runs bit for bit); the figure then show
 and a band of one standard deviation per arm, the table mean ± std and how many seeds
 found exactly S. 16 seeds at the paper's scale take about 2 minutes on 2 cores.
 """
-import dataclasses
 import os
 import sys
 
 import numpy as np
 
-from minisgd.ensemble import train_ensemble
 from minisgd.report.experiment import distinct_list
 from minisgd.report.experiment import (CORES, above, at_least, check_configs, default_to,
-                                       experiment_parser, run_jobs, start_report)
+                                       experiment_parser, run_jobs, start_report,
+                                       train_seeded_arms)
 from minisgd.report.figures import (first_layer_heatmaps, irrelevant_norm_bands,
                                     irrelevant_norm_curves)
 from minisgd.report.tables import fmt, markdown_table, write_report
@@ -120,28 +119,11 @@ def markdown(rows, threshold):
     return markdown_table(head, table)
 
 
-def seed_configs(config, seeds):
-    """The arm's config at seeds config.seed, config.seed + 1, ..."""
-    return [dataclasses.replace(config, seed=config.seed + i) for i in range(seeds)]
-
-
 def run_seeded_arms(arms_list, workers, seeds):
-    """Per arm, its seeds trained in lockstep (train_ensemble), split into `workers` chunks
-    (every workers-th seed) so that the long arms use every core; the chunks run in `workers`
-    processes, longest first. Members equal their single runs, however they are chunked.
-    Returns [(label, [Result per seed])] in arm order."""
-    parts = min(workers, seeds)
-    chunks = [(i, seed_configs(config, seeds)[j::parts])
-              for i, (_, config) in enumerate(arms_list) for j in range(parts)]
-    done = run_jobs(train_ensemble, [configs for _, configs in chunks], workers,
-                    cost=lambda configs: expected_cost(configs[0]) * len(configs))
-    runs = {i: [] for i in range(len(arms_list))}
-    for (i, _), members in zip(chunks, done):
-        runs[i] += members
-    results = []
-    for i, (label, _) in enumerate(arms_list):
-        ordered = sorted(runs[i], key=lambda r: r.config["seed"])
-        results.append((label, ordered))
+    """Per arm, its seeds trained in lockstep (train_seeded_arms), with a progress line
+    per arm. Returns [(label, [Result per seed])] in arm order."""
+    results = train_seeded_arms(arms_list, workers, seeds, expected_cost)
+    for label, ordered in results:
         norms = [r.final["irrelevant_norm"] for r in ordered]
         print(f"  {label:28s} {seeds} seeds  irrelevant norm {np.mean(norms):.3f} ± "
               f"{np.std(norms, ddof=1):.3f}  ({sum(r.final['wall_time'] for r in ordered):.1f} s)",

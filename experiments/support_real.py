@@ -93,10 +93,9 @@ import sys
 import numpy as np
 
 from minisgd.data.real import prepare
-from minisgd.ensemble import train_ensemble
 from minisgd.report.experiment import (CORES, above, at_least, check_configs, default_to,
-                                       distinct_list, experiment_parser, new_figure, run_jobs,
-                                       save_figure, start_report, within)
+                                       distinct_list, experiment_parser, new_figure,
+                                       save_figure, start_report, train_seeded_arms, within)
 from minisgd.report.figures import diverged, history_xy
 from minisgd.report.tables import markdown_table, write_report
 from minisgd.train import Config, build_net, spawn_rngs
@@ -168,24 +167,11 @@ def expected_cost(config):
 
 
 def run_seeded(arm_list, workers, seeds):
-    """Per arm, its seeds (seed, seed+1, ...) as ensembles (train_ensemble: members equal
-    their single runs), each arm's seeds split into `workers` chunks so that the long GD
-    arms use every core; the chunks run in `workers` processes, longest first.
-    Returns [(label, [Result per seed])] in arm order."""
-    parts = min(workers, seeds)
-    chunks = []
-    for i, (_, config) in enumerate(arm_list):
-        configs = [dataclasses.replace(config, seed=config.seed + s) for s in range(seeds)]
-        chunks += [(i, configs[j::parts]) for j in range(parts)]
-    done = run_jobs(train_ensemble, [c for _, c in chunks], workers,
-                    cost=lambda configs: expected_cost(configs[0]) * len(configs))
-    runs = {i: [] for i in range(len(arm_list))}
-    for (i, _), members in zip(chunks, done):
-        runs[i] += members
-    results = []
-    for i, (label, _) in enumerate(arm_list):
-        ordered = sorted(runs[i], key=lambda r: r.config["seed"])
-        results.append((label, ordered))
+    """Per arm, its seeds trained in lockstep (train_seeded_arms: members equal their
+    single runs; the long GD arms' seeds split over every core), with a progress line per
+    arm. Returns [(label, [Result per seed])] in arm order."""
+    results = train_seeded_arms(arm_list, workers, seeds, expected_cost)
+    for label, ordered in results:
         rho = [ratio(r) for r in ordered]
         print(f"  {label:28s} {seeds} seeds  noise/pixel ratio {np.mean(rho):.3f} ± "
               f"{np.std(rho, ddof=1):.3f}  ({sum(r.final['wall_time'] for r in ordered):.1f} s)",

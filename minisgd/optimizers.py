@@ -8,6 +8,8 @@ Proximal steps run after the gradient step as explicit soft-thresholds. Which sa
 step sees (batch size, replacement, label noise) is batches.py's job; the objective's data
 term is losses.py's. Not for: the loop (train.py).
 """
+import copy
+
 import numpy as np
 
 from .checks import check_float, check_int
@@ -89,11 +91,11 @@ class SGD:
 
     def member(self, k):
         """Member k's own rule (its scalars taken from the per-member arrays): what its
-        history's penalty column is computed with. Shares the prox objects' layers only."""
+        history's penalty column is computed with."""
         pick = lambda v: float(v[k]) if isinstance(v, np.ndarray) else v
-        prox = [type(p).__new__(type(p)) for p in self.prox]
-        for new, old in zip(prox, self.prox):
-            new.__dict__.update(old.__dict__, lam=pick(old.lam))
+        prox = [copy.copy(p) for p in self.prox]
+        for p in prox:
+            p.lam = pick(p.lam)
         return SGD(self.lr, momentum=pick(self.momentum), weight_decay=pick(self.weight_decay),
                    decoupled=self.decoupled, clip=pick(self.clip), prox=prox)
 

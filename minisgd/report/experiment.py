@@ -10,6 +10,7 @@ claim, its runs, its figure and its table:
   start_report           the output folder made, the start time for tables.write_report
   run_jobs               fn(job) for every job, in --workers processes of the sweep's local
                          engine (minisgd.sweep.executors.make_engine)
+  train_seeded_arms      each arm's seeds as ensembles, chunked over those processes
   sign_test              a one-sided sign test, the verdict rules' test of a majority
   new_figure, save_figure  matplotlib on its non-interactive Agg backend (the one place
                          that selects it: minisgd/report/figures.py)
@@ -22,6 +23,7 @@ also fight over BLAS threads. A run in this process (--workers 1, or a script wi
 --workers) uses what the user's environment says. Not for: what an experiment computes.
 """
 import argparse
+import dataclasses
 import math
 import os
 import sys
@@ -196,6 +198,28 @@ def run_jobs(fn, jobs, workers, cost=None, done=None):
         raise
     engine.close()
     return results
+
+
+def train_seeded_arms(arms_list, workers, seeds, cost):
+    """Per arm (label, config), its seeds config.seed, config.seed + 1, ... trained in
+    lockstep (ensemble.train_ensemble), each arm's seeds split into min(workers, seeds)
+    chunks (every parts-th seed) so that the long arms use every core; the chunks run in
+    run_jobs' processes, longest first (cost(config): one member's rough time). Members
+    equal their single runs, however they are chunked. Returns [(label, [Result per seed,
+    by seed])] in arm order."""
+    from ..ensemble import train_ensemble
+    parts = min(workers, seeds)
+    chunks = []
+    for i, (_, config) in enumerate(arms_list):
+        configs = [dataclasses.replace(config, seed=config.seed + s) for s in range(seeds)]
+        chunks += [(i, configs[j::parts]) for j in range(parts)]
+    done = run_jobs(train_ensemble, [configs for _, configs in chunks], workers,
+                    cost=lambda configs: cost(configs[0]) * len(configs))
+    runs = {i: [] for i in range(len(arms_list))}
+    for (i, _), members in zip(chunks, done):
+        runs[i] += members
+    return [(label, sorted(runs[i], key=lambda r: r.config["seed"]))
+            for i, (label, _) in enumerate(arms_list)]
 
 
 def sign_test(k, n):
