@@ -17,6 +17,19 @@ import numpy as np
 from .checks import check_int_array, describe
 
 
+# numpy's Generator fills an array of integers (or normals) element by element from one
+# stream, so one call for m * b values gives the same numbers, and leaves the generator in
+# the same state, as m calls for b (tests/test_batches.py checks both). The streams below
+# draw the indices of ~DRAW_BLOCK_ROWS // b steps in one call: at b = 1 the per-call cost
+# of Generator.integers (~5 us) was more than a small net's whole step.
+DRAW_BLOCK_ROWS = 256
+
+
+def block_steps(b, block_rows=DRAW_BLOCK_ROWS):
+    """How many steps' draws of b values each one call makes."""
+    return max(1, block_rows // b)
+
+
 def without_replacement(rng, n, b):
     """Epochs of a fresh random permutation of range(n), cut into consecutive batches of b;
     the last batch of an epoch holds the n mod b leftover samples (drop_last=False)."""
@@ -40,6 +53,19 @@ def epoch_views(rng, X, Y, b):
             yield Xp[start:start + b], Yp[start:start + b]
 
 
+def replacement_views(rng, X, Y, b, block_rows=DRAW_BLOCK_ROWS):
+    """The batches of with_replacement as (X_batch, Y_batch): the rows of a block of steps
+    are drawn and gathered at once, and every batch is a view of that block."""
+    n, block = X.shape[0], block_steps(b, block_rows) * b
+    Xs, Ys = np.empty((block,) + X.shape[1:], X.dtype), np.empty((block,) + Y.shape[1:], Y.dtype)
+    while True:
+        idx = rng.integers(0, n, size=block)
+        np.take(X, idx, axis=0, out=Xs, mode="clip")
+        np.take(Y, idx, axis=0, out=Ys, mode="clip")
+        for start in range(0, block, b):
+            yield Xs[start:start + b], Ys[start:start + b]
+
+
 def gathered(stream, X, Y):
     """(X[idx], Y[idx]) for each index array of `stream`, gathered into reused buffers
     (one pair per batch size); None (full batch) yields the data itself, uncopied."""
@@ -57,9 +83,10 @@ def gathered(stream, X, Y):
 
 
 def with_replacement(rng, n, b):
-    """Each batch: b indices drawn uniformly from range(n), independently."""
+    """Each batch: b indices drawn uniformly from range(n), independently (drawn a block of
+    steps at a time, the same numbers as one call per step)."""
     while True:
-        yield rng.integers(0, n, size=b)
+        yield from rng.integers(0, n, size=(block_steps(b), b))
 
 
 def full_batch():
@@ -101,6 +128,8 @@ def data_batches(rng, X, Y, batch_size, replacement=False, batches=None, steps=N
     n = X.shape[0]
     if batches is None and batch_size is not None and not replacement and batch_size < n:
         return epoch_views(rng, X, Y, batch_size)
+    if batches is None and batch_size is not None and replacement:
+        return replacement_views(rng, X, Y, batch_size)
     return gathered(batch_stream(rng, n, batch_size, replacement, batches, steps), X, Y)
 
 
@@ -127,26 +156,29 @@ def member_draws(rngs, X, Y, b):
         if b is None:
             yield X, Y
             continue
-        idx = [r.integers(0, n, size=b) for r in rngs]
-        yield (np.stack([X[k, i] for k, i in enumerate(idx)]),
-               np.stack([Y[k, i] for k, i in enumerate(idx)]))
+        blocks = np.stack([r.integers(0, n, size=(block_steps(b), b)) for r in rngs], axis=1)
+        for idx in blocks:                                    # idx (K, b), one step
+            yield (np.stack([X[k, i] for k, i in enumerate(idx)]),
+                   np.stack([Y[k, i] for k, i in enumerate(idx)]))
 
 
-def shared_data_batches(rngs, X, Y, b, replacement, block_rows=256):
+def shared_data_batches(rngs, X, Y, b, replacement, block_rows=DRAW_BLOCK_ROWS):
     """Members that share one data set X (N, d): per step, member k's rows of its own batch
     stream (same draws as a single run), gathered from the shared X into (K, b, d) buffers;
-    the full batch is X itself (broadcast against stacked weights). Without replacement the
-    rows of ~block_rows // b steps are gathered at once and each step gets a view: one
-    gather call per block instead of one per step (at b = 1 the per-step gather cost more
-    than a forward pass)."""
+    the full batch is X itself (broadcast against stacked weights). The rows of ~block_rows
+    // b steps are drawn and gathered at once and each step gets a view: one gather call per
+    block instead of one per step (at b = 1 the per-step gather cost more than a forward
+    pass)."""
     n = X.shape[0]
     gather = stacked_gather(X, Y)
     block = max(1, block_rows // b) * b if b is not None else None   # rows, a multiple of b
     while True:
         if b is None:
             yield X, Y
-        elif replacement:
-            yield gather(np.stack([r.integers(0, n, size=b) for r in rngs]))
+        elif replacement:                       # a block of steps' draws, gathered at once
+            Xs, Ys = gather(np.stack([r.integers(0, n, size=block) for r in rngs]))
+            for start in range(0, block, b):
+                yield Xs[:, start:start + b], Ys[:, start:start + b]
         else:
             orders = np.stack([r.permutation(n) for r in rngs])          # (K, n)
             for first in range(0, n, block):
@@ -187,12 +219,30 @@ def with_label_noise(stream, sigma, rngs, members=None):
     per member (K,)."""
     if np.ndim(sigma):
         sigma = np.reshape(sigma, (-1, 1, 1))                      # (K, 1, 1)
+    normals = [normal_stream(r) for r in rngs]
     for Xb, Yb in stream:
         if members is None:
-            yield Xb, Yb + sigma * rngs[0].standard_normal(Yb.shape)
+            yield Xb, Yb + sigma * normals[0](Yb.shape)
         else:
-            noise = np.stack([r.standard_normal(Yb.shape[-2:]) for r in rngs])
+            noise = np.stack([draw(Yb.shape[-2:]) for draw in normals])
             yield Xb, Yb + sigma * noise
+
+
+def normal_stream(rng, block=16 * DRAW_BLOCK_ROWS):
+    """shape -> the next standard normals of rng's stream in that shape, the same numbers
+    as rng.standard_normal(shape) call after call, drawn `block` values at a time."""
+    buffer, used = np.empty(0), 0
+
+    def draw(shape):
+        nonlocal buffer, used
+        size = int(np.prod(shape))
+        if used + size > buffer.size:
+            rest = buffer[used:]
+            buffer = np.concatenate([rest, rng.standard_normal(max(block, size))])
+            used = 0
+        used += size
+        return buffer[used - size:used].reshape(shape)
+    return draw
 
 
 def make_batches(X, Y, batch_rngs, noise_rngs, batch_size=None, replacement=False,
@@ -212,13 +262,19 @@ def make_batches(X, Y, batch_rngs, noise_rngs, batch_size=None, replacement=Fals
 def checked_stream(stream, d, outputs, steps):
     """A caller's stream of (X_b, Y_b) pairs, each checked before its step: a pair of 2-D
     float arrays with d and `outputs` columns and the same rows; ValueError naming the
-    stream (and the step) otherwise, and when it ends before `steps` pairs."""
+    stream (and the step) otherwise, and when it ends before `steps` pairs. A pair of the
+    shapes and dtypes of the last pair that passed is not checked again."""
+    passed = None                                    # (shapes, dtypes) of a checked pair
     for t in range(steps):
         try:
             pair = next(stream)
         except StopIteration:
             raise ValueError(f"stream ended after {t} batches; it must yield one (X_b, Y_b) "
                              f"pair per step, {steps} in all") from None
+        if type(pair) is tuple and len(pair) == 2 and all(type(a) is np.ndarray for a in pair) \
+                and (pair[0].shape, pair[1].shape, pair[0].dtype, pair[1].dtype) == passed:
+            yield pair
+            continue
         Xb, Yb = pair if isinstance(pair, tuple) and len(pair) == 2 else (None, None)
         ok = all(isinstance(a, np.ndarray) and a.ndim == 2 and a.dtype.kind == "f"
                  for a in (Xb, Yb))
@@ -227,4 +283,6 @@ def checked_stream(stream, d, outputs, steps):
                              f"X_b (b, {d}), Y_b (b, {outputs}) with b >= 1, got "
                              + (", ".join(map(describe, pair)) if isinstance(pair, tuple)
                                 else describe(pair)))
+        if type(Xb) is np.ndarray and type(Yb) is np.ndarray:
+            passed = (Xb.shape, Yb.shape, Xb.dtype, Yb.dtype)
         yield Xb, Yb

@@ -209,3 +209,70 @@ def test_data_batches_replays_given_batches():
 
 def list_of_copies(stream):
     return [(Xb.copy(), Yb.copy()) for Xb, Yb in stream]
+
+
+# ---- draws made a block of steps at a time equal the draws of one call per step ----------
+@pytest.mark.parametrize("n", [1, 2, 23, 80, 4000, 2**33 + 5])
+@pytest.mark.parametrize("b", [1, 3, 32, 300])
+def test_one_integers_call_equals_one_call_per_step(n, b):
+    """What the blocked streams rely on: numpy fills integers element by element from one
+    stream, so a (steps, b) call gives the numbers and the final state of steps calls."""
+    per_step, block = np.random.default_rng(7), np.random.default_rng(7)
+    expected = np.stack([per_step.integers(0, n, size=b) for _ in range(40)])
+    np.testing.assert_array_equal(block.integers(0, n, size=(40, b)), expected)
+    assert block.bit_generator.state == per_step.bit_generator.state
+
+
+@pytest.mark.parametrize("b", [1, 5, 23, 300])
+def test_with_replacement_streams_equal_one_draw_per_step(b):
+    """The index stream, the single run's (X_b, Y_b) views, and every ensemble member's
+    batches (shared data and stacked data) equal rng.integers(0, n, size=b) step by step,
+    across several blocks."""
+    from minisgd.batches import block_steps, data_batches, member_batches
+    X, Y = xy()
+    steps = 3 * block_steps(b) + 2
+    reference = [np.random.default_rng(s) for s in (3, 4)]
+    expected = [[r.integers(0, 23, size=b) for _ in range(steps)] for r in reference]
+    idx_stream = batch_stream(np.random.default_rng(3), 23, b, replacement=True)
+    pairs = data_batches(np.random.default_rng(3), X, Y, b, replacement=True)
+    shared = member_batches([np.random.default_rng(s) for s in (3, 4)], X, Y, b, True)
+    XK, YK = np.stack([X, X + 1.0]), np.stack([Y, Y - 1.0])
+    stacked = member_batches([np.random.default_rng(s) for s in (3, 4)], XK, YK, b, True)
+    for t in range(steps):
+        idx = expected[0][t]
+        np.testing.assert_array_equal(next(idx_stream), idx)
+        Xb, Yb = next(pairs)
+        np.testing.assert_array_equal(Xb, X[idx])
+        np.testing.assert_array_equal(Yb, Y[idx])
+        Xs, Ys = next(shared)
+        Xm, Ym = next(stacked)
+        for k in range(2):
+            i = expected[k][t]
+            np.testing.assert_array_equal(Xs[k], X[i])
+            np.testing.assert_array_equal(Ys[k], Y[i])
+            np.testing.assert_array_equal(Xm[k], XK[k, i])
+            np.testing.assert_array_equal(Ym[k], YK[k, i])
+
+
+@pytest.mark.parametrize("members", [None, 2])
+def test_label_noise_equals_one_normal_draw_per_step(members):
+    """Label noise drawn a block at a time equals rng.standard_normal(Y_b.shape) per step,
+    also when the batch size changes (the short last batch of an epoch, 23 = 4 * 5 + 3) and
+    across the block boundary."""
+    from minisgd.batches import make_batches
+    X, Y = xy()
+    seeds = (11,) if members is None else (11, 12)
+    stream = make_batches(X, Y, [np.random.default_rng(s) for s in (1, 2)][:len(seeds)],
+                          [np.random.default_rng(s) for s in seeds], batch_size=5,
+                          label_noise=0.3, members=members)
+    plain = make_batches(X, Y, [np.random.default_rng(s) for s in (1, 2)][:len(seeds)],
+                         [None] * len(seeds), batch_size=5, members=members)
+    noise = [np.random.default_rng(s) for s in seeds]
+    for t in range(2000):                                     # > one block of 4096 values
+        (Xn, Yn), (Xb, Yb) = next(stream), next(plain)
+        np.testing.assert_array_equal(Xn, Xb)
+        if members is None:
+            expected = Yb + 0.3 * noise[0].standard_normal(Yb.shape)
+        else:
+            expected = Yb + 0.3 * np.stack([r.standard_normal(Yb.shape[1:]) for r in noise])
+        np.testing.assert_array_equal(Yn, expected)
