@@ -105,3 +105,14 @@ def make_rng(seed, name="seed"):
                         "(minisgd never draws from unseeded randomness)")
     return np.random.default_rng(check_int(name, seed, low=0))
 
+
+def check_step_size(lr, t):
+    """A given schedule's eta_t: a finite number > 0 (or one per member), else refused."""
+    if isinstance(lr, float) and 0.0 < lr < np.inf:       # the usual answer, checked cheaply
+        return lr
+    values = np.asarray(lr, dtype=object if isinstance(lr, str) else None)
+    if not np.issubdtype(values.dtype, np.number) or values.dtype == bool or \
+            not (np.isfinite(values) & (values > 0)).all():
+        raise ValueError(f"schedule must return a finite step size > 0 (or one per member), "
+                         f"got {lr!r} at step {t}")
+    return lr

@@ -287,13 +287,3 @@ class MemberSchedules:
             self.value = lr
         self.last = t
         return self.value
-
-
-def check_step_size(lr, t):
-    """A given schedule's eta_t: a finite number > 0 (or one per member), else refused."""
-    values = np.asarray(lr, dtype=object if isinstance(lr, str) else None)
-    if not np.issubdtype(values.dtype, np.number) or values.dtype == bool or \
-            not (np.isfinite(values) & (values > 0)).all():
-        raise ValueError(f"schedule must return a finite step size > 0 (or one per member), "
-                         f"got {lr!r} at step {t}")
-    return lr

@@ -29,6 +29,7 @@ import numpy as np
 
 from .batches import checked_stream, make_batches
 from .bench.cost import check_cost
+from .checks import check_step_size
 from .config import Config, check_config, config_dict, config_from_dict  # noqa: F401
 from .data import Data, make_data  # noqa: F401  (re-exported)
 from .data.container import cast_data
@@ -38,7 +39,7 @@ from .history import (Result, check_record_steps, finish, finite_or_none,  # noq
 from .metrics import start_streams
 from .models import MLP
 from .moments import moments_with_optimum
-from .optimizers import SGD, GroupL1Prox, L1Prox, LRSchedule, check_step_size
+from .optimizers import SGD, GroupL1Prox, L1Prox, LRSchedule
 from .resolve import resolve
 from .tasks import check_data, draw_data, make_problem, randomize_labels
 
@@ -237,8 +238,7 @@ def train(config=None, data=None, net=None, batches=None, on_record=None,
     if stop is not None and not callable(stop):
         raise TypeError(f"stop must be None or a callable (t, columns) -> bool, got {stop!r}")
     replay = data is not None or net is not None or batches is not None
-    problem, net, (_, _, batch_rng, noise_rng) = prepare(config, data, net, batches,
-                                                              allow_long)
+    problem, net, (_, _, batch_rng, noise_rng) = prepare(config, data, net, batches, allow_long)
     config = problem.config
     lr_of_t = run_schedule(config, schedule)
     record_at = log_spaced_steps(config.steps, config.records_per_decade) \

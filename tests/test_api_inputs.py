@@ -66,6 +66,13 @@ def test_callbacks_must_be_callable(arg):
     (lambda X, Y, rng: ((X[:0], Y[:0]) for _ in range(9)), "b >= 1"),
     (lambda X, Y, rng: (X[:4] for _ in range(9)), "must be a pair"),
     (lambda X, Y, rng: 5, "returning int"),
+    # a bad pair after good ones of another shape, and of the same shapes but int dtype
+    (lambda X, Y, rng: ((X[:4], Y[:4]) if t < 2 else (X[:4, :3], Y[:4]) for t in range(9)),
+     r"step 2 .*X_b \(b, 15\)"),
+    (lambda X, Y, rng: ((X[:4], Y[:4]) if t < 2 else (X[:4].astype(int), Y[:4])
+                        for t in range(9)), r"step 2 .*float arrays"),
+    (lambda X, Y, rng: ((X[:4], Y[:4]) if t < 2 else [X[:4], Y[:4]] for t in range(9)),
+     r"step 2 .*must be a pair"),
 ])
 def test_a_given_stream_is_checked_batch_by_batch(stream, message):
     raises_from_minisgd(ValueError, message, train, Config(**SMALL), stream=stream)
