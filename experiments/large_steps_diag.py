@@ -154,8 +154,9 @@ def run_draw(job):
     if edge40 is not None:
         arms.append(arm_configs("SGD n=40 decay 50%/20", 40, 100, edge40, (0.5, 20.0),
                                 a.sgd_seeds, a.steps, data_seed))
-    runs = {name: [final_numbers(r, c.lr) for r, c in zip(train_ensemble(cs), cs)]
-            for name, cs in arms}
+    configs = [c for _, cs in arms for c in cs]       # one list: train_ensemble stacks the
+    results = iter(train_ensemble(configs))           # arms that share a shape and batch size
+    runs = {name: [final_numbers(next(results), c.lr) for c in cs] for name, cs in arms}
     return {"data_seed": data_seed, "edge": edge, "edge_n40": edge40, "gd_edge": gd_edge,
             "scan": {str(k): v for k, v in scan.items()},
             "scan_n40": {str(k): v for k, v in scan40.items()},
