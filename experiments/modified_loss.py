@@ -22,16 +22,15 @@ summary.json, and a markdown table on stdout.
 Defaults (n = 1000 inputs, N = 2000 pairs, b = 8, eta = 0.1, 2000 steps, sub-steps 1 and 4)
 take about a minute on 2 cores: one C_SGD gradient costs ~6 plain full-batch gradients.
 --full: the paper's n = 5000 (N = 10000) and 20000 steps (about half an hour). The arms run
-one after the other in this process, with the BLAS threads of your environment; the
-matrices are 15 x 15, so OPENBLAS_NUM_THREADS=1 is the one to export on a shared machine
-(more threads only add contention).
+in --workers processes (default 2, the longest first), one BLAS thread each (the matrices
+are 15 x 15: more threads only add contention); --workers 1 runs them in this process,
+with the BLAS threads of your environment. Where an arm runs does not change its numbers.
 """
 import ctypes
 import os
 import sys
 import time
 from dataclasses import replace
-from functools import partial
 
 import numpy as np
 
@@ -39,7 +38,7 @@ from minisgd.analysis.gradient_noise import gradient_noise_metrics
 from minisgd.analysis.modified_loss import train_modified
 from minisgd.report.experiment import distinct_list
 from minisgd.report.experiment import (above, at_least, check_configs, default_to,
-                                       experiment_parser, new_figure, save_figure,
+                                       experiment_parser, new_figure, run_jobs, save_figure,
                                        start_report)
 from minisgd.report.tables import fmt, markdown_table, write_report
 from minisgd.config import unset_given
@@ -67,7 +66,8 @@ def keep_freed_memory():
 
 
 def parse_args(argv=None):
-    p = experiment_parser(__doc__, "modified_loss", full="n=5000, 20000 steps (~30 min)")
+    p = experiment_parser(__doc__, "modified_loss", full="n=5000, 20000 steps (~30 min)",
+                          workers=2)
     p.add_argument("--steps", type=at_least(1), help="default 2000, --full 20000")
     p.add_argument("--n", type=at_least(1),
                    help="distinct inputs (N = 2n); default 1000, --full 5000")
@@ -85,40 +85,65 @@ def parse_args(argv=None):
                       n=5_000 if args.full else 1_000)
 
 
-def run_arms(args, config):
-    """(label, kind, Result) per arm, from the resolved SGD config. SGD batch orders differ
-    only in their batch stream: data and initial weights are passed in, drawn from
-    args.seed as train(config) would."""
+def arm_list(args):
+    """(label, kind, what) per arm in the table's order; what: ("sgd", k) batch order k,
+    ("gd",) plain GD, or ("modified", variance, grad_norm, k) GD on a modified loss with k
+    sub-steps."""
+    b = args.batch_size
+    arms = [(f"SGD b={b} (order {k})", "sgd", ("sgd", k)) for k in range(args.sgd_orders)]
+    arms.append(("GD", "gd", ("gd",)))
+    for k in args.substeps:
+        step = "step η" if k == 1 else f"step η/{k}"
+        for kind, name, variance, grad_norm in OBJECTIVES:
+            if kind == "plain" and k == 1:
+                continue                                   # that is the GD arm above
+            arms.append((f"{name.format(b=b)}, {step}", f"{kind}/{k}",
+                         ("modified", variance, grad_norm, k)))
+    return arms
+
+
+def arm_cost(job):
+    """A rough run time: a C_SGD gradient costs ~6 plain ones, (eta/4)|grad C|^2 ~4, and k
+    sub-steps k times one step."""
+    what = job[-1]
+    if what[0] != "modified":
+        return 1.0
+    variance, grad_norm, k = what[1:]
+    return k * (6.0 if variance else 4.0 if grad_norm else 1.0)
+
+
+def run_arm(job):
+    """(label, kind, Result) of one arm, job = (args, config, label, kind, what), with a
+    progress line. Every arm starts from the same data and initial weights, drawn from
+    args.seed as train(config) would; SGD batch orders differ only in their batch stream."""
+    args, config, label, kind, what = job
+    keep_freed_memory()                                  # in the worker process too
     data_rng, init_rng = spawn_rngs(args.seed)[:2]
     data = make_data(data_rng, config.d, config.support, config.n, config.target, config.input,
                      config.center, config.double, config.label_eps, config.n_test)
     given = dict(data=data, net=build_net(config, init_rng),
                  extra_metrics=gradient_noise_metrics(chunk=1024))
     config = unset_given(config, "data", "net")          # they decide those fields now
-    b = args.batch_size
-    todo = [(f"SGD b={b} (order {k})", "sgd",                       # batch order only
-             partial(train, replace(config, seed=args.seed + 1000 + k), **given))
-            for k in range(args.sgd_orders)]
-    gd = replace(config, optimizer="gd", batch_size=None, replacement=None)  # not for GD
-    todo.append(("GD", "gd", partial(train, gd, **given)))
-    for k in args.substeps:
-        step = "step η" if k == 1 else f"step η/{k}"
-        for kind, name, variance, grad_norm in OBJECTIVES:
-            if kind == "plain" and k == 1:
-                continue                                   # that is the GD arm above
-            todo.append((f"{name.format(b=b)}, {step}", f"{kind}/{k}",
-                         partial(train_modified, config, variance=variance,
-                                 grad_norm=grad_norm, substeps=k, **given)))
-    return [timed(label, kind, run) for label, kind, run in todo]
-
-
-def timed(label, kind, run):
-    """(label, kind, run()), with a progress line."""
     start = time.perf_counter()
-    res = run()
+    if what[0] == "sgd":
+        res = train(replace(config, seed=args.seed + 1000 + what[1]), **given)
+    elif what[0] == "gd":                                 # replacement: not for GD
+        res = train(replace(config, optimizer="gd", batch_size=None, replacement=None),
+                    **given)
+    else:
+        _, variance, grad_norm, k = what
+        res = train_modified(config, variance=variance, grad_norm=grad_norm, substeps=k,
+                             **given)
     print(f"  {label:34s} irrelevant norm {res.final['irrelevant_norm']:.3f}  "
           f"({time.perf_counter() - start:.1f} s)", file=sys.stderr, flush=True)
     return label, kind, res
+
+
+def run_arms(args, config):
+    """(label, kind, Result) per arm (arm_list's order), from the resolved SGD config; the
+    arms run in args.workers processes, the longest first."""
+    jobs = [(args, config) + arm for arm in arm_list(args)]
+    return run_jobs(run_arm, jobs, args.workers, cost=arm_cost)
 
 
 def kinds(arms):
