@@ -37,7 +37,7 @@ loop gives the same numbers as minisgd to ~3 digits, but not the notebook's (see
 of the README section / the report: rounding in multivariate_normal's SVD and the chaos
 of the bouncing phase).
 Outputs in --out: l0_test.png, stabilization.png, summary.json, a markdown table on stdout.
-Defaults: 4 data draws x 4 SGD seeds, scan 2 seeds x 2e4 steps, 2 workers: about 2 minutes
+Defaults: 4 data draws x 4 SGD seeds, scan 2 seeds x 2e4 steps, 2 workers: about a minute
 on 2 cores; --full: 8 draws x 8 seeds, scans of 10^5 steps.
 """
 import dataclasses

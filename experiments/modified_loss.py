@@ -20,7 +20,7 @@ are recorded along every run (minisgd.analysis.gradient_noise). Outputs in --out
 summary.json, and a markdown table on stdout.
 
 Defaults (n = 1000 inputs, N = 2000 pairs, b = 8, eta = 0.1, 2000 steps, sub-steps 1 and 4)
-take about a minute on 2 cores: one C_SGD gradient costs ~6 plain full-batch gradients.
+take about half a minute on 2 cores: one C_SGD gradient costs ~6 plain full-batch gradients.
 --full: the paper's n = 5000 (N = 10000) and 20000 steps (about half an hour). The arms run
 in --workers processes (default 2, the longest first), one BLAS thread each (the matrices
 are 15 x 15: more threads only add contention); --workers 1 runs them in this process,

@@ -26,6 +26,22 @@ def test_modified_loss_script(tmp_path, capsys):
     assert "| arm |" in capsys.readouterr().out
 
 
+def test_modified_loss_arms_give_the_same_numbers_in_workers_and_in_process(tmp_path):
+    """The arms run in pool workers (one BLAS thread each) or here: the same histories."""
+    script, argv = load_script("modified_loss"), ["--steps", "20", "--n", "40",
+                                                  "--sgd-orders", "2", "--substeps", "1,2"]
+    runs = {}
+    for workers in ("1", "2"):
+        out = tmp_path / workers
+        script.main(["--out", str(out), "--workers", workers] + argv)
+        summary = json.loads((out / "summary.json").read_text())
+        runs[workers] = {label: (run["history"], {k: v for k, v in run["final"].items()
+                                                  if k != "wall_time"})
+                         for label, run in summary["runs"].items()}
+    assert list(runs["1"]) == list(runs["2"]) and len(runs["1"]) == 8
+    assert runs["1"] == runs["2"]
+
+
 def test_eta_over_b_script(tmp_path, capsys):
     out = load_script("eta_over_b").main(
         ["--out", str(tmp_path), "--budget", "2", "--lrs", "0.1,0.2", "--ratios", "10,20",
