@@ -171,7 +171,7 @@ def shared_data_batches(rngs, X, Y, b, replacement, block_rows=DRAW_BLOCK_ROWS):
     pass)."""
     n = X.shape[0]
     gather = stacked_gather(X, Y)
-    block = max(1, block_rows // b) * b if b is not None else None   # rows, a multiple of b
+    block = block_steps(b, block_rows) * b if b is not None else None   # rows: whole steps
     while True:
         if b is None:
             yield X, Y
