@@ -117,3 +117,24 @@ def test_progress_is_reported(capsys):
     err = capsys.readouterr().err
     assert "exact Hessian" in err and err.strip().endswith(f"{sum(p.size for p in net.params)}/"
                                                            f"{sum(p.size for p in net.params)}")
+
+
+@pytest.mark.parametrize("activation,bias,sizes", [
+    ("tanh", True, (3, 4, 5, 2)), ("relu", True, (4, 6, 6, 3)), ("relu", False, (3, 5, 1)),
+    ("linear", False, (3, 4, 4, 2)), ("linear", True, (2, 3)), ("tanh", False, (5, 3, 4, 2))])
+def test_unit_columns_equal_the_general_hvp_bit_for_bit(activation, bias, sizes):
+    """hessian_columns.UnitColumns leaves out products with zero arrays only: each column
+    equals the general HVP along e_j exactly (== treats -0.0 and 0.0 as equal)."""
+    from minisgd.analysis.hessian_columns import UnitColumns
+    from minisgd.analysis.lanczos import hessian_operator
+    net, X, Y = tiny(activation, bias, sizes=sizes, seed=3, n=11)
+    if activation == "relu" and bias:
+        net.biases[0][:2] = -50.0                        # dead units: exact zeros downstream
+    matvec, D = hessian_operator(net, X, Y)
+    fast = UnitColumns(net, X, Y)
+    for j in range(D):
+        e = np.zeros(D)
+        e[j] = 1.0
+        general, structured = matvec(e), fast.column(j)
+        assert structured.shape == general.shape
+        assert np.array_equal(structured, general), (j, np.abs(structured - general).max())

@@ -38,8 +38,10 @@ import numpy as np
 from ..checks import check_float_array, check_int, describe
 from .inputs import (check_finite_result, check_net, check_seed, check_switch,
                      check_vector)
+from .hessian_columns import UnitColumns
 from .lanczos import hessian_operator, n_params
 from ..losses import check_targets
+from ..models.mlp import MLP
 
 MAX_EXACT_PARAMS = 4096          # 8 * 4096^2 bytes = 134 MB for H, as much again for eigh
 
@@ -103,15 +105,12 @@ def full_hessian(net, X, y, max_params=MAX_EXACT_PARAMS, progress=None, return_a
     return_asymmetry = check_switch("return_asymmetry", return_asymmetry)
     if check_switch("compress", compress):
         X, Y = equivalent_rows(net, X, Y)
-    matvec, D = operator(net, X, Y)
+    column, D = column_operator(net, X, Y)
     if progress is True:
         progress = progress_printer(f"exact Hessian ({D} HVPs)", D)
     H = np.empty((D, D))
-    e = np.zeros(D)
     for j in range(D):
-        e[j] = 1.0
-        H[:, j] = matvec(e)                                          # H e_j: column j
-        e[j] = 0.0
+        H[:, j] = column(j)                                          # H e_j: column j
         if progress:
             progress(j + 1)
     check_finite_result("Hessian", H)
@@ -119,6 +118,21 @@ def full_hessian(net, X, y, max_params=MAX_EXACT_PARAMS, progress=None, return_a
     asym = float(np.abs(H - H.T).max()) / scale
     H = 0.5 * (H + H.T)
     return (H, asym) if return_asymmetry else H
+
+
+def column_operator(net, X, Y):
+    """(column, D): j -> H e_j (D,). An MLP's columns come from hessian_columns.UnitColumns
+    (the same numbers as the general HVP, without its products with zero arrays); any other
+    net's from the general HVP along the unit vector."""
+    if isinstance(net, MLP):
+        return UnitColumns(net, X, Y).column, n_params(net)
+    matvec, D = operator(net, X, Y)
+
+    def column(j):
+        e = np.zeros(D)
+        e[j] = 1.0
+        return matvec(e)
+    return column, D
 
 
 def check_progress(progress):
