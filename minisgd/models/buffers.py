@@ -58,8 +58,9 @@ class Workspace:
     a step allocates nothing that grows with the number of steps.
 
     With weight normalization also: weights, the effective weights of the hidden layers
-    (filled by forward_cache) followed by the net's output-layer W, and directions, a
-    buffer per hidden layer for u = V / ||V|| in backward (both None otherwise)."""
+    (filled by forward_cache) followed by the net's output-layer W, their norms ||V_l||
+    (forward_cache's, which backward reuses), and directions, a buffer per hidden layer for
+    u = V / ||V|| in backward (all None otherwise)."""
 
     def __init__(self, net, batch):
         self.batch = batch
@@ -67,7 +68,8 @@ class Workspace:
         self.acts = [np.empty(lead + (batch, n), dtype=net.dtype) for n in net.sizes[1:]]
         self.deltas = [np.empty(lead + (batch, n), dtype=net.dtype) for n in net.sizes[1:]]
         self.grads = flat_grads(net)
-        self.weights = self.directions = None
+        self.weights = self.directions = self.norms = None
         if net.gains is not None:
             self.directions = [np.empty_like(V) for V in net.weights[:-1]]
+            self.norms = [None] * (len(net.weights) - 1)      # ||V_l||, set by forward_cache
             self.weights = [np.empty_like(V) for V in net.weights[:-1]] + [net.weights[-1]]

@@ -39,7 +39,7 @@ from .initializers import INITS, init_layer
 from .mlp_checks import (check_arrays, check_directions, check_dtype, check_gains,
                          check_sizes, check_stackable, check_weight_norm)
 from .validated_calls import ValidatedCalls
-from .weight_norm import effective_weight, init_gains
+from .weight_norm import effective_weight, init_gains, weight_norms
 
 ACTIVATIONS = ("linear", "relu", "tanh")
 
@@ -194,15 +194,21 @@ class MLP(ValidatedCalls):
         """Preallocated forward/backward buffers for batches of `batch` rows (Workspace)."""
         return Workspace(self, batch)
 
-    def effective_weights(self, out=None):
+    def effective_weights(self, out=None, norms=None):
         """The weight matrices the forward pass multiplies by, (n_in, n_out) each (metrics
         read these, whatever the parametrization): the parameters themselves (views) without
         weight normalization; else new arrays W_l = g_l V_l / ||V_l|| for the hidden layers
-        (out: buffers for them, a Workspace's) and the output layer's own W."""
+        (out: buffers for them, a Workspace's; norms: a list that receives the ||V_l||) and
+        the output layer's own W."""
         if self.gains is None:
             return self.weights
-        hidden = [effective_weight(V, g, self.weight_norm, out=None if out is None else out[l])
-                  for l, (V, g) in enumerate(zip(self.weights, self.gains))]
+        hidden = []
+        for l, (V, g) in enumerate(zip(self.weights, self.gains)):
+            norm = weight_norms(V, self.weight_norm)
+            if norms is not None:
+                norms[l] = norm
+            hidden.append(effective_weight(V, g, self.weight_norm, norm=norm,
+                                           out=None if out is None else out[l]))
         return hidden + [self.weights[-1]]
 
     def __repr__(self):
@@ -222,7 +228,8 @@ class MLP(ValidatedCalls):
         acts = [X]
         last = len(self.weights) - 1
         mm = np.dot if self.members is None else np.matmul  # dot: less overhead on 2-d
-        Ws = self.effective_weights(out=None if ws is None else ws.weights)
+        Ws = self.effective_weights(out=None if ws is None else ws.weights,
+                                    norms=None if ws is None else ws.norms)
         for l, W in enumerate(Ws):
             z = mm(acts[-1], W, out=None if ws is None else ws.acts[l])   # (B, n_out)
             if self.biases is not None:
@@ -245,7 +252,7 @@ class MLP(ValidatedCalls):
         for l in reversed(range(len(self.weights))):
             weight_gradient(acts[l], delta, out=grads.weights[l])     # dC/dW_l = a^T delta
             if grads.biases is not None:
-                np.sum(delta, axis=-2, out=grads.biases[l])           # dC/db_l = sum delta
+                np.add.reduce(delta, axis=-2, out=grads.biases[l])    # dC/db_l = sum delta
             if self.gains is not None and l < len(self.weights) - 1:
                 weight_norm_chain(self, l, grads, ws)                 # -> dC/dV_l, dC/dg_l
             if l > 0:                                                 # delta_{l-1}

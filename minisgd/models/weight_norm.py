@@ -64,15 +64,16 @@ def init_gains(W, kind):
     return weight_norms(W, kind)
 
 
-def effective_weight(V, g, kind, out=None):
+def effective_weight(V, g, kind, out=None, norm=None):
     """W = g V / ||V|| (n_in, n_out), computed as V * (g / ||V||), as torch does.
 
     V: (..., n_in, n_out); g: (...,) for "layer", (..., n_out) for "unit". out: a buffer
-    of V's shape for W."""
-    return np.multiply(V, spread(g / weight_norms(V, kind), kind), out=out)
+    of V's shape for W; norm: ||V|| if already computed (weight_norms(V, kind))."""
+    norm = weight_norms(V, kind) if norm is None else norm
+    return np.multiply(V, spread(g / norm, kind), out=out)
 
 
-def weight_norm_backward(V, g, G, kind, dV=None, dg=None, scratch=None):
+def weight_norm_backward(V, g, G, kind, dV=None, dg=None, scratch=None, norm=None):
     """(dC/dV, dC/dg) from G = dC/dW of the layer's effective weight W = g V / ||V||:
 
         dC/dg = <u, G>,   dC/dV = (g / ||V||) (G - u <u, G>),   u = V / ||V||
@@ -80,12 +81,15 @@ def weight_norm_backward(V, g, G, kind, dV=None, dg=None, scratch=None):
     per layer or per column (see the module docstring). G: (..., n_in, n_out) like V, or
     (..., B, n_in, n_out) for per-sample gradients (then dV is (..., B, n_in, n_out) and dg
     (..., B) or (..., B, n_out)). dV and dg: output buffers (dV may be G itself: computed
-    in place); scratch: a buffer of V's shape for u, reused for u <u, G> (same-shape G only).
+    in place); scratch: a buffer of V's shape for u, reused for u <u, G> (same-shape G only);
+    norm: ||V|| if already computed (weight_norms(V, kind): the forward pass's).
     """
     if G.ndim == V.ndim + 1:                              # per sample: a batch axis
         V = V[..., None, :, :]
         g = np.asarray(g)[..., None] if kind == "layer" else g[..., None, :]
-    norm = weight_norms(V, kind)                          # (...,) or (..., n_out)
+        norm = None
+    if norm is None:
+        norm = weight_norms(V, kind)                      # (...,) or (..., n_out)
     u = np.divide(V, spread(norm, kind), out=scratch)     # V / ||V||
     if kind == "layer":                                   # <u, G> over the whole matrix
         s = np.vecdot(u.reshape(u.shape[:-2] + (-1,)), G.reshape(G.shape[:-2] + (-1,)),
