@@ -2,8 +2,9 @@
 
 For a net of D parameters (a few thousand at most; the headline net has 690) the Hessian
 H of the mse data loss C on a whole set is formed exactly, one column per Hessian-vector
-product of hvp.py (lanczos.hessian_operator: the R-operator, no finite differences, no
-second implementation):
+product of hvp.py's R-operator (no finite differences); for an MLP, hessian_columns.py
+forms each H e_j with the products the unit direction makes zero left out (the same
+numbers, tested column by column against lanczos.hessian_operator):
 
     H[:, j] = H e_j                 e_j the j-th unit vector, j = 0 .. D-1   (D HVPs)
     H      <- (H + H^T) / 2         (the columns agree with the rows to rounding; the
