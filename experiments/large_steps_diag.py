@@ -37,8 +37,9 @@ loop gives the same numbers as minisgd to ~3 digits, but not the notebook's (see
 of the README section / the report: rounding in multivariate_normal's SVD and the chaos
 of the bouncing phase).
 Outputs in --out: l0_test.png, stabilization.png, summary.json, a markdown table on stdout.
-Defaults: 4 data draws x 4 SGD seeds, scan 2 seeds x 2e4 steps, 2 workers: about a minute
-on 2 cores; --full: 8 draws x 8 seeds, scans of 10^5 steps.
+Defaults: 4 data draws x 4 SGD seeds, scan 2 seeds x 2e4 steps, 2 workers (the draws, the
+published draw and the stabilization runs in one pool): about 45 s on 2 cores; --full: 8
+draws x 8 seeds, scans of 10^5 steps.
 """
 import dataclasses
 import os
@@ -311,19 +312,36 @@ def plot_stabilization(histories, path, title):
 
 
 def report_draw(job, dr):
-    print(f"  draw {dr['data_seed']}: SGD edge {dr['edge']}, n=40 SGD edge "
-          f"{dr['edge_n40']}, GD edge {dr['gd_edge']} ({dr['wall']:.0f} s)",
-          file=sys.stderr, flush=True)
+    if job[0] == "draw":
+        print(f"  draw {dr['data_seed']}: SGD edge {dr['edge']}, n=40 SGD edge "
+              f"{dr['edge_n40']}, GD edge {dr['gd_edge']} ({dr['wall']:.0f} s)",
+              file=sys.stderr, flush=True)
+
+
+def run_part(job):
+    """One job of the pool: a data draw (run_draw), the published draw, or the two
+    stabilization runs on draw 0 (which measure draw 0's SGD edge again, as run_draw does:
+    the same scan, the same edge; {} when it has none)."""
+    kind, data_seed, a = job
+    if kind == "draw":
+        return run_draw((data_seed, a))
+    if kind == "published":
+        return published_draw_runs(a.steps)
+    edge, _ = measure_edge(80, 200, data_seed, EDGE_GRID, a.scan_seeds, a.scan_steps)
+    return {} if edge is None else stabilization_runs(a.steps, edge, data_seed)
 
 
 def main(argv=None):
     args = parse_args(argv)
     start = start_report(args.out)
-    draws = run_jobs(run_draw, [(s, args) for s in range(args.data_seeds)], args.workers,
-                     done=report_draw)
-    published_draw = None if args.no_published_draw else published_draw_runs(args.steps)
-    edges = [dr["edge"] for dr in draws if dr["edge"] is not None]
-    stab = stabilization_runs(args.steps, edges[0], draws[0]["data_seed"]) if edges else {}
+    jobs = [("draw", s, args) for s in range(args.data_seeds)] + \
+        ([] if args.no_published_draw else [("published", None, args)]) + \
+        [("stabilization", 0, args)]                     # one pool: the draws first
+    results = run_jobs(run_part, jobs, args.workers, done=report_draw,
+                       cost=lambda job: 3 if job[0] == "draw" else 1)
+    draws = results[:args.data_seeds]
+    published_draw = None if args.no_published_draw else results[args.data_seeds]
+    stab = results[-1]
     rows = summarize(draws)
     title = (f"diagonal net, n=80 d=200 r=20 (GD/SGD n=40 d=100), {args.data_seeds} data draws "
              f"x {args.sgd_seeds} SGD seeds, {args.steps} steps; steps set per draw from its "
