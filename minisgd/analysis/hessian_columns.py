@@ -39,15 +39,16 @@ class UnitColumns:
         self.count = delta.size
         # the forward R pass's sigma'(z_l) after layer l, from a_{l+1} (as r_forward)
         self.fwd_deriv = [activation_derivative(net.activation, a) for a in self.acts[1:]]
-        # the backward pass's delta_l, sigma'(z_{l-1}), e_l = delta_l W_l^T, e_l sigma''
-        self.delta, self.d1, self.e, self.ed2 = [None] * self.L, {}, {}, {}
+        # the backward pass's delta_l, sigma'(z_{l-1}) and e_l sigma''(z_{l-1}), where
+        # e_l = delta_l W_l^T
+        self.delta, self.d1, self.ed2 = [None] * self.L, {}, {}
         for l in reversed(range(self.L)):
             self.delta[l] = delta
             if l > 0:
                 d1 = self.fwd_deriv[l - 1]                           # sigma'(z_{l-1})
                 d2 = activation_second_derivative(net.activation, self.acts[l])
                 e = delta @ net.weights[l].T
-                self.d1[l], self.e[l] = d1, e
+                self.d1[l] = d1
                 self.ed2[l] = None if d2 is None else e * d2
                 delta = e if d1 is None else e * d1
         self.cells = self.unit_cells()
