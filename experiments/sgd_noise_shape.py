@@ -26,7 +26,7 @@ classification task (Config(task="classification", loss="mse", activation="relu"
 bias=True): 3-class Gaussian mixture, N = 5000, 768 parameters), b in 1, 8, 32, 128. Square
 loss for classification: the hand-written HVPs exist for mse only, not cross-entropy.
 Outputs in --out: noise_shape.png, tail_vs_batch.png, summary.json and a markdown table.
-Defaults about three minutes on 2 cores; --quick: 2000 steps, fewer points.
+Defaults about a minute on 2 cores (50-55 s); --quick: 2000 steps, fewer points (~30 s).
 """
 import math
 import os
