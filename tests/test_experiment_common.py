@@ -125,3 +125,26 @@ def test_a_script_gives_the_same_numbers_in_pool_workers_as_in_this_process(tmp_
     here = script.main(tiny + ["--workers", "1", "--out", str(tmp_path / "here")])
     pool = script.main(tiny + ["--workers", "2", "--out", str(tmp_path / "pool")])
     assert pool == here
+
+
+def test_train_grouped_gives_every_config_its_single_run(monkeypatch):
+    """Stackable configs (step size, weight decay, seed) in groups of at most `members`, an
+    unstackable one (other batch size) alone: every Result equals train(config)."""
+    from minisgd.ensemble import stack_groups
+    from minisgd.train import Config, train
+    base = dict(task="classification", d=6, classes=3, n=40, n_test=20, depth=2, width=8,
+                activation="relu", bias=True, weight_norm="layer", batch_size=4, steps=60,
+                records_per_decade=5)
+    configs = [Config(**base, lr=lr, weight_decay=wd, seed=s)
+               for lr, wd, s in ((0.1, 1e-3, 0), (0.2, 3e-3, 1), (0.05, 1e-3, 2))]
+    configs.append(Config(**{**base, "batch_size": 8}, lr=0.1, weight_decay=1e-3, seed=0))
+    assert [len(g) for g in stack_groups([c.validate() for c in configs])] == [3, 1]
+    sizes = []
+    real_chunk = ex.train_chunk
+    monkeypatch.setattr(ex, "train_chunk", lambda cs: sizes.append(len(cs)) or real_chunk(cs))
+    results = ex.train_grouped(configs, workers=1, cost=lambda c: c.steps, members=2)
+    assert sorted(sizes) == [1, 1, 2]                          # 3 stackable -> 2 + 1
+    for config, result in zip(configs, results):
+        alone = train(config)
+        assert result.history == alone.history
+        assert np.array_equal(result.net.theta, alone.net.theta)
