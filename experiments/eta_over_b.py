@@ -21,26 +21,28 @@ Outputs in --out: collapse.png (one panel per equal-eta/b group), rates.png, sum
 markdown tables on stdout.
 
 Defaults (eta in 0.025..0.2, eta/b in 1/40..1/2560, budget eta*t = 1000, n = 1000 inputs,
-N = 2000 pairs) take about a minute on 2 cores, most of it the GD references; --full: the
+N = 2000 pairs) take about 10 s on 2 cores (the runs in --workers processes); --full: the
 paper's n = 5000 and eta*t = 10000 (1e5 steps at eta = 0.1; tens of minutes for GD).
 """
 import os
 import sys
+from functools import partial
 
 import numpy as np
 from matplotlib import colormaps
 from matplotlib.ticker import NullFormatter
 
 from minisgd.report.experiment import distinct_list
-from minisgd.report.experiment import (above, at_least, check_configs, default_to,
-                                       experiment_parser, new_figure, save_figure,
+from minisgd.report.experiment import (CORES, above, at_least, check_configs, default_to,
+                                       experiment_parser, new_figure, run_jobs, save_figure,
                                        start_report)
 from minisgd.report.tables import markdown_table, write_report
 from minisgd.train import Config, train
 
 
 def parse_args(argv=None):
-    p = experiment_parser(__doc__, "eta_over_b", full="budget eta*t = 10000 (several minutes)")
+    p = experiment_parser(__doc__, "eta_over_b", full="budget eta*t = 10000 (several minutes)",
+                          workers=CORES)
     p.add_argument("--lrs", type=distinct_list(float, positive=True), default="0.025,0.05,0.1,0.2",
                    help="step sizes eta")
     p.add_argument("--ratios", type=distinct_list(float, positive=True), default="40,160,640,2560",
@@ -151,13 +153,11 @@ def run_config(args, lr, b, optimizer="sgd"):
                   seed=args.seed, records_per_decade=20, **sgd_only)
 
 
-def one_run(args, taus, lr, b, optimizer="sgd"):
+def one_run(args, taus, job):
+    """One run of the grid, job = (lr, b, optimizer): its curve, rates and result."""
+    lr, b, optimizer = job
     config = run_config(args, lr, b, optimizer)
     res, steps = train(config), config.steps
-    name = "GD" if optimizer == "gd" else f"b={b:<4d} eta/b=1/{b / lr:<5g}"
-    print(f"  eta={lr:<6g} {name:22s} {steps:>7d} steps  irrelevant norm "
-          f"{res.final['irrelevant_norm']:.3f}  ({res.final['wall_time']:.1f} s)",
-          file=sys.stderr, flush=True)
     return {"lr": lr, "b": b, "ratio": lr / b, "steps": steps, "result": res,
             "curve": curve(res, lr, taus), "rate": rate(res, lr, args.budget),
             "start": res.history["irrelevant_norm"][0],
@@ -167,10 +167,23 @@ def one_run(args, taus, lr, b, optimizer="sgd"):
             "wall_time": res.final["wall_time"]}
 
 
+def report_run(job, r):
+    lr, b, optimizer = job
+    name = "GD" if optimizer == "gd" else f"b={b:<4d} eta/b=1/{b / lr:<5g}"
+    print(f"  eta={lr:<6g} {name:22s} {r['steps']:>7d} steps  irrelevant norm "
+          f"{r['final']:.3f}  ({r['wall_time']:.1f} s)", file=sys.stderr, flush=True)
+
+
 def run_grid(args, taus):
-    """SGD runs of the grid and, unless --no-gd, GD at each eta ({eta: run})."""
-    runs = [one_run(args, taus, lr, b) for lr, b, _ in grid(args)]
-    gd = {} if args.no_gd else {lr: one_run(args, taus, lr, 2 * args.n, "gd") for lr in args.lrs}
+    """SGD runs of the grid and, unless --no-gd, GD at each eta ({eta: run}), in --workers
+    processes, the longest first (each run is the same train() wherever it runs)."""
+    jobs = [(lr, b, "sgd") for lr, b, _ in grid(args)]
+    gd_lrs = [] if args.no_gd else list(args.lrs)
+    jobs += [(lr, 2 * args.n, "gd") for lr in gd_lrs]
+    cost = lambda job: args.budget / job[0] * (1 + job[1] / 32)     # steps x (1 + rows / 32)
+    done = run_jobs(partial(one_run, args, taus), jobs, args.workers, cost=cost,
+                    done=report_run)
+    runs, gd = done[:len(jobs) - len(gd_lrs)], dict(zip(gd_lrs, done[len(jobs) - len(gd_lrs):]))
     for r in runs:
         ref = gd.get(r["lr"])
         r["excess"] = (None if ref is None

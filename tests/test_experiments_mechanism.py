@@ -43,9 +43,13 @@ def test_modified_loss_arms_give_the_same_numbers_in_workers_and_in_process(tmp_
 
 
 def test_eta_over_b_script(tmp_path, capsys):
-    out = load_script("eta_over_b").main(
-        ["--out", str(tmp_path), "--budget", "2", "--lrs", "0.1,0.2", "--ratios", "10,20",
-         "--n", "60"])
+    argv = ["--budget", "2", "--lrs", "0.1,0.2", "--ratios", "10,20", "--n", "60"]
+    out = load_script("eta_over_b").main(["--out", str(tmp_path), "--workers", "1"] + argv)
+    pool = load_script("eta_over_b").main(["--out", str(tmp_path / "pool"), "--workers", "2"]
+                                          + argv)             # the runs in worker processes
+    for a, b in zip(out["runs"] + list(out["gd"].values()),
+                    pool["runs"] + list(pool["gd"].values())):
+        assert a["result"].history == b["result"].history
     assert [(r["lr"], r["b"]) for r in out["runs"]] == [(0.1, 1), (0.2, 2), (0.1, 2), (0.2, 4)]
     assert sorted(out["gd"]) == [0.1, 0.2]
     for r in out["runs"]:                                 # same budget eta * t for every run
@@ -62,7 +66,7 @@ def test_eta_over_b_script(tmp_path, capsys):
 def test_init_dependence_script(tmp_path, capsys):
     rows = load_script("init_dependence").main(
         ["--out", str(tmp_path), "--seeds", "3", "--steps", "20", "--batch-sizes", "4,16",
-         "--n", "60"])
+         "--n", "60", "--workers", "1"])
     assert [r["b"] for r in rows] == [4, 16] and all(r["seeds"] == 3 for r in rows)
     for r in rows:
         assert r["spread_final"] > 0 and -1 <= r["cos_init_all"] <= 1

@@ -258,7 +258,8 @@ def test_sgd_noise_shape_combined_verdict():
 TINY = {
     "support": ["--sgd-steps", "300", "--gd-steps", "100", "--reg-steps", "100", "--n", "200",
                 "--batch-sizes", "1,32", "--seeds", "3", "--workers", "1"],
-    "init_dependence": ["--seeds", "3", "--steps", "300", "--n", "100", "--batch-sizes", "2,32"],
+    "init_dependence": ["--seeds", "3", "--steps", "300", "--n", "100", "--batch-sizes", "2,32",
+                        "--workers", "1"],
     "variants": ["--steps", "200", "--n", "100", "--only", "0,1", "--workers", "1"],
 }
 
