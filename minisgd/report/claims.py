@@ -43,7 +43,7 @@ SYNTHETIC = [
                   "of data and init; 8 seeds where the published figure shows one"),
     Claim("eta_over_b", "eta_over_b",
           "the irrelevant weights shrink at a rate set by eta/b: runs of equal eta/b collapse "
-          "against eta t", "the headline setup, n = 1000", times=(14, 15), section="1",
+          "against eta t", "the headline setup, n = 1000", times=(8, 8), section="1",
           departs="n = 1000 and an eta t budget of 1000 (the paper: n = 5000, 10000)"),
     Claim("modified_loss", "modified_loss",
           "GD on the SGD-modified loss C + (eta/4)||grad C||^2 + noise term follows SGD",
@@ -52,7 +52,7 @@ SYNTHETIC = [
           departs="n = 1000, 2000 steps; the modified loss's gradient computed exactly"),
     Claim("init_dependence", "init_dependence",
           "smaller batches forget the initialization: the learned first layers agree across "
-          "seeds", "the headline setup, n = 1000, 16 seeds", times=(24, 21), section="1"),
+          "seeds", "the headline setup, n = 1000, 16 seeds", times=(11, 11), section="1"),
     Claim("variants", "variants",
           "SGD beats GD at shrinking irrelevant weights in other nets, targets and inputs",
           "ReLU / tanh nets, sine / staircase targets, scattered support, Rademacher, d = 100",
