@@ -31,7 +31,7 @@ from .checks import describe
 from .engines import default_threads, engine_name, gradient_path, make_engine
 from .history import History, finish, log_spaced_steps
 from .metrics import METRIC_SETS
-from .optimizers import LRSchedule, MemberSchedules
+from .optimizers import LRSchedule
 from .config import check_config
 from .train import (Divergence, attach_moments, build_net, build_rule, config_dict,
                     draw_problem, run_loop, sampling, spawn_rngs)
@@ -175,3 +175,31 @@ def member_schedule(configs):
                           c.decay_factor, c.warmup)
     return MemberSchedules([LRSchedule(m.lr, m.steps, m.decay_at, m.decay_factor, m.warmup)
                             for m in configs])
+
+
+class MemberSchedules:
+    """Ensemble members' own LRSchedules (each its step size, warm-up, milestones and factor)
+    evaluated together: eta_t (K,), member k's value computed by the same operations, in the
+    same order, as its LRSchedule's, so it is that run's eta_t to the last bit. Recomputed
+    only where some member's schedule changes (warm-up steps, milestones)."""
+
+    def __init__(self, schedules):
+        self.base = np.array([s.lr for s in schedules])
+        self.warmup = np.array([s.warmup for s in schedules])
+        self.factor = np.array([s.factor for s in schedules])
+        self.milestones = [s.milestones for s in schedules]
+        self.changes = {m for s in schedules for m in s.milestones}
+        self.last, self.value = None, None
+
+    def __call__(self, t):
+        if self.last is None or t != self.last + 1 or t < self.warmup.max() or t in self.changes:
+            lr = self.base.copy()
+            warm = self.warmup > 0
+            lr[warm] = self.base[warm] * np.minimum(1.0, (t + 1) / self.warmup[warm])
+            passed = np.array([sum(t >= m for m in ms) for ms in self.milestones])
+            for j in range(passed.max(initial=0)):        # one factor per milestone passed
+                hit = passed > j
+                lr[hit] = lr[hit] * self.factor[hit]
+            self.value = lr
+        self.last = t
+        return self.value

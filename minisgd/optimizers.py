@@ -62,12 +62,12 @@ class SGD:
         lr_col = per_member(lr, theta.ndim)                   # scalar or (K, 1)
         if self.scratch is None or self.scratch.shape != theta.shape:
             self.scratch = np.empty_like(theta)
-        wd = per_member(self.weight_decay, theta.ndim)        # scalar or (K, 1)
+            self.rows = MemberRows(theta.shape)
         if self.terms is None:                                # which terms the update has
             self.terms = (on(self.weight_decay), on(self.momentum))
         wd_on, mu_on = self.terms
         coupled = wd_on and not self.decoupled
-        step_col = lr_col                                     # what multiplies g (or m)
+        step_col = self.rows.full("lr", lr)                   # what multiplies g (or m)
         if self.clip is not None:
             coef = clip_coefficient(global_norm(g), self.clip)  # scalar or (K,)
             if coupled or mu_on:                              # they need the clipped g
@@ -75,16 +75,17 @@ class SGD:
             else:                                             # plain step: one pass over g
                 step_col = lr_col * per_member(coef, theta.ndim)  # eta_t * clip coef
         if coupled:
-            g += np.multiply(theta, wd, out=self.scratch)     # g + lambda theta
+            wd_rows = self.rows.full("weight_decay", self.weight_decay)   # or (K, n)
+            g += np.multiply(theta, wd_rows, out=self.scratch)  # g + lambda theta
         if mu_on:
             if self.buffer is None:
                 self.buffer = g.copy()                        # m = g at the first step
             else:
-                self.buffer *= per_member(self.momentum, theta.ndim)   # m = mu m + g
+                self.buffer *= self.rows.full("momentum", self.momentum)   # m = mu m + g
                 self.buffer += g
             g = self.buffer
         if wd_on and self.decoupled:
-            theta *= 1.0 - lr_col * wd
+            theta *= self.rows.full("decay", 1.0 - lr * self.weight_decay)  # 1 - eta lambda
         theta -= np.multiply(g, step_col, out=self.scratch)   # theta - eta_t m
         for prox in self.prox:
             prox.apply(net, lr)
@@ -140,6 +141,27 @@ def per_member(lr, ndim):
     if not isinstance(lr, np.ndarray):
         return lr
     return np.reshape(lr, (-1,) + (1,) * (ndim - 1))
+
+
+class MemberRows:
+    """Per-member scalars (K,) spread over whole rows (K, n_params), kept while the values
+    stay: over rows of at most MAX_PARAMS entries NumPy multiplies by a full array ~1.5-2x
+    faster than by a (K, 1) column, to the same numbers (64 x 690: 14 vs 28 us); over longer
+    rows the column is faster (64 x 5000: 66 vs 83 us) and is what full() returns."""
+    MAX_PARAMS = 4096
+
+    def __init__(self, shape):
+        self.shape, self.kept = shape, {}
+
+    def full(self, name, values):
+        if not isinstance(values, np.ndarray) or len(self.shape) == 1 \
+                or self.shape[1] > self.MAX_PARAMS:
+            return per_member(values, len(self.shape))
+        seen = self.kept.get(name)
+        if seen is None or not (seen[0] == values).all():
+            seen = self.kept[name] = (values.copy(), np.repeat(values[:, None],
+                                                               self.shape[1], axis=1))
+        return seen[1]
 
 
 def global_norm(g):
@@ -259,31 +281,3 @@ class LRSchedule:
             if t >= m:
                 lr = lr * self.factor
         return lr
-
-
-class MemberSchedules:
-    """Ensemble members' own LRSchedules (each its step size, warm-up, milestones and factor)
-    evaluated together: eta_t (K,), member k's value computed by the same operations, in the
-    same order, as its LRSchedule's, so it is that run's eta_t to the last bit. Recomputed
-    only where some member's schedule changes (warm-up steps, milestones)."""
-
-    def __init__(self, schedules):
-        self.base = np.array([s.lr for s in schedules])
-        self.warmup = np.array([s.warmup for s in schedules])
-        self.factor = np.array([s.factor for s in schedules])
-        self.milestones = [s.milestones for s in schedules]
-        self.changes = {m for s in schedules for m in s.milestones}
-        self.last, self.value = None, None
-
-    def __call__(self, t):
-        if self.last is None or t != self.last + 1 or t < self.warmup.max() or t in self.changes:
-            lr = self.base.copy()
-            warm = self.warmup > 0
-            lr[warm] = self.base[warm] * np.minimum(1.0, (t + 1) / self.warmup[warm])
-            passed = np.array([sum(t >= m for m in ms) for ms in self.milestones])
-            for j in range(passed.max(initial=0)):        # one factor per milestone passed
-                hit = passed > j
-                lr[hit] = lr[hit] * self.factor[hit]
-            self.value = lr
-        self.last = t
-        return self.value

@@ -4,8 +4,8 @@ share one stacked step is split into as few groups as can."""
 import numpy as np
 import pytest
 
-from minisgd.ensemble import check_compatible, stack_groups, train_ensemble
-from minisgd.optimizers import SGD, LRSchedule, MemberSchedules
+from minisgd.ensemble import MemberSchedules, check_compatible, stack_groups, train_ensemble
+from minisgd.optimizers import SGD, LRSchedule
 from minisgd.train import Config, train
 
 SMALL = dict(n=200, n_test=100)

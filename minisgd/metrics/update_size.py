@@ -38,18 +38,27 @@ class UpdateNoise:
 
     def __init__(self, net, problem):
         self.previous = [np.array(W) for W in net.effective_weights()]     # W_l(t), copies
+        self.spare = [np.empty_like(W) for W in self.previous]            # W_l(t+1) goes here
+        self.diff = [np.empty_like(W) for W in self.previous]
+        self.sizes = [frobenius(W) for W in self.previous]                # ||W_l(t)||
         self.sums = np.zeros(len(self.previous))
         self.count = 0
         self.last = {**{f"noise_W{l}": np.nan for l in range(len(self.previous))},
                      "noise": np.nan, "noise_window": 0.0}     # step 0: no update yet
 
     def step(self, net, t):
-        """After update t: add ||W(t+1) - W(t)|| / ||W(t)|| of every layer, keep W(t+1)."""
-        for l, W in enumerate(net.effective_weights()):
-            old = self.previous[l]
-            size = np.linalg.norm(old)
-            self.sums[l] += np.linalg.norm(W - old) / size if size > 0 else np.inf
-            np.copyto(old, W)
+        """After update t: add ||W(t+1) - W(t)|| / ||W(t)|| of every layer, keep W(t+1)
+        (written into the spare buffers, which then swap with the previous ones) and its
+        norm, the next update's ||W(t)||."""
+        weights = net.effective_weights(out=self.spare[:-1] if net.gains is not None else None)
+        for l, W in enumerate(weights):
+            if W is not self.spare[l]:                     # a view of the parameters: copy
+                np.copyto(self.spare[l], W)
+            size = self.sizes[l]
+            change = frobenius(np.subtract(self.spare[l], self.previous[l], out=self.diff[l]))
+            self.sums[l] += change / size if size > 0 else np.inf
+            self.sizes[l] = frobenius(self.spare[l])
+        self.previous, self.spare = self.spare, self.previous
         self.count += 1
 
     def row(self, net):
@@ -62,3 +71,10 @@ class UpdateNoise:
             self.sums[:] = 0.0
             self.count = 0
         return dict(self.last)
+
+
+def frobenius(W):
+    """||W||_F as np.linalg.norm(W) computes it for a contiguous W (the square root of the
+    dot product of the flattened W with itself), without its checks."""
+    flat = W.ravel()
+    return np.sqrt(flat.dot(flat))
