@@ -53,9 +53,11 @@ def weight_norms(V, kind):
 
 def spread(s, kind):
     """A per-layer (...,) or per-column (..., n_out) quantity shaped to broadcast against
-    (..., n_in, n_out): (..., 1, 1) or (..., 1, n_out)."""
-    s = np.asarray(s)
-    return s[..., None, None] if kind == "layer" else s[..., None, :]
+    (..., n_in, n_out): (..., 1, 1) or (..., 1, n_out). One net's per-layer scalar as it
+    is (it broadcasts already; reshaping it cost ~10 us of a 6 x 64 net's ~230 us step)."""
+    if kind == "layer":
+        return s[..., None, None] if isinstance(s, np.ndarray) and s.ndim else s
+    return np.asarray(s)[..., None, :]
 
 
 def init_gains(W, kind):
