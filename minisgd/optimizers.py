@@ -146,8 +146,8 @@ def per_member(lr, ndim):
 class MemberRows:
     """Per-member scalars (K,) spread over whole rows (K, n_params), kept while the values
     stay: over rows of at most MAX_PARAMS entries NumPy multiplies by a full array ~1.5-2x
-    faster than by a (K, 1) column, to the same numbers (64 x 690: 13-14 vs 19-28 us); over longer
-    rows the column is faster (64 x 5000: 66 vs 83 us) and is what full() returns."""
+    faster than by a (K, 1) column, to the same numbers (64 x 690: 13-14 vs 19-28 us);
+    over longer rows the column is faster (64 x 5000: 66 vs 83 us): full() returns it."""
     MAX_PARAMS = 4096
 
     def __init__(self, shape):
