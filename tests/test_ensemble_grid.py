@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 
 from minisgd.ensemble import MemberSchedules, check_compatible, stack_groups, train_ensemble
-from minisgd.optimizers import SGD, LRSchedule
+from minisgd.optimizers import SGD, LRSchedule, MemberRows
 from minisgd.train import Config, train
 
 SMALL = dict(n=200, n_test=100)
@@ -52,6 +52,27 @@ def test_members_differing_in_the_update_are_their_single_runs(name):
     assert len(stack_groups(configs)) == 1                  # one stacked step for all
     for res, config in zip(train_ensemble(configs), configs):
         assert_identical(res, train(config))
+
+
+@pytest.mark.parametrize("name", ["coupled weight decay, momentum, clip",
+                                  "decoupled weight decay, relu"])
+def test_member_scalars_as_a_column_are_the_single_runs_too(name, monkeypatch):
+    """The paper-sized members take their scalars as full rows (MemberRows); members of more
+    than MAX_PARAMS parameters take the (K, 1) column: forced here, the same bits."""
+    monkeypatch.setattr(MemberRows, "MAX_PARAMS", 0)
+    base, members = GRIDS[name]
+    configs = [Config(seed=k, **SMALL, **{**base, **m}) for k, m in enumerate(members)]
+    for res, config in zip(train_ensemble(configs), configs):
+        assert_identical(res, train(config))
+
+
+def test_member_rows_follow_changing_values():
+    rows = MemberRows((2, 3))
+    first = rows.full("lr", np.array([0.1, 0.2]))
+    assert np.array_equal(first, [[0.1] * 3, [0.2] * 3])
+    assert rows.full("lr", np.array([0.1, 0.2])) is first          # kept while the same
+    assert np.array_equal(rows.full("lr", np.array([0.1, 0.02])), [[0.1] * 3, [0.02] * 3])
+    assert rows.full("lr", 0.5) == 0.5                              # a scalar passes through
 
 
 def test_a_mixed_list_is_grouped_and_every_run_is_its_single_run():
