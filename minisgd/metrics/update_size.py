@@ -74,7 +74,7 @@ class UpdateNoise:
 
 
 def frobenius(W):
-    """||W||_F as np.linalg.norm(W) computes it for a contiguous W (the square root of the
-    dot product of the flattened W with itself), without its checks."""
-    flat = W.ravel()
+    """||W||_F as np.linalg.norm(W) computes it (the square root of the dot product of W
+    flattened in memory order with itself), without its checks."""
+    flat = W.ravel(order="K")
     return np.sqrt(flat.dot(flat))
