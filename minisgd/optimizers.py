@@ -59,7 +59,6 @@ class SGD:
         """
         theta = net.theta                                     # (n_params,) or (K, n_params)
         g = grads.flat if grads.flat is not None else flatten(grads)
-        lr_col = per_member(lr, theta.ndim)                   # scalar or (K, 1)
         if self.scratch is None or self.scratch.shape != theta.shape:
             self.scratch = np.empty_like(theta)
             self.rows = MemberRows(theta.shape)
@@ -67,13 +66,13 @@ class SGD:
             self.terms = (on(self.weight_decay), on(self.momentum))
         wd_on, mu_on = self.terms
         coupled = wd_on and not self.decoupled
-        step_col = self.rows.full("lr", lr)                   # what multiplies g (or m)
+        step = self.rows.full("lr", lr)                       # what multiplies g (or m)
         if self.clip is not None:
             coef = clip_coefficient(global_norm(g), self.clip)  # scalar or (K,)
             if coupled or mu_on:                              # they need the clipped g
                 scale_rows(g, coef)
             else:                                             # plain step: one pass over g
-                step_col = lr_col * per_member(coef, theta.ndim)  # eta_t * clip coef
+                step = per_member(lr, theta.ndim) * per_member(coef, theta.ndim)  # eta_t c
         if coupled:
             wd_rows = self.rows.full("weight_decay", self.weight_decay)   # or (K, n)
             g += np.multiply(theta, wd_rows, out=self.scratch)  # g + lambda theta
@@ -86,7 +85,7 @@ class SGD:
             g = self.buffer
         if wd_on and self.decoupled:
             theta *= self.rows.full("decay", 1.0 - lr * self.weight_decay)  # 1 - eta lambda
-        theta -= np.multiply(g, step_col, out=self.scratch)   # theta - eta_t m
+        theta -= np.multiply(g, step, out=self.scratch)       # theta - eta_t m
         for prox in self.prox:
             prox.apply(net, lr)
 
